@@ -1,0 +1,119 @@
+// mvclass._core: frames in (numpy planes), bitstreams, motion fields and bit counts out.
+// C++ exceptions become Python exceptions (std::invalid_argument -> ValueError); nothing aborts.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "common/encoder.h"
+
+namespace py = pybind11;
+using mvc::EncoderConfig;
+
+namespace {
+
+using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+EncoderConfig make_config(const std::string& codec, int width, int height, const py::dict& opts) {
+  EncoderConfig c;
+  c.codec = codec;
+  c.width = width;
+  c.height = height;
+  for (auto item : opts) {
+    const std::string k = py::str(item.first);
+    py::handle v = item.second;
+    if (k == "qp") c.qp = v.cast<int>();
+    else if (k == "search_range") c.search_range = v.cast<int>();
+    else if (k == "ref_frames") c.ref_frames = v.cast<int>();
+    else if (k == "intra_period") c.intra_period = v.cast<int>();
+    else if (k == "keep_recon") c.keep_recon = v.cast<bool>();
+    else if (k == "fps_num") c.fps_num = v.cast<int>();
+    else if (k == "fps_den") c.fps_den = v.cast<int>();
+    else if (k == "partitions_all") c.partitions_all = v.cast<bool>();
+    else if (k == "ctu_size") c.ctu_size = v.cast<int>();
+    else if (k == "max_depth") c.max_depth = v.cast<int>();
+    else if (k == "tmvp") c.tmvp = v.cast<bool>();
+    else if (k == "sao") c.sao = v.cast<bool>();
+    else throw std::invalid_argument("unknown encoder option '" + k + "'");
+  }
+  return c;
+}
+
+template <typename T>
+py::array_t<T> to_array(const std::vector<T>& v, std::vector<py::ssize_t> shape) {
+  py::array_t<T> a(shape);
+  if (!v.empty()) std::memcpy(a.mutable_data(), v.data(), v.size() * sizeof(T));
+  return a;
+}
+
+py::dict counts_dict(const mvc::BitCounts& b) {
+  py::dict d;
+  for (int i = 0; i < mvc::NUM_CATS; ++i) d[mvc::bitcat_name(i)] = b[i];
+  return d;
+}
+
+class PyEncoder {
+ public:
+  PyEncoder(const std::string& codec, int width, int height, const py::dict& opts)
+      : cfg_(make_config(codec, width, height, opts)), enc_(mvc::create_encoder(cfg_)) {}
+
+  py::dict encode(U8 y, U8 u, U8 v) {
+    const int cw = (cfg_.width + 1) / 2, ch = (cfg_.height + 1) / 2;
+    auto check = [](const U8& a, int w, int h, const char* name) {
+      if (a.ndim() != 2 || a.shape(0) != h || a.shape(1) != w)
+        throw std::invalid_argument(std::string(name) + " plane must have shape (" + std::to_string(h) + ", " +
+                                    std::to_string(w) + ")");
+    };
+    check(y, cfg_.width, cfg_.height, "Y");
+    check(u, cw, ch, "U");
+    check(v, cw, ch, "V");
+    mvc::FrameOutput f;
+    {
+      py::gil_scoped_release release;
+      f = enc_->encode(y.data(), cfg_.width, u.data(), cw, v.data(), cw);
+    }
+    py::dict d;
+    d["type"] = std::string(1, f.type);
+    d["poc"] = f.poc;
+    d["nal_full"] = py::bytes(reinterpret_cast<const char*>(f.nal_full.data()), f.nal_full.size());
+    d["nal_cropped"] = py::bytes(reinterpret_cast<const char*>(f.nal_cropped.data()), f.nal_cropped.size());
+    d["bits_full"] = counts_dict(f.bits_full);
+    d["bits_cropped"] = counts_dict(f.bits_cropped);
+    d["mv"] = to_array(f.mv, {f.h4, f.w4, 2});
+    d["mvd"] = to_array(f.mvd, {f.h4, f.w4, 2});
+    d["ref"] = to_array(f.ref, {f.h4, f.w4});
+    d["kind"] = to_array(f.kind, {f.h4, f.w4});
+    d["sse"] = py::make_tuple(f.sse[0], f.sse[1], f.sse[2]);
+    if (cfg_.keep_recon) {
+      d["recon"] = py::make_tuple(to_array(f.recon_y, {cfg_.height, cfg_.width}),
+                                  to_array(f.recon_u, {ch, cw}), to_array(f.recon_v, {ch, cw}));
+    }
+    return d;
+  }
+  int frames() const { return enc_->frames_encoded(); }
+
+ private:
+  EncoderConfig cfg_;
+  std::unique_ptr<mvc::Encoder> enc_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "mvclass native core: H.264 (jm) and HEVC (hm) encoders writing full and cropped streams";
+  py::list cats;
+  for (int i = 0; i < mvc::NUM_CATS; ++i) cats.append(mvc::bitcat_name(i));
+  m.attr("BIT_CATEGORIES") = cats;
+  m.attr("KIND_INTRA") = int(mvc::KIND_INTRA);
+  m.attr("KIND_INTER") = int(mvc::KIND_INTER);
+  m.attr("KIND_SKIP") = int(mvc::KIND_SKIP);
+  py::class_<PyEncoder>(m, "Encoder")
+      .def(py::init<const std::string&, int, int, const py::dict&>(), py::arg("codec"), py::arg("width"),
+           py::arg("height"), py::arg("options") = py::dict())
+      .def("encode", &PyEncoder::encode, py::arg("y"), py::arg("u"), py::arg("v"),
+           "Encode one 4:2:0 picture; returns its NAL bytes (full and cropped), bit counts and motion field.")
+      .def_property_readonly("frames", &PyEncoder::frames);
+}

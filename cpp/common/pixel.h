@@ -1,0 +1,16 @@
+// Block-matching kernels shared by both encoders (x264-style function table filled once).
+// Block sizes are w x h with w, h in {4, 8, 16, 32, 64}.
+#pragma once
+#include <cstdint>
+
+namespace mvc {
+
+// Sum of absolute differences between two blocks.
+int sad(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int w, int h);
+// Sum of absolute Hadamard-transformed differences, computed on 4x4 sub-blocks
+// (the SATD used for sub-pel refinement and intra mode decision).
+int satd(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int w, int h);
+// Sum of squared differences.
+int64_t ssd(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int w, int h);
+
+}  // namespace mvc

@@ -1,0 +1,5 @@
+import sys
+
+from mvclass.cli import main
+
+sys.exit(main())
