@@ -1,0 +1,145 @@
+import numpy as np
+import pytest
+
+import av
+from mvclass.io import read_frames, read_video, rgb_to_yuv420, sample_clip, yuv420_to_rgb
+
+
+def _write_y4m(path, planes, fps="25:1"):
+    t, h, w = planes[0].shape
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps} Ip A1:1 C420jpeg\n".encode())
+        for i in range(t):
+            f.write(b"FRAME\n")
+            for p in planes:
+                f.write(p[i].tobytes())
+
+
+def _planes(t=3, h=32, w=48, seed=1):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 256, (t, h, w), np.uint8), rng.integers(0, 256, (t, h // 2, w // 2), np.uint8),
+            rng.integers(0, 256, (t, h // 2, w // 2), np.uint8))
+
+
+def test_real_clip_through_pyav(boxing_clip):
+    src = read_video(boxing_clip, max_frames=5)
+    assert (src.width, src.height, src.fps) == (320, 240, 25.0)
+    frames = list(src.frames())
+    assert len(frames) == 5
+    y, u, v = frames[0]
+    assert y.shape == (240, 320) and u.shape == (120, 160) and v.shape == (120, 160)
+    # Independent check against PyAV's own ndarray conversion of the first frame.
+    with av.open(str(boxing_clip)) as c:
+        ref = next(c.decode(video=0)).to_ndarray(format="yuv420p")
+    np.testing.assert_array_equal(ref[:240], y)
+    assert y[:16].max() < 40  # the letterbox rows are black
+
+
+def test_full_clip_frame_count(boxing_clip):
+    assert sum(1 for _ in read_video(boxing_clip).frames()) == 296
+
+
+def test_fps_override_and_default(tmp_path):
+    planes = _planes()
+    p = tmp_path / "a.y4m"
+    _write_y4m(p, planes, fps="30000:1001")
+    assert read_video(p).fps == pytest.approx(29.97, abs=1e-2)
+    assert read_video(p, fps=25).fps == 25.0
+    assert read_video(np.zeros((2, 16, 16, 3), np.uint8)).fps == 25.0
+
+
+def test_y4m_and_yuv_round_trip(tmp_path):
+    planes = _planes()
+    _write_y4m(tmp_path / "a.y4m", planes)
+    with open(tmp_path / "a.yuv", "wb") as f:
+        for i in range(3):
+            for p in planes:
+                f.write(p[i].tobytes())
+    for frames in (read_frames(tmp_path / "a.y4m"), read_frames(tmp_path / "a.yuv", width=48, height=32)):
+        assert len(frames) == 3
+        for i, fr in enumerate(frames):
+            for k in range(3):
+                np.testing.assert_array_equal(fr[k], planes[k][i])
+    assert len(read_frames(tmp_path / "a.y4m", max_frames=2)) == 2
+
+
+def test_yuv_tuple_source():
+    planes = _planes(t=2)
+    frames = read_frames(planes)
+    np.testing.assert_array_equal(frames[1][2], planes[2][1])
+
+
+def test_rgb_conversion_matches_ffmpeg():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (64, 96, 3), np.uint8)
+    rgb = (rgb.astype(np.int32) // 4 * 4).astype(np.uint8)
+    y, u, v = rgb_to_yuv420(rgb)
+    ref = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
+    assert np.abs(y.astype(int) - ref[:64]).max() <= 1
+    # Chroma: FFmpeg's default scaler filters differently; means must agree closely.
+    ref_u = ref[64:80].reshape(32, 48)
+    assert abs(u.astype(float).mean() - ref_u.astype(float).mean()) < 1.5
+    # Colour constant over each 2x2 block survives 4:2:0 almost exactly.
+    blocky = np.repeat(np.repeat(rgb[::2, ::2], 2, 0), 2, 1)
+    back = yuv420_to_rgb(*rgb_to_yuv420(blocky))
+    assert np.abs(back.astype(int) - blocky).max() <= 4
+
+
+def test_sample_clip_is_deterministic_and_moving():
+    a, b = sample_clip(frames=6), sample_clip(frames=6)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (6, 240, 320, 3)
+    assert np.abs(a[1].astype(int) - a[0]).mean() > 5
+
+
+@pytest.mark.parametrize("name,content,exc,words", [
+    ("missing.avi", None, FileNotFoundError, "not found"),
+    ("x.avi", b"hello, not a video", ValueError, "not a readable video"),
+    ("e.mp4", b"", ValueError, "empty"),
+    ("", None, ValueError, "directory"),
+])
+def test_bad_paths(tmp_path, name, content, exc, words):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(exc, match=words):
+        read_frames(path)
+
+
+def test_bad_raw_yuv(tmp_path):
+    p = tmp_path / "a.yuv"
+    p.write_bytes(bytes(48 * 32 * 3 // 2 * 2 + 7))
+    with pytest.raises(ValueError, match="width= and height="):
+        read_video(p)
+    with pytest.raises(ValueError, match="not a whole number"):
+        read_video(p, width=48, height=32)
+
+
+@pytest.mark.parametrize("arr,words", [
+    (np.zeros((0, 16, 16, 3), np.uint8), "no frames"),
+    (np.zeros((2, 0, 16, 3), np.uint8), "zero size"),
+    (np.zeros((2, 15, 16, 3), np.uint8), "even"),
+    (np.zeros((2, 16, 16, 3), np.float32), "uint8"),
+    (np.zeros((2, 16, 16, 4), np.uint8), "shape"),
+])
+def test_bad_arrays(arr, words):
+    with pytest.raises(ValueError, match=words):
+        read_frames(arr)
+
+
+@pytest.mark.parametrize("kw,words", [({"fps": 0}, "fps"), ({"fps": "x"}, "fps"), ({"max_frames": 0}, "max_frames")])
+def test_bad_options(kw, words):
+    with pytest.raises(ValueError, match=words):
+        read_video(np.zeros((2, 16, 16, 3), np.uint8), **kw)
+
+
+def test_video_without_video_stream(tmp_path):
+    p = tmp_path / "a.wav"
+    with av.open(str(p), "w") as c:
+        s = c.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for pkt in s.encode(frame):
+            c.mux(pkt)
+    with pytest.raises(ValueError, match="no video stream"):
+        read_video(p)
