@@ -145,8 +145,9 @@ def encoder_options(codec: str, *, qp, search_range, ref_frames, intra_period, p
         opts["ctu_size"] = _int_option("ctu_size", 16 if ctu_size is None else ctu_size, 16, 64)
         if opts["ctu_size"] not in (16, 32, 64):
             raise ValueError(f"ctu_size must be 16, 32 or 64, got {ctu_size}")
-        opts["max_depth"] = _int_option("max_depth", 2 if max_depth is None else max_depth, 0, 3)
-        if opts["ctu_size"] >> opts["max_depth"] < 8:
+        # max_depth counts CU sizes as HM does: ctu 16, depth 2 -> CUs 16 and 8.
+        opts["max_depth"] = _int_option("max_depth", 2 if max_depth is None else max_depth, 1, 4)
+        if opts["ctu_size"] >> (opts["max_depth"] - 1) < 8:
             raise ValueError(f"ctu_size {opts['ctu_size']} with max_depth {opts['max_depth']} gives CUs below 8x8")
         opts["tmvp"] = _bool_option("tmvp", True if tmvp is None else tmvp)
         opts["sao"] = _bool_option("sao", True if sao is None else sao)
@@ -166,7 +167,7 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
                    fps: float | None = None, max_frames: int | None = None, keep_recon: bool = False,
                    ctu_size: int | None = None, max_depth: int | None = None, tmvp: bool | None = None,
                    sao: bool | None = None, width: int | None = None, height: int | None = None,
-                   progress: bool = False) -> EncodeResult:
+                   progress: bool = False, **unknown) -> EncodeResult:
     """Encode ``source`` into a full and a cropped bitstream and return MV grids and rates.
 
     ``source``: a video path (anything FFmpeg reads, ``.y4m``, raw ``.yuv`` with ``width``/
@@ -176,6 +177,8 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
     raise ``ValueError``. The cropped stream keeps I-picture texture and drops all P-picture
     residual, written normatively so any decoder reads it.
     """
+    if unknown:
+        raise ValueError(f"unknown option(s) for encode_cropped: {', '.join(sorted(unknown))}")
     codec, opts = encoder_options(codec, qp=qp, search_range=search_range, ref_frames=ref_frames,
                                   intra_period=intra_period, partitions=partitions, ctu_size=ctu_size,
                                   max_depth=max_depth, tmvp=tmvp, sao=sao)
