@@ -8,6 +8,7 @@ Layers (each imports only the ones above it):
   io           any video -> 8-bit YUV 4:2:0 frames
   grid         4x4 motion fields -> the paper's 8x8 MV grids
   api          encode_cropped(), EncodeResult, Rates
+  decode       FFmpeg decoding of any H.264/HEVC stream, exported H.264 MVs
   mcnn         rate models and the Multi-CNN selector (numpy/scipy only)
   datasets     UCF-101 / HMDB-51 indexes, synthetic motion set, dataset builder
   flow, viz    optical-flow cross-check, pictures and plots
@@ -25,8 +26,9 @@ _LAZY = {
     "EncodeResult": ("mvclass.api", "EncodeResult"),
     "Rates": ("mvclass.api", "Rates"),
     "read_video": ("mvclass.io", "read_video"),
+    "decode_stream": ("mvclass.decode", "decode"),
 }
-_SUBMODULES = {"io", "grid", "api", "mcnn", "datasets", "flow", "viz", "models", "train", "cli", "synthetic"}
+_SUBMODULES = {"io", "grid", "api", "decode", "mcnn", "datasets", "flow", "viz", "models", "train", "cli", "synthetic"}
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
