@@ -156,3 +156,33 @@ def plot_aepe(results, out=None):
     if out is not None:
         fig.savefig(Path(out), dpi=100)
     return fig
+
+
+def main(argv=None) -> int:
+    """``python -m mvclass.flow VIDEO [--qp ...] [--codec h264 hevc] [--method dis] [-o plot.png]``:
+    the Fig. 5 cross-check on one video, printed as a table per codec."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mvclass.flow", description=main.__doc__.splitlines()[0])
+    ap.add_argument("video")
+    ap.add_argument("--qp", type=int, nargs="+", default=[0, 20, 30, 40, 51])
+    ap.add_argument("--codec", nargs="+", default=["h264"])
+    ap.add_argument("--method", choices=METHODS, default="dis")
+    ap.add_argument("--max-frames", type=int, default=60)
+    ap.add_argument("--ref-frames", type=int, default=3)
+    ap.add_argument("-o", "--output", help="write the AEPE-QP plot here (PNG)")
+    args = ap.parse_args(argv)
+    results = []
+    for codec in args.codec:
+        r = aepe(args.video, args.qp, codec=codec, method=args.method, max_frames=args.max_frames,
+                 ref_frames=args.ref_frames)
+        print(r, f"\nminimum at QP {r.best_qp}\n")
+        results.append(r)
+    if args.output:
+        plot_aepe(results, args.output)
+        print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

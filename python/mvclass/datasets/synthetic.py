@@ -38,15 +38,18 @@ def periodic_texture(rng: np.random.Generator, size: int, slope: float, contrast
 
 
 def sample_wrap(tex: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Bilinear sample of a periodic texture at columns ``u`` and rows ``v`` (float arrays)."""
-    s_h, s_w = tex.shape[:2]
+    """Bilinear sample of a periodic texture (S_h,S_w,C) at columns ``u`` and rows ``v``."""
+    s_h, s_w, ch = tex.shape
+    flat = tex.reshape(-1, ch)
     u0f, v0f = np.floor(u), np.floor(v)
-    fu, fv = (u - u0f)[..., None], (v - v0f)[..., None]
+    fu = (u - u0f).astype(np.float32)[..., None]
+    fv = (v - v0f).astype(np.float32)[..., None]
     u0 = u0f.astype(np.int64) % s_w
     v0 = v0f.astype(np.int64) % s_h
-    u1, v1 = (u0 + 1) % s_w, (v0 + 1) % s_h
-    top = tex[v0, u0] * (1 - fu) + tex[v0, u1] * fu
-    bot = tex[v1, u0] * (1 - fu) + tex[v1, u1] * fu
+    u1 = (u0 + 1) % s_w
+    r0, r1 = v0 * s_w, ((v0 + 1) % s_h) * s_w
+    top = flat[r0 + u0] * (1 - fu) + flat[r0 + u1] * fu
+    bot = flat[r1 + u0] * (1 - fu) + flat[r1 + u1] * fu
     return top * (1 - fv) + bot * fv
 
 
