@@ -1,0 +1,342 @@
+// CU / PU / TU decisions by Lagrangian cost J = SSE + lambda * R, with R priced by the syntax
+// writer on an estimating CABAC (contexts as of the CTU start). Decisions are written into the
+// Frame's per-4x4 records and reconstructed in place; the chosen candidate is re-applied last.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common/pixel.h"
+#include "hm/hevc.h"
+#include "hm/me.h"
+
+namespace mvc {
+namespace hevc {
+
+namespace {
+
+struct Cand {
+  uint8_t pred = MODE_INTRA, part = PART_2Nx2N;
+  uint8_t intra_mode = 1;
+  MvField mvf[2];
+  Mv mvd[2];
+  uint8_t merge[2] = {0, 0}, merge_idx[2] = {0, 0}, mvp_idx[2] = {0, 0};
+  bool residual = true;
+};
+
+inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
+
+struct Analyser {
+  Frame& f;
+  const Seq& s;
+  const EncoderConfig& cfg;
+  double lambda, sqrt_lambda, wc;
+  CtxSet ctx;
+  int qp, qpc;
+
+  Analyser(Frame& fr, const EncoderConfig& c) : f(fr), s(*fr.seq), cfg(c) {
+    qp = s.qp;
+    qpc = s.qpc;
+    const double factor = f.is_p ? 1.0 : 0.57;
+    lambda = factor * std::pow(2.0, (qp - 12) / 3.0);
+    sqrt_lambda = std::sqrt(lambda);
+    wc = std::pow(2.0, (qp - qpc) / 3.0);
+    ctx.init(f.is_p, qp);
+  }
+
+  Plane& plane(Picture& p, int c) { return c == 0 ? p.y : (c == 1 ? p.u : p.v); }
+
+  // Transform, quantise and reconstruct one TB whose prediction is already in rec.
+  int code_tb(int c, int xc, int yc, int log2n, bool intra, bool allow) {
+    const int n = 1 << log2n;
+    Plane& rp = plane(f.rec, c);
+    const Plane& sp = c == 0 ? f.src.y : (c == 1 ? f.src.u : f.src.v);
+    int16_t* lev = f.cf(c, xc, yc);
+    const int ls = f.cstride(c);
+    if (!allow) {
+      for (int y = 0; y < n; ++y) std::memset(lev + y * ls, 0, n * sizeof(int16_t));
+      return 0;
+    }
+    int16_t res[32 * 32];
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x) res[y * n + x] = int16_t(int(*sp.at(xc + x, yc + y)) - int(*rp.at(xc + x, yc + y)));
+    int32_t co[32 * 32];
+    const bool dst = intra && c == 0 && log2n == 2;
+    forward_transform(res, n, co, log2n, dst);
+    int16_t q[32 * 32];
+    const int qq = c ? qpc : qp;
+    const int nz = quantize(co, q, log2n, qq, intra);
+    for (int y = 0; y < n; ++y) std::memcpy(lev + y * ls, q + y * n, n * sizeof(int16_t));
+    if (!nz) return 0;
+    dequantize(q, n, co, log2n, qq);
+    inverse_transform(co, res, log2n, dst);
+    for (int y = 0; y < n; ++y) {
+      uint8_t* r = rp.at(xc, yc + y);
+      for (int x = 0; x < n; ++x) r[x] = clip1(r[x] + res[y * n + x]);
+    }
+    return 1;
+  }
+
+  void set_cbf(int x0, int y0, int n, int bit, int v) {
+    for (int y = y0; y < y0 + n; y += 4)
+      for (int x = x0; x < x0 + n; x += 4) {
+        Blk& b = f.b(x, y);
+        b.cbf = static_cast<uint8_t>(v ? (b.cbf | bit) : (b.cbf & ~bit));
+      }
+  }
+
+  double distortion(int x0, int y0, int n) {
+    const double dl = double(ssd(f.src.y.at(x0, y0), f.src.y.stride, f.rec.y.at(x0, y0), f.rec.y.stride, n, n));
+    const int h = n >> 1;
+    const double du = double(ssd(f.src.u.at(x0 / 2, y0 / 2), f.src.u.stride, f.rec.u.at(x0 / 2, y0 / 2), f.rec.u.stride, h, h));
+    const double dv = double(ssd(f.src.v.at(x0 / 2, y0 / 2), f.src.v.stride, f.rec.v.at(x0 / 2, y0 / 2), f.rec.v.stride, h, h));
+    return dl + wc * (du + dv);
+  }
+
+  double rate_cu(int x0, int y0, int log2) {
+    Cabac est(true);
+    est.ctx = ctx;
+    SliceCtx sc{&s, &f, false, false, false};
+    write_coding_unit(est, sc, x0, y0, log2);
+    return est.cost();
+  }
+
+  // Writes the candidate into the records, predicts, codes the residual and reconstructs.
+  double apply(const Cand& cd, int x0, int y0, int log2, int depth) {
+    const int n = 1 << log2;
+    const int tlog2 = std::min(log2, s.max_tb_log2), tn = 1 << tlog2;
+    const bool intra = cd.pred == MODE_INTRA;
+    const int h = n >> 1;
+    for (int y = y0; y < y0 + n; y += 4)
+      for (int x = x0; x < x0 + n; x += 4) {
+        Blk& b = f.b(x, y);
+        b.pred = cd.pred;
+        b.part = cd.part;
+        b.cu_log2 = static_cast<uint8_t>(log2);
+        b.depth = static_cast<uint8_t>(depth);
+        b.tu_depth = static_cast<uint8_t>(log2 - tlog2);
+        b.cbf = 0;
+        b.root_cbf = 0;
+        int pi = 0;
+        if (cd.part == PART_2NxN && y >= y0 + h) pi = 1;
+        if (cd.part == PART_Nx2N && x >= x0 + h) pi = 1;
+        if (intra) {
+          b.mvf = MvField{};
+          b.mvd = Mv{};
+          b.merge = 0;
+          b.intra_luma = b.intra_chroma = cd.intra_mode;
+          b.chroma_syntax = 4;
+        } else {
+          b.mvf = cd.mvf[pi];
+          b.mvd = cd.merge[pi] ? Mv{} : cd.mvd[pi];
+          b.merge = cd.merge[pi];
+          b.merge_idx = cd.merge_idx[pi];
+          b.mvp_idx = cd.mvp_idx[pi];
+          b.intra_luma = 1;
+        }
+        uint8_t e = 0;
+        const bool tu_x = ((x - x0) & (tn - 1)) == 0, tu_y = ((y - y0) & (tn - 1)) == 0;
+        const bool pu_x = x == x0 || (cd.part == PART_Nx2N && x == x0 + h);
+        const bool pu_y = y == y0 || (cd.part == PART_2NxN && y == y0 + h);
+        if (tu_x) e |= 1;
+        if (pu_x) e |= 2;
+        if (tu_y) e |= 4;
+        if (pu_y) e |= 8;
+        b.edge = e;
+      }
+    if (intra) {
+      for (int ty = y0; ty < y0 + n; ty += tn)
+        for (int tx = x0; tx < x0 + n; tx += tn) {
+          intra_predict(f, 0, tx, ty, tlog2, cd.intra_mode, f.rec.y.at(tx, ty), f.rec.y.stride);
+          set_cbf(tx, ty, tn, 1, code_tb(0, tx, ty, tlog2, true, cd.residual));
+          for (int c = 1; c < 3; ++c) {
+            Plane& p = plane(f.rec, c);
+            intra_predict(f, c, tx / 2, ty / 2, tlog2 - 1, cd.intra_mode, p.at(tx / 2, ty / 2), p.stride);
+            set_cbf(tx, ty, tn, 1 << c, code_tb(c, tx / 2, ty / 2, tlog2 - 1, true, cd.residual));
+          }
+        }
+    } else {
+      const int np = cd.part == PART_2Nx2N ? 1 : 2;
+      for (int pi = 0; pi < np; ++pi) {
+        const int px = x0 + (cd.part == PART_Nx2N ? pi * h : 0), py = y0 + (cd.part == PART_2NxN ? pi * h : 0);
+        const int pw = cd.part == PART_Nx2N ? h : n, ph = cd.part == PART_2NxN ? h : n;
+        const RefPic* r = f.refs[cd.mvf[pi].ref];
+        const Mv mv = cd.mvf[pi].mv;
+        mc_luma(r->rec.y, px, py, pw, ph, mv, f.rec.y.at(px, py), f.rec.y.stride);
+        mc_chroma(r->rec.u, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.u.at(px / 2, py / 2), f.rec.u.stride);
+        mc_chroma(r->rec.v, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.v.at(px / 2, py / 2), f.rec.v.stride);
+      }
+      int any = 0;
+      for (int ty = y0; ty < y0 + n; ty += tn)
+        for (int tx = x0; tx < x0 + n; tx += tn) {
+          const int a = code_tb(0, tx, ty, tlog2, false, cd.residual);
+          const int u = code_tb(1, tx / 2, ty / 2, tlog2 - 1, false, cd.residual);
+          const int v = code_tb(2, tx / 2, ty / 2, tlog2 - 1, false, cd.residual);
+          set_cbf(tx, ty, tn, 1, a);
+          set_cbf(tx, ty, tn, 2, u);
+          set_cbf(tx, ty, tn, 4, v);
+          any |= a | u | v;
+        }
+      const bool to_skip = !any && cd.part == PART_2Nx2N && cd.merge[0];
+      for (int y = y0; y < y0 + n; y += 4)
+        for (int x = x0; x < x0 + n; x += 4) {
+          Blk& b = f.b(x, y);
+          b.root_cbf = static_cast<uint8_t>(any);
+          if (to_skip) b.pred = MODE_SKIP;
+          if (!any) b.tu_depth = 0;
+        }
+    }
+    const double d = distortion(x0, y0, n);
+    return d + lambda * rate_cu(x0, y0, log2);
+  }
+
+  double split_flag_cost(int x0, int y0, int log2, int depth, int split) {
+    if (log2 <= s.min_cb_log2) return 0;
+    int inc = 0;
+    if (s.zavail(x0, y0, x0 - 1, y0) && f.b(x0 - 1, y0).depth > depth) ++inc;
+    if (s.zavail(x0, y0, x0, y0 - 1) && f.b(x0, y0 - 1).depth > depth) ++inc;
+    return lambda * Cabac::bin_cost(ctx.s[CTX_SPLIT_CU + inc], split);
+  }
+
+  // Luma intra mode search on SATD, then full RD on the best few.
+  void intra_candidates(int x0, int y0, int log2, Cand& best, double& bestJ, int depth) {
+    const int tlog2 = std::min(log2, s.max_tb_log2), tn = 1 << tlog2;
+    int cand[3];
+    intra_mpm(f, x0, y0, cand);
+    uint8_t pred[32 * 32];
+    double cost[35];
+    for (int m = 0; m < 35; ++m) {
+      intra_predict(f, 0, x0, y0, tlog2, m, pred, 32);
+      const bool mpm = m == cand[0] || m == cand[1] || m == cand[2];
+      cost[m] = satd(f.src.y.at(x0, y0), f.src.y.stride, pred, 32, tn, tn) + sqrt_lambda * (mpm ? 2.0 : 6.0);
+    }
+    int order[35];
+    for (int i = 0; i < 35; ++i) order[i] = i;
+    std::stable_sort(order, order + 35, [&](int a, int b) { return cost[a] < cost[b]; });
+    const int nrd = log2 >= 5 ? 2 : 3;
+    for (int i = 0; i < nrd; ++i) {
+      Cand c;
+      c.pred = MODE_INTRA;
+      c.intra_mode = static_cast<uint8_t>(order[i]);
+      const double j = apply(c, x0, y0, log2, depth);
+      if (j < bestJ) { bestJ = j; best = c; }
+    }
+  }
+
+  void inter_candidates(int x0, int y0, int log2, Cand& best, double& bestJ, int depth) {
+    const int n = 1 << log2;
+    PuGeom g{x0, y0, n, x0, y0, n, n, 0, PART_2Nx2N};
+    MvField mc[5];
+    merge_candidates(f, g, mc);
+    // merge / skip: rank by SATD, RD-check the best two as skip and the best with residual
+    uint8_t pred[64 * 64];
+    double mcost[5];
+    int order[5];
+    for (int i = 0; i < 5; ++i) {
+      order[i] = i;
+      mcost[i] = 1e300;
+      bool dup = false;
+      for (int k = 0; k < i; ++k) dup |= mc[k] == mc[i];
+      if (dup) continue;
+      mc_luma(f.refs[mc[i].ref]->rec.y, x0, y0, n, n, mc[i].mv, pred, 64);
+      mcost[i] = satd(f.src.y.at(x0, y0), f.src.y.stride, pred, 64, n, n) + sqrt_lambda * (i + 1);
+    }
+    std::stable_sort(order, order + 5, [&](int a, int b) { return mcost[a] < mcost[b]; });
+    for (int k = 0; k < 2; ++k) {
+      if (mcost[order[k]] >= 1e299) break;
+      Cand c;
+      c.pred = MODE_INTER;
+      c.merge[0] = 1;
+      c.merge_idx[0] = static_cast<uint8_t>(order[k]);
+      c.mvf[0] = mc[order[k]];
+      for (int res = 0; res < 2; ++res) {
+        if (k > 0 && res) break;
+        c.residual = res;
+        const double j = apply(c, x0, y0, log2, depth);
+        if (j < bestJ) { bestJ = j; best = c; }
+      }
+    }
+    // AMVP 2Nx2N
+    Mv extra[5];
+    for (int i = 0; i < 5; ++i) extra[i] = mc[i].mv;
+    Cand c;
+    double best_me = 1e300;
+    const int nref = static_cast<int>(f.refs.size());
+    for (int r = 0; r < nref; ++r) {
+      Mv mvp[2];
+      amvp_candidates(f, g, r, mvp);
+      MeInput in;
+      in.src = &f.src.y;
+      in.ref = &f.refs[r]->rec.y;
+      in.x = x0; in.y = y0; in.w = n; in.h = n;
+      in.mvp[0] = mvp[0]; in.mvp[1] = mvp[1];
+      in.extra = extra; in.n_extra = 5;
+      in.range = cfg.search_range;
+      in.sqrt_lambda = sqrt_lambda;
+      MeResult mr = motion_search(in);
+      const double rc = mr.cost + sqrt_lambda * (nref > 1 ? std::min(r + 1, nref - 1) : 0);
+      if (rc < best_me) {
+        best_me = rc;
+        c = Cand{};
+        c.pred = MODE_INTER;
+        c.mvf[0] = MvField{mr.mv, static_cast<int8_t>(r)};
+        c.mvp_idx[0] = static_cast<uint8_t>(mr.mvp_idx);
+        c.mvd[0] = Mv{int16_t(mr.mv.x - mvp[mr.mvp_idx].x), int16_t(mr.mv.y - mvp[mr.mvp_idx].y)};
+      }
+    }
+    const double j = apply(c, x0, y0, log2, depth);
+    if (j < bestJ) { bestJ = j; best = c; }
+  }
+
+  double quadtree(int x0, int y0, int log2, int depth) {
+    const int n = 1 << log2;
+    const bool inside = x0 + n <= s.W && y0 + n <= s.H;
+    double jns = 1e300;
+    Cand best;
+    if (inside) {
+      if (f.is_p) inter_candidates(x0, y0, log2, best, jns, depth);
+      bool skip_best = f.is_p && best.pred == MODE_INTER && best.merge[0] && !best.residual;
+      if (!skip_best || !f.is_p) intra_candidates(x0, y0, log2, best, jns, depth);
+      jns += split_flag_cost(x0, y0, log2, depth, 0);
+      skip_best = best.pred != MODE_INTRA && best.merge[0] && !best.residual;
+      if (log2 == s.min_cb_log2 || skip_best) {
+        apply(best, x0, y0, log2, depth);
+        return jns;
+      }
+    }
+    double js = inside ? split_flag_cost(x0, y0, log2, depth, 1) : 0;
+    const int h = n >> 1;
+    for (int k = 0; k < 4; ++k) {
+      const int x1 = x0 + (k & 1) * h, y1 = y0 + (k >> 1) * h;
+      if (x1 < s.W && y1 < s.H) js += quadtree(x1, y1, log2 - 1, depth + 1);
+      if (inside && js > jns) break;
+    }
+    if (inside && jns <= js) {
+      apply(best, x0, y0, log2, depth);
+      return jns;
+    }
+    return js;
+  }
+
+  void advance_contexts(int x0, int y0) {
+    Cabac est(true);
+    est.ctx = ctx;
+    SliceCtx sc{&s, &f, false, false, false};
+    write_coding_quadtree(est, sc, x0, y0, s.ctu_log2, 0);
+    ctx = est.ctx;
+  }
+};
+
+}  // namespace
+
+void analyse_picture(Frame& f, const EncoderConfig& cfg) {
+  Analyser a(f, cfg);
+  const Seq& s = *f.seq;
+  for (int ry = 0; ry < s.ctu_rows; ++ry)
+    for (int rx = 0; rx < s.ctu_cols; ++rx) {
+      a.quadtree(rx << s.ctu_log2, ry << s.ctu_log2, s.ctu_log2, 0);
+      a.advance_contexts(rx << s.ctu_log2, ry << s.ctu_log2);
+    }
+}
+
+}  // namespace hevc
+}  // namespace mvc

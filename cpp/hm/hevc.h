@@ -1,0 +1,191 @@
+// Shared declarations of the HEVC encoder (ITU-T H.265, Main profile, low-delay P).
+// Each stage lives in the file named as the standard names it: cabac, headers, syntax,
+// analyse, me, mc, mvpred, intra, transform, deblock, sao; hevc_encoder.cpp runs the picture loop.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "common/accounting.h"
+#include "common/bitstream.h"
+#include "common/encoder.h"
+#include "common/picture.h"
+
+namespace mvc {
+namespace hevc {
+
+struct Mv {
+  int16_t x = 0, y = 0;
+  bool operator==(const Mv& o) const { return x == o.x && y == o.y; }
+  bool operator!=(const Mv& o) const { return !(*this == o); }
+};
+
+struct MvField {  // one list (P slices use L0 only); ref < 0: no motion (intra / unavailable)
+  Mv mv;
+  int8_t ref = -1;
+  bool operator==(const MvField& o) const { return ref == o.ref && mv == o.mv; }
+};
+
+enum PredMode : uint8_t { MODE_INTER = 0, MODE_INTRA = 1, MODE_SKIP = 2 };
+enum PartMode : uint8_t { PART_2Nx2N = 0, PART_2NxN = 1, PART_Nx2N = 2, PART_NxN = 3 };
+
+// Per 4x4 luma unit record filled by the decisions; the syntax writer, deblocking and the
+// motion-field export read it.
+struct Blk {
+  MvField mvf;
+  Mv mvd;
+  uint8_t pred = MODE_INTRA;
+  uint8_t part = PART_2Nx2N;
+  uint8_t cu_log2 = 3;
+  uint8_t depth = 0;      // coding-quadtree depth of the CU
+  uint8_t merge = 0, merge_idx = 0, mvp_idx = 0;
+  uint8_t intra_luma = 1, intra_chroma = 1, chroma_syntax = 4;
+  uint8_t tu_depth = 0;   // transform-tree depth of the luma TB covering this unit
+  uint8_t cbf = 0;        // bit0 luma TB, bit1 Cb TB, bit2 Cr TB (of the TBs covering this unit)
+  uint8_t edge = 0;       // bit0 TU edge on the left, bit1 PU edge left, bit2 TU edge top, bit3 PU edge top
+  uint8_t root_cbf = 0;   // rqt_root_cbf of the CU (inter CUs)
+};
+
+struct Seq {
+  EncoderConfig cfg;
+  int vis_w = 0, vis_h = 0, W = 0, H = 0;  // visible and coded (multiple of the min CU) sizes
+  int ctu_log2 = 4, ctu = 16, min_cb_log2 = 3, max_tb_log2 = 4, min_tb_log2 = 2;
+  int max_tr_depth_inter = 1, max_tr_depth_intra = 1;
+  int ctu_cols = 0, ctu_rows = 0, w4 = 0, h4 = 0;
+  int qp = 30, qpc = 29;
+  std::vector<uint32_t> zs;  // MinTbAddrZs per 4x4 unit (6.5.2)
+  uint32_t zaddr(int x, int y) const { return zs[(y >> 2) * w4 + (x >> 2)]; }
+  bool inside(int x, int y) const { return x >= 0 && y >= 0 && x < W && y < H; }
+  // 6.4.1: is (xn, yn) available for the block at (xc, yc) in z-scan order?
+  bool zavail(int xc, int yc, int xn, int yn) const { return inside(xn, yn) && zaddr(xn, yn) < zaddr(xc, yc); }
+};
+
+int chroma_qp(int qpy);  // Table 8-10 for ChromaArrayType 1
+
+// Reference picture kept in the DPB: final (loop-filtered) samples and its motion field for TMVP.
+struct RefPic {
+  Picture rec;
+  int poc = 0;
+  std::vector<MvField> mvf;   // per 4x4
+  std::vector<int> ref_pocs;  // POC of each of its L0 references
+};
+
+// The picture being coded.
+struct Frame {
+  const Seq* seq = nullptr;
+  int poc = 0;
+  bool is_p = false, tmvp = false;
+  std::vector<const RefPic*> refs;  // RefPicList0
+  Picture src, rec;
+  std::vector<Blk> blk;
+  std::vector<int16_t> coef[3];     // quantised levels at TB positions (luma / chroma sample grids)
+  Blk& b(int x, int y) { return blk[(y >> 2) * seq->w4 + (x >> 2)]; }
+  const Blk& b(int x, int y) const { return blk[(y >> 2) * seq->w4 + (x >> 2)]; }
+  int16_t* cf(int c, int x, int y) { const int s = c ? seq->W / 2 : seq->W; return coef[c].data() + y * s + x; }
+  const int16_t* cf(int c, int x, int y) const { const int s = c ? seq->W / 2 : seq->W; return coef[c].data() + y * s + x; }
+  int cstride(int c) const { return c ? seq->W / 2 : seq->W; }
+};
+
+// ---------------------------------------------------------------- cabac.cpp
+enum CtxBase : int {
+  CTX_SAO_MERGE = 0, CTX_SAO_TYPE = 1, CTX_SPLIT_CU = 2, CTX_SKIP = 5, CTX_PRED_MODE = 8,
+  CTX_PART_MODE = 9, CTX_PREV_INTRA = 13, CTX_CHROMA_MODE = 14, CTX_RQT_ROOT = 15,
+  CTX_MERGE_FLAG = 16, CTX_MERGE_IDX = 17, CTX_REF_IDX = 18, CTX_MVP = 20, CTX_SPLIT_TF = 21,
+  CTX_CBF_LUMA = 24, CTX_CBF_CHROMA = 26, CTX_MVD_G0 = 30, CTX_MVD_G1 = 31, CTX_LAST_X = 32,
+  CTX_LAST_Y = 50, CTX_CSBF = 68, CTX_SIG = 72, CTX_G1 = 114, CTX_G2 = 138, NUM_CTX = 144
+};
+
+struct CtxSet {
+  uint8_t s[NUM_CTX];  // (pStateIdx << 1) | valMps
+  void init(bool p_slice, int qp);
+};
+
+// Arithmetic encoder (9.3.4.3 encoding flow) that also charges each bin's estimated cost
+// (-log2 p before update) to a bit category. In estimate mode it only accumulates cost.
+class Cabac {
+ public:
+  CtxSet ctx;
+  explicit Cabac(bool estimate = false) : est_(estimate) {}
+  void start();  // 9.3.2.5 initialisation of the arithmetic encoder
+  void bin(int ci, int b, int cat);
+  void bypass(int b, int cat);
+  void bypass_bits(uint32_t v, int n, int cat);
+  void terminate(int b, int cat);
+  void flush_to(BitWriter& out);  // EncodeFlush then append the arithmetic code word bits
+  double cost() const { return cost_; }
+  void reset_cost() { cost_ = 0; }
+  BitCounts cat_bits{};
+  static double bin_cost(uint8_t state, int b);
+
+ private:
+  void renorm();
+  void put_bit(int b);
+  bool est_;
+  uint32_t low_ = 0, range_ = 510;
+  int outstanding_ = 0;
+  bool first_ = true;
+  double cost_ = 0;
+  std::vector<uint8_t> bits_;  // output bits before packing
+};
+
+// ---------------------------------------------------------------- headers.cpp
+void write_vps(std::vector<uint8_t>& out, const Seq& s);
+void write_sps(std::vector<uint8_t>& out, const Seq& s);
+void write_pps(std::vector<uint8_t>& out, const Seq& s);
+// Slice segment header into an RBSP writer (NAL header written by the caller).
+void write_slice_header(BitWriter& bw, const Seq& s, const Frame& f, bool idr, bool sao_luma, bool sao_chroma);
+
+// ---------------------------------------------------------------- transform.cpp
+void forward_transform(const int16_t* res, int rs, int32_t* coef, int log2n, bool dst);
+void inverse_transform(const int32_t* coef, int16_t* res, int log2n, bool dst);
+// Quantises coef in place into levels; returns number of nonzero levels.
+int quantize(const int32_t* coef, int16_t* level, int log2n, int qp, bool intra);
+void dequantize(const int16_t* level, int ls, int32_t* coef, int log2n, int qp);
+
+// ---------------------------------------------------------------- intra.cpp
+// Predicts an nTbS block of component c at (x, y) (component sample coordinates) with mode,
+// from f.rec, writing into f.rec (prediction only).
+void intra_predict(Frame& f, int c, int x, int y, int log2n, int mode, uint8_t* dst, int ds);
+
+// ---------------------------------------------------------------- mc.cpp
+// Uni-prediction of a w x h block at luma (x, y) with quarter-pel mv (8.5.3.3.3), all planes.
+void mc_luma(const Plane& ref, int x, int y, int w, int h, Mv mv, uint8_t* dst, int ds);
+void mc_chroma(const Plane& ref, int xc, int yc, int w, int h, Mv mv, uint8_t* dst, int ds);
+
+// ---------------------------------------------------------------- mvpred.cpp
+struct PuGeom {
+  int xCb, yCb, nCbS, xPb, yPb, w, h, partIdx, part;
+};
+// 8.5.3.2.2 merge candidate list (MaxNumMergeCand = 5), P slice.
+void merge_candidates(const Frame& f, const PuGeom& g, MvField out[5]);
+// 8.5.3.2.6 AMVP list for ref_idx.
+void amvp_candidates(const Frame& f, const PuGeom& g, int ref_idx, Mv out[2]);
+
+// ---------------------------------------------------------------- syntax.cpp
+struct SliceCtx {
+  const Seq* seq;
+  Frame* f;
+  bool cropped;  // texture off for P pictures
+  bool sao_luma, sao_chroma;
+};
+struct SaoParam {
+  uint8_t type[3] = {0, 0, 0};  // 0 off, 1 band, 2 edge
+  uint8_t eo_class[3] = {0, 0, 0};
+  uint8_t band_pos[3] = {0, 0, 0};
+  int8_t offset[3][4] = {{0}};
+  uint8_t merge_left = 0, merge_up = 0;
+};
+void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry);
+void write_coding_quadtree(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2, int depth);
+void write_coding_unit(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2);
+int intra_mpm(const Frame& f, int x, int y, int cand[3]);
+
+// ---------------------------------------------------------------- analyse.cpp
+void analyse_picture(Frame& f, const EncoderConfig& cfg);
+
+// ---------------------------------------------------------------- deblock.cpp / sao.cpp
+void deblock_picture(Frame& f);
+void sao_decide_and_apply(Frame& f, std::vector<SaoParam>& params, double lambda);
+
+}  // namespace hevc
+}  // namespace mvc

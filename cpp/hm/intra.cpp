@@ -1,0 +1,129 @@
+// Intra sample prediction (8.4.4.2): reference substitution, filtering (incl. strong intra
+// smoothing), planar, DC and the 33 angular modes.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "hm/hevc.h"
+
+namespace mvc {
+namespace hevc {
+
+namespace {
+constexpr int kAngle[35] = {0,  0,  32, 26, 21, 17, 13, 9,  5,  2,   0,   -2,  -5,  -9, -13, -17, -21, -26,
+                            -32, -26, -21, -17, -13, -9, -5, -2, 0, 2, 5, 9, 13, 17, 21, 26, 32};
+constexpr int kInvAngle[35] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -4096, -1638, -910, -630, -482, -390, -315,
+                               -256, -315, -390, -482, -630, -910, -1638, -4096, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
+}  // namespace
+
+void intra_predict(Frame& f, int c, int x0, int y0, int log2n, int mode, uint8_t* dst, int ds) {
+  const Seq& s = *f.seq;
+  const int n = 1 << log2n, sh = c ? 1 : 0;
+  Plane& pl = c == 0 ? f.rec.y : (c == 1 ? f.rec.u : f.rec.v);
+  // refs: index 0 = p[-1][2n-1] ... index 2n-1 = p[-1][0], 2n = p[-1][-1], 2n+1+i = p[i][-1]
+  int ref[4 * 64 + 1];
+  bool av[4 * 64 + 1];
+  const int total = 4 * n + 1;
+  const int xl = x0 << sh, yl = y0 << sh;
+  int navail = 0;
+  for (int i = 0; i < total; ++i) {
+    int xn, yn;
+    if (i < 2 * n) { xn = x0 - 1; yn = y0 + 2 * n - 1 - i; }
+    else if (i == 2 * n) { xn = x0 - 1; yn = y0 - 1; }
+    else { xn = x0 + (i - 2 * n - 1); yn = y0 - 1; }
+    av[i] = s.zavail(xl, yl, xn << sh, yn << sh);
+    if (av[i]) { ref[i] = *pl.at(xn, yn); ++navail; }
+  }
+  if (navail == 0) {
+    for (int i = 0; i < total; ++i) ref[i] = 128;
+  } else if (navail < total) {  // 8.4.4.2.2 substitution
+    if (!av[0]) {
+      int j = 1;
+      while (!av[j]) ++j;
+      ref[0] = ref[j];
+    }
+    for (int i = 1; i < total; ++i)
+      if (!av[i]) ref[i] = ref[i - 1];
+  }
+  // views p(x,-1) and p(-1,y)
+  auto L = [&](int yy) -> int& { return yy < 0 ? ref[2 * n] : ref[2 * n - 1 - yy]; };   // p[-1][yy]
+  auto T = [&](int xx) -> int& { return xx < 0 ? ref[2 * n] : ref[2 * n + 1 + xx]; };   // p[xx][-1]
+
+  // 8.4.4.2.3 filtering (luma only for 4:2:0)
+  if (c == 0 && mode != 1 && n != 4) {
+    const int dist = std::min(std::abs(mode - 26), std::abs(mode - 10));
+    const int thres = n == 8 ? 7 : (n == 16 ? 1 : 0);
+    if (dist > thres) {
+      int fr[4 * 64 + 1];
+      const bool strong = n == 32 && std::abs(T(-1) + T(2 * n - 1) - 2 * T(n - 1)) < 8 &&
+                          std::abs(L(-1) + L(2 * n - 1) - 2 * L(n - 1)) < 8;
+      if (strong) {
+        const int c0 = ref[2 * n], ct = T(63), cl = L(63);
+        fr[2 * n] = c0;
+        for (int i = 0; i < 63; ++i) {
+          fr[2 * n - 1 - i] = ((63 - i) * c0 + (i + 1) * cl + 32) >> 6;  // p[-1][i]
+          fr[2 * n + 1 + i] = ((63 - i) * c0 + (i + 1) * ct + 32) >> 6;  // p[i][-1]
+        }
+        fr[0] = cl;
+        fr[total - 1] = ct;
+      } else {
+        fr[0] = ref[0];
+        fr[total - 1] = ref[total - 1];
+        for (int i = 1; i < total - 1; ++i) fr[i] = (ref[i - 1] + 2 * ref[i] + ref[i + 1] + 2) >> 2;
+      }
+      std::memcpy(ref, fr, sizeof(int) * total);
+    }
+  }
+
+  if (mode == 0) {  // planar
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x)
+        dst[y * ds + x] = static_cast<uint8_t>(((n - 1 - x) * L(y) + (x + 1) * T(n) + (n - 1 - y) * T(x) +
+                                                (y + 1) * L(n) + n) >> (log2n + 1));
+    return;
+  }
+  if (mode == 1) {  // DC
+    int sum = n;
+    for (int i = 0; i < n; ++i) sum += T(i) + L(i);
+    const int dc = sum >> (log2n + 1);
+    for (int y = 0; y < n; ++y) std::memset(dst + y * ds, dc, n);
+    if (c == 0 && n < 32) {
+      dst[0] = static_cast<uint8_t>((L(0) + 2 * dc + T(0) + 2) >> 2);
+      for (int x = 1; x < n; ++x) dst[x] = static_cast<uint8_t>((T(x) + 3 * dc + 2) >> 2);
+      for (int y = 1; y < n; ++y) dst[y * ds] = static_cast<uint8_t>((L(y) + 3 * dc + 2) >> 2);
+    }
+    return;
+  }
+  const int angle = kAngle[mode];
+  int rbuf[3 * 64 + 2];
+  int* r = rbuf + 64;  // r[-n..2n]
+  const bool vert = mode >= 18;
+  for (int i = 0; i <= n; ++i) r[i] = vert ? T(i - 1) : L(i - 1);
+  if (angle < 0) {
+    if (((n * angle) >> 5) < -1)
+      for (int i = (n * angle) >> 5; i <= -1; ++i) {
+        const int k = -1 + ((i * kInvAngle[mode] + 128) >> 8);
+        r[i] = vert ? L(k) : T(k);
+      }
+  } else {
+    for (int i = n + 1; i <= 2 * n; ++i) r[i] = vert ? T(i - 1) : L(i - 1);
+  }
+  for (int j = 0; j < n; ++j) {  // j: y for vertical modes, x for horizontal
+    const int idx = ((j + 1) * angle) >> 5, fact = ((j + 1) * angle) & 31;
+    for (int i = 0; i < n; ++i) {
+      const int v = fact ? ((32 - fact) * r[i + idx + 1] + fact * r[i + idx + 2] + 16) >> 5 : r[i + idx + 1];
+      if (vert) dst[j * ds + i] = static_cast<uint8_t>(v);
+      else dst[i * ds + j] = static_cast<uint8_t>(v);
+    }
+  }
+  if (c == 0 && n < 32) {
+    if (mode == 26)
+      for (int y = 0; y < n; ++y) dst[y * ds] = clip1(T(0) + ((L(y) - L(-1)) >> 1));
+    else if (mode == 10)
+      for (int x = 0; x < n; ++x) dst[x] = clip1(L(0) + ((T(x) - T(-1)) >> 1));
+  }
+}
+
+}  // namespace hevc
+}  // namespace mvc

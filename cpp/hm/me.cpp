@@ -1,0 +1,99 @@
+// Motion estimation: predictive start (AMVP / merge / zero candidates), a shrinking square
+// search and a small diamond at integer pel, then half- and quarter-pel refinement on SATD.
+// Costs are SAD/SATD + sqrt(lambda) * estimated mvd bits (HM's motion lambda).
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+
+#include "common/pixel.h"
+#include "hm/me.h"
+
+namespace mvc {
+namespace hevc {
+
+int mvd_bits_1d(int v) {
+  v = std::abs(v);
+  if (v == 0) return 1;
+  if (v == 1) return 3;
+  int x = v - 2, k = 1, bits = 3;  // greater0, greater1, sign
+  while (x >= (1 << k)) { x -= 1 << k; ++k; ++bits; }
+  return bits + 1 + k;
+}
+
+MeResult motion_search(const MeInput& in) {
+  const Plane& ref = *in.ref;
+  const int x = in.x, y = in.y, w = in.w, h = in.h;
+  const uint8_t* src = in.src->at(x, y);
+  const int ss = in.src->stride;
+  auto bits = [&](Mv mv, int& idx) {
+    int best = INT_MAX;
+    for (int i = 0; i < 2; ++i) {
+      const int b = mvd_bits_1d(mv.x - in.mvp[i].x) + mvd_bits_1d(mv.y - in.mvp[i].y);
+      if (b < best) { best = b; idx = i; }
+    }
+    return best + 1;
+  };
+  // integer search window keeps the block inside the padded reference
+  const int lo_x = -ref.pad + 4 - x, hi_x = ref.width + ref.pad - 4 - w - x;
+  const int lo_y = -ref.pad + 4 - y, hi_y = ref.height + ref.pad - 4 - h - y;
+  const int cx = std::clamp((in.mvp[0].x + 2) >> 2, lo_x, hi_x), cy = std::clamp((in.mvp[0].y + 2) >> 2, lo_y, hi_y);
+  const int r = in.range;
+  auto ok = [&](int mx, int my) {
+    return mx >= lo_x && mx <= hi_x && my >= lo_y && my <= hi_y && std::abs(mx - cx) <= r && std::abs(my - cy) <= r;
+  };
+  auto icost = [&](int mx, int my) {
+    int idx;
+    const int d = sad(src, ss, ref.at(x + mx, y + my), ref.stride, w, h);
+    return d + in.sqrt_lambda * bits(Mv{int16_t(mx * 4), int16_t(my * 4)}, idx);
+  };
+  int bx = cx, by = cy;
+  double best = icost(bx, by);
+  auto try_int = [&](int mx, int my) {
+    if (!ok(mx, my)) return false;
+    const double c = icost(mx, my);
+    if (c < best) { best = c; bx = mx; by = my; return true; }
+    return false;
+  };
+  try_int((in.mvp[1].x + 2) >> 2, (in.mvp[1].y + 2) >> 2);
+  try_int(0, 0);
+  for (int i = 0; i < in.n_extra; ++i) try_int((in.extra[i].x + 2) >> 2, (in.extra[i].y + 2) >> 2);
+  // shrinking square pattern around the best start
+  for (int step = std::min(8, std::max(1, r / 2)); step >= 2; step >>= 1) {
+    const int sx = bx, sy = by;
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx)
+        if (dx || dy) try_int(sx + dx * step, sy + dy * step);
+  }
+  for (int it = 0; it < 2 * r; ++it) {  // small diamond until it stops moving
+    const int sx = bx, sy = by;
+    try_int(sx - 1, sy); try_int(sx + 1, sy); try_int(sx, sy - 1); try_int(sx, sy + 1);
+    if (bx == sx && by == sy) break;
+  }
+  // fractional refinement with SATD of the interpolated block
+  uint8_t pred[64 * 64];
+  Mv bm{int16_t(bx * 4), int16_t(by * 4)};
+  auto fcost = [&](Mv mv) {
+    int idx;
+    mc_luma(ref, x, y, w, h, mv, pred, 64);
+    return satd(src, ss, pred, 64, w, h) + in.sqrt_lambda * bits(mv, idx);
+  };
+  double fbest = fcost(bm);
+  for (int step = 2; step >= 1; step >>= 1) {
+    const Mv c0 = bm;
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx) {
+        if (!dx && !dy) continue;
+        const Mv m{int16_t(c0.x + dx * step), int16_t(c0.y + dy * step)};
+        const double c = fcost(m);
+        if (c < fbest) { fbest = c; bm = m; }
+      }
+  }
+  MeResult res;
+  res.mv = bm;
+  bits(bm, res.mvp_idx);
+  res.cost = fbest;
+  return res;
+}
+
+}  // namespace hevc
+}  // namespace mvc

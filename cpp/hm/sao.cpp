@@ -1,0 +1,238 @@
+// Sample adaptive offset (8.7.3): per-CTB band / edge offset decision by distortion-rate cost
+// from per-category statistics, merge-left/up reuse, then application on the deblocked picture.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "hm/hevc.h"
+
+namespace mvc {
+namespace hevc {
+
+namespace {
+
+constexpr int kEo[4][2][2] = {{{-1, 0}, {1, 0}}, {{0, -1}, {0, 1}}, {{-1, -1}, {1, 1}}, {{1, -1}, {-1, 1}}};
+
+struct Stats {
+  int64_t eo_sum[4][5], eo_cnt[4][5];
+  int64_t band_sum[32], band_cnt[32];
+};
+
+inline int sgn(int v) { return (v > 0) - (v < 0); }
+inline int eo_cat(int c, int a, int b) {
+  const int e = 2 + sgn(c - a) + sgn(c - b);
+  return e <= 2 ? (e == 2 ? 0 : e + 1) : e;
+}
+
+void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, Stats& st) {
+  std::memset(&st, 0, sizeof(st));
+  for (int y = y0; y < y0 + h; ++y)
+    for (int x = x0; x < x0 + w; ++x) {
+      const int c = *dbk.at(x, y), d = int(*src.at(x, y)) - c;
+      st.band_sum[c >> 3] += d;
+      st.band_cnt[c >> 3] += 1;
+      for (int k = 0; k < 4; ++k) {
+        const int ax = x + kEo[k][0][0], ay = y + kEo[k][0][1], bx = x + kEo[k][1][0], by = y + kEo[k][1][1];
+        if (ax < 0 || ay < 0 || bx < 0 || by < 0 || ax >= dbk.width || bx >= dbk.width || ay >= dbk.height ||
+            by >= dbk.height)
+          continue;
+        const int cat = eo_cat(c, *dbk.at(ax, ay), *dbk.at(bx, by));
+        st.eo_sum[k][cat] += d;
+        st.eo_cnt[k][cat] += 1;
+      }
+    }
+}
+
+// Distortion change of adding offset o to n samples whose error sum is s: n*o^2 - 2*o*s.
+inline double dd(int64_t s, int64_t n, int o) { return double(n) * o * o - 2.0 * o * double(s); }
+
+int best_offset(int64_t s, int64_t n, int lo, int hi) {
+  if (!n) return 0;
+  const double m = double(s) / double(n);
+  return std::clamp(static_cast<int>(std::lround(m)), lo, hi);
+}
+
+struct CompChoice {
+  double dist = 0, bits = 0;
+  uint8_t type = 0, eo_class = 0, band_pos = 0;
+  int8_t off[4] = {0, 0, 0, 0};
+};
+
+double offset_bits(const int8_t* o, bool band) {
+  double b = 0;
+  for (int i = 0; i < 4; ++i) {
+    const int a = std::abs(o[i]);
+    b += a + (a < 7 ? 1 : 0) + (band && a ? 1 : 0);
+  }
+  return b;
+}
+
+CompChoice eo_choice(const Stats& st, int k) {
+  CompChoice c;
+  c.type = 2;
+  c.eo_class = static_cast<uint8_t>(k);
+  for (int i = 0; i < 4; ++i) {
+    const int cat = i + 1;
+    const int o = cat <= 2 ? best_offset(st.eo_sum[k][cat], st.eo_cnt[k][cat], 0, 7)
+                           : best_offset(st.eo_sum[k][cat], st.eo_cnt[k][cat], -7, 0);
+    c.off[i] = static_cast<int8_t>(o);
+    c.dist += dd(st.eo_sum[k][cat], st.eo_cnt[k][cat], o);
+  }
+  c.bits = offset_bits(c.off, false) + 2;
+  return c;
+}
+
+CompChoice band_choice(const Stats& st, double lambda) {
+  CompChoice best;
+  double bestJ = 1e300;
+  for (int p = 0; p < 29; ++p) {
+    CompChoice c;
+    c.type = 1;
+    c.band_pos = static_cast<uint8_t>(p);
+    for (int i = 0; i < 4; ++i) {
+      const int o = best_offset(st.band_sum[p + i], st.band_cnt[p + i], -7, 7);
+      c.off[i] = static_cast<int8_t>(o);
+      c.dist += dd(st.band_sum[p + i], st.band_cnt[p + i], o);
+    }
+    c.bits = offset_bits(c.off, true) + 5;
+    const double j = c.dist + lambda * c.bits;
+    if (j < bestJ) { bestJ = j; best = c; }
+  }
+  return best;
+}
+
+// Distortion change of applying params p (component comp) to a CTB with stats st.
+double param_dist(const SaoParam& p, int comp, const Stats& st) {
+  const int t = p.type[comp];
+  double d = 0;
+  if (t == 2) {
+    for (int i = 0; i < 4; ++i) d += dd(st.eo_sum[p.eo_class[comp]][i + 1], st.eo_cnt[p.eo_class[comp]][i + 1], p.offset[comp][i]);
+  } else if (t == 1) {
+    for (int i = 0; i < 4; ++i) {
+      const int band = (p.band_pos[comp] + i) & 31;
+      d += dd(st.band_sum[band], st.band_cnt[band], p.offset[comp][i]);
+    }
+  }
+  return d;
+}
+
+void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const SaoParam& p, int comp) {
+  const int t = p.type[comp];
+  if (!t) return;
+  if (t == 1) {
+    int table[32] = {0};
+    for (int k = 0; k < 4; ++k) table[(k + p.band_pos[comp]) & 31] = p.offset[comp][k];
+    for (int y = y0; y < y0 + h; ++y)
+      for (int x = x0; x < x0 + w; ++x) {
+        const int c = *dbk.at(x, y);
+        *out.at(x, y) = static_cast<uint8_t>(std::clamp(c + table[c >> 3], 0, 255));
+      }
+    return;
+  }
+  const int k = p.eo_class[comp];
+  const int offs[5] = {0, p.offset[comp][0], p.offset[comp][1], p.offset[comp][2], p.offset[comp][3]};
+  for (int y = y0; y < y0 + h; ++y)
+    for (int x = x0; x < x0 + w; ++x) {
+      const int ax = x + kEo[k][0][0], ay = y + kEo[k][0][1], bx = x + kEo[k][1][0], by = y + kEo[k][1][1];
+      if (ax < 0 || ay < 0 || bx < 0 || by < 0 || ax >= dbk.width || bx >= dbk.width || ay >= dbk.height ||
+          by >= dbk.height)
+        continue;
+      const int c = *dbk.at(x, y);
+      const int cat = eo_cat(c, *dbk.at(ax, ay), *dbk.at(bx, by));
+      *out.at(x, y) = static_cast<uint8_t>(std::clamp(c + offs[cat], 0, 255));
+    }
+}
+
+}  // namespace
+
+void sao_decide_and_apply(Frame& f, std::vector<SaoParam>& params, double lambda) {
+  const Seq& s = *f.seq;
+  params.assign(static_cast<size_t>(s.ctu_cols) * s.ctu_rows, SaoParam{});
+  Picture dbk;
+  dbk.alloc(s.W, s.H, 0);
+  for (int c = 0; c < 3; ++c) {
+    const Plane& r = c == 0 ? f.rec.y : (c == 1 ? f.rec.u : f.rec.v);
+    Plane& d = c == 0 ? dbk.y : (c == 1 ? dbk.u : dbk.v);
+    for (int y = 0; y < r.height; ++y) std::memcpy(d.at(0, y), r.at(0, y), r.width);
+  }
+  std::vector<Stats> st(3);
+  for (int ry = 0; ry < s.ctu_rows; ++ry)
+    for (int rx = 0; rx < s.ctu_cols; ++rx) {
+      SaoParam& p = params[ry * s.ctu_cols + rx];
+      double chroma_w = 1.0;
+      for (int c = 0; c < 3; ++c) {
+        const int sh = c ? 1 : 0;
+        const int x0 = (rx << s.ctu_log2) >> sh, y0 = (ry << s.ctu_log2) >> sh;
+        const int w = std::min(s.ctu >> sh, (s.W >> sh) - x0), h = std::min(s.ctu >> sh, (s.H >> sh) - y0);
+        const Plane& d = c == 0 ? dbk.y : (c == 1 ? dbk.u : dbk.v);
+        const Plane& src = c == 0 ? f.src.y : (c == 1 ? f.src.u : f.src.v);
+        gather(d, src, x0, y0, w, h, st[c]);
+      }
+      // luma
+      double J = 0;
+      {
+        CompChoice best;  // off
+        double bj = lambda * 1.0;
+        for (int k = 0; k < 4; ++k) {
+          CompChoice e = eo_choice(st[0], k);
+          const double j = e.dist + lambda * (e.bits + 2);
+          if (j < bj) { bj = j; best = e; }
+        }
+        CompChoice b = band_choice(st[0], lambda);
+        if (b.dist + lambda * (b.bits + 2) < bj) { bj = b.dist + lambda * (b.bits + 2); best = b; }
+        p.type[0] = best.type; p.eo_class[0] = best.eo_class; p.band_pos[0] = best.band_pos;
+        std::memcpy(p.offset[0], best.off, 4);
+        J += bj;
+      }
+      // chroma: Cb and Cr share the type and the edge class
+      {
+        double bj = lambda * 1.0 * chroma_w;
+        CompChoice bu, bv;
+        for (int k = 0; k < 4; ++k) {
+          CompChoice u = eo_choice(st[1], k), v = eo_choice(st[2], k);
+          const double j = u.dist + v.dist + lambda * (u.bits + v.bits - 2 + 2);
+          if (j < bj) { bj = j; bu = u; bv = v; }
+        }
+        CompChoice u = band_choice(st[1], lambda), v = band_choice(st[2], lambda);
+        const double jb = u.dist + v.dist + lambda * (u.bits + v.bits + 2);
+        if (jb < bj) { bj = jb; bu = u; bv = v; }
+        p.type[1] = p.type[2] = bu.type;
+        p.eo_class[1] = p.eo_class[2] = bu.eo_class;
+        p.band_pos[1] = bu.band_pos; p.band_pos[2] = bv.band_pos;
+        std::memcpy(p.offset[1], bu.off, 4);
+        std::memcpy(p.offset[2], bv.off, 4);
+        J += bj;
+      }
+      // merge candidates
+      auto merge_cost = [&](const SaoParam& q) {
+        double d = 0;
+        for (int c = 0; c < 3; ++c) d += param_dist(q, c, st[c]);
+        return d + lambda * 1.0;
+      };
+      SaoParam chosen = p;
+      double cj = J + lambda * ((rx > 0) + (ry > 0));
+      if (rx > 0) {
+        SaoParam q = params[ry * s.ctu_cols + rx - 1];
+        const double j = merge_cost(q);
+        if (j < cj) { cj = j; chosen = q; chosen.merge_left = 1; chosen.merge_up = 0; }
+      }
+      if (ry > 0) {
+        SaoParam q = params[(ry - 1) * s.ctu_cols + rx];
+        const double j = merge_cost(q) + lambda * (rx > 0);
+        if (j < cj) { cj = j; chosen = q; chosen.merge_left = 0; chosen.merge_up = 1; }
+      }
+      p = chosen;
+      if (!(p.merge_left || p.merge_up)) { p.merge_left = 0; p.merge_up = 0; }
+      for (int c = 0; c < 3; ++c) {
+        const int sh = c ? 1 : 0;
+        const int x0 = (rx << s.ctu_log2) >> sh, y0 = (ry << s.ctu_log2) >> sh;
+        const int w = std::min(s.ctu >> sh, (s.W >> sh) - x0), h = std::min(s.ctu >> sh, (s.H >> sh) - y0);
+        const Plane& d = c == 0 ? dbk.y : (c == 1 ? dbk.u : dbk.v);
+        Plane& o = c == 0 ? f.rec.y : (c == 1 ? f.rec.u : f.rec.v);
+        apply_ctb(d, o, x0, y0, w, h, p, c);
+      }
+    }
+}
+
+}  // namespace hevc
+}  // namespace mvc

@@ -1,0 +1,438 @@
+// The one CTU syntax writer (7.3.8): sao, coding_quadtree, coding_unit, prediction_unit,
+// transform_tree, mvd_coding, residual_coding, with the binarisations and context selection of
+// 9.3.3 / 9.3.4.2. It serialises the decision records of a Frame; `cropped` switches texture off in
+// P pictures (rqt_root_cbf = 0, all cbf = 0). With an estimating Cabac it prices decisions.
+#include <algorithm>
+#include <cstdlib>
+
+#include "hm/hevc.h"
+
+namespace mvc {
+namespace hevc {
+
+namespace {
+
+struct Pos { uint8_t x, y; };
+
+// Scan orders (6.5.3-6.5.5): [scanIdx][blkLog2 0..3][i]
+struct Scans {
+  Pos s[3][4][64];
+  Scans() {
+    for (int l = 0; l < 4; ++l) {
+      const int n = 1 << l;
+      int i = 0, x = 0, y = 0;
+      while (i < n * n) {  // up-right diagonal
+        while (y >= 0) {
+          if (x < n && y < n) s[0][l][i++] = Pos{uint8_t(x), uint8_t(y)};
+          --y; ++x;
+        }
+        y = x; x = 0;
+      }
+      i = 0;
+      for (int yy = 0; yy < n; ++yy) for (int xx = 0; xx < n; ++xx) s[1][l][i++] = Pos{uint8_t(xx), uint8_t(yy)};
+      i = 0;
+      for (int xx = 0; xx < n; ++xx) for (int yy = 0; yy < n; ++yy) s[2][l][i++] = Pos{uint8_t(xx), uint8_t(yy)};
+    }
+  }
+};
+const Scans& scans() {
+  static const Scans t;
+  return t;
+}
+
+constexpr uint8_t kCtxIdxMap4x4[16] = {0, 1, 4, 5, 2, 3, 4, 5, 6, 6, 8, 8, 7, 7, 8, 8};
+
+int last_prefix(int pos) {
+  if (pos < 4) return pos;
+  int p = 4;
+  while (p < 9 && ((2 + ((p + 1) & 1)) << (((p + 1) >> 1) - 1)) <= pos) ++p;
+  return p;
+}
+inline int group_min(int p) { return p < 4 ? p : (2 + (p & 1)) << ((p >> 1) - 1); }
+
+void write_last(Cabac& c, int base, int pos, int log2, int comp, int cat) {
+  const int off = comp ? 15 : 3 * (log2 - 2) + ((log2 - 1) >> 2);
+  const int shift = comp ? log2 - 2 : (log2 + 1) >> 2;
+  const int cmax = (log2 << 1) - 1;
+  const int p = last_prefix(pos);
+  for (int i = 0; i < p; ++i) c.bin(base + off + (i >> shift), 1, cat);
+  if (p < cmax) c.bin(base + off + (p >> shift), 0, cat);
+}
+
+void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
+  const int cat = comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA;
+  const int sbl = log2 - 2, nsb = 1 << sbl;
+  const Pos* sbscan = scans().s[scan_idx][sbl];
+  const Pos* sc4 = scans().s[scan_idx][2];
+  // last significant coefficient in scan order
+  int last_sb = -1, last_pos = -1;
+  for (int i = (1 << (2 * sbl)) - 1; i >= 0 && last_sb < 0; --i)
+    for (int n = 15; n >= 0; --n) {
+      const int xc = (sbscan[i].x << 2) + sc4[n].x, yc = (sbscan[i].y << 2) + sc4[n].y;
+      if (cf[yc * stride + xc]) { last_sb = i; last_pos = n; break; }
+    }
+  const int lx = (sbscan[last_sb].x << 2) + sc4[last_pos].x, ly = (sbscan[last_sb].y << 2) + sc4[last_pos].y;
+  const int cx = scan_idx == 2 ? ly : lx, cy = scan_idx == 2 ? lx : ly;
+  write_last(c, CTX_LAST_X, cx, log2, comp, cat);
+  write_last(c, CTX_LAST_Y, cy, log2, comp, cat);
+  const int px = last_prefix(cx), py = last_prefix(cy);
+  if (px > 3) c.bypass_bits(cx - group_min(px), (px >> 1) - 1, cat);
+  if (py > 3) c.bypass_bits(cy - group_min(py), (py >> 1) - 1, cat);
+
+  uint8_t csbf[8][8] = {{0}};
+  bool first_sb = true;
+  int prev_c1 = 1;
+  for (int i = last_sb; i >= 0; --i) {
+    const int xs = sbscan[i].x, ys = sbscan[i].y;
+    int lev[16];
+    bool any = false;
+    for (int n = 0; n < 16; ++n) {
+      lev[n] = cf[((ys << 2) + sc4[n].y) * stride + (xs << 2) + sc4[n].x];
+      any |= lev[n] != 0;
+    }
+    bool infer_dc = false;
+    int right = xs + 1 < nsb ? csbf[xs + 1][ys] : 0, below = ys + 1 < nsb ? csbf[xs][ys + 1] : 0;
+    if (i < last_sb && i > 0) {
+      c.bin(CTX_CSBF + std::min(right + below, 1) + (comp ? 2 : 0), any, cat);
+      csbf[xs][ys] = any;
+      infer_dc = true;
+    } else {
+      csbf[xs][ys] = 1;
+    }
+    if (!csbf[xs][ys]) continue;
+    const int prev_csbf = right + (below << 1);
+    const int start = i == last_sb ? last_pos - 1 : 15;
+    for (int n = start; n >= 0; --n) {
+      if (n == 0 && infer_dc) break;
+      const int xc = (xs << 2) + sc4[n].x, yc = (ys << 2) + sc4[n].y;
+      int sig;
+      if (log2 == 2) sig = kCtxIdxMap4x4[(yc << 2) + xc];
+      else if (xc + yc == 0) sig = 0;
+      else {
+        const int xp = xc & 3, yp = yc & 3;
+        if (prev_csbf == 0) sig = xp + yp == 0 ? 2 : (xp + yp < 3 ? 1 : 0);
+        else if (prev_csbf == 1) sig = yp == 0 ? 2 : (yp == 1 ? 1 : 0);
+        else if (prev_csbf == 2) sig = xp == 0 ? 2 : (xp == 1 ? 1 : 0);
+        else sig = 2;
+        if (comp == 0 && (xs > 0 || ys > 0)) sig += 3;
+        if (log2 == 3) sig += scan_idx == 0 ? 9 : 15;
+        else sig += comp == 0 ? 21 : 12;
+      }
+      const int nz = lev[n] != 0;
+      c.bin(CTX_SIG + (comp ? 27 + sig : sig), nz, cat);
+      if (nz) infer_dc = false;
+    }
+    // levels of the significant coefficients, in reverse scan order
+    int idx[16], nsig = 0;
+    for (int n = (i == last_sb ? last_pos : 15); n >= 0; --n)
+      if (lev[n]) idx[nsig++] = n;
+    int ctx_set = (i == 0 || comp > 0) ? 0 : 2;
+    if (!first_sb && prev_c1 == 0) ++ctx_set;
+    first_sb = false;
+    int c1 = 1, first_g1 = -1;
+    const int g1base = CTX_G1 + (comp ? 16 : 0);
+    for (int k = 0; k < nsig && k < 8; ++k) {
+      const int g1 = std::abs(lev[idx[k]]) > 1;
+      c.bin(g1base + ctx_set * 4 + c1, g1, cat);
+      if (g1) { c1 = 0; if (first_g1 < 0) first_g1 = k; }
+      else if (c1 > 0 && c1 < 3) ++c1;
+    }
+    prev_c1 = c1;
+    if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, std::abs(lev[idx[first_g1]]) > 2, cat);
+    for (int k = 0; k < nsig; ++k) c.bypass(lev[idx[k]] < 0, cat);
+    int rice = 0;
+    for (int k = 0; k < nsig; ++k) {
+      const int a = std::abs(lev[idx[k]]);
+      const int base = 1 + (k < 8 ? (a > 1) : 0) + (k == first_g1 ? (a > 2) : 0);
+      const int thr = k < 8 ? (k == first_g1 ? 3 : 2) : 1;
+      if (base != thr) continue;
+      const int rem = a - base;
+      if (rem < (4 << rice)) {
+        const int q = rem >> rice;
+        for (int j = 0; j < q; ++j) c.bypass(1, cat);
+        c.bypass(0, cat);
+        c.bypass_bits(rem & ((1 << rice) - 1), rice, cat);
+      } else {
+        for (int j = 0; j < 4; ++j) c.bypass(1, cat);
+        int v = rem - (4 << rice), kk = rice + 1;  // EG(k+1) suffix
+        while (v >= (1 << kk)) { c.bypass(1, cat); v -= 1 << kk; ++kk; }
+        c.bypass(0, cat);
+        c.bypass_bits(v, kk, cat);
+      }
+      if (a > 3 * (1 << rice)) rice = std::min(rice + 1, 4);
+    }
+  }
+}
+
+struct Writer {
+  Cabac& c;
+  const SliceCtx& sc;
+  Frame& f;
+  const Seq& s;
+  bool tex_off;
+
+  int region_cbf(int x0, int y0, int log2, int bit) const {
+    const int n = 1 << log2;
+    for (int y = y0; y < y0 + n; y += 4)
+      for (int x = x0; x < x0 + n; x += 4)
+        if (f.b(x, y).cbf & bit) return 1;
+    return 0;
+  }
+
+  int scan_idx(int x0, int y0, int log2, int comp) const {
+    const Blk& b = f.b(x0, y0);
+    if (b.pred != MODE_INTRA) return 0;
+    if (!(log2 == 2 || (log2 == 3 && comp == 0))) return 0;
+    const int m = comp ? b.intra_chroma : b.intra_luma;
+    if (m >= 6 && m <= 14) return 2;
+    if (m >= 22 && m <= 30) return 1;
+    return 0;
+  }
+
+  void residual(int x0, int y0, int log2, int comp) {  // x0, y0 luma position of the TB owner
+    const int xc = comp ? x0 >> 1 : x0, yc = comp ? y0 >> 1 : y0;
+    residual_coding(c, f.cf(comp, xc, yc), f.cstride(comp), log2, comp, scan_idx(x0, y0, log2, comp));
+  }
+
+  void transform_tree(int x0, int y0, int xb, int yb, int log2, int depth, int blk, int max_depth, bool intra_split,
+                      bool intra, bool force_split0, int pcb, int pcr) {
+    int split;
+    if (log2 <= s.max_tb_log2 && log2 > s.min_tb_log2 && depth < max_depth && !(intra_split && depth == 0)) {
+      split = force_split0 ? (depth == 0) : (f.b(x0, y0).tu_depth > depth);
+      c.bin(CTX_SPLIT_TF + 5 - log2, split, CAT_CBP_QP);
+    } else {
+      split = log2 > s.max_tb_log2 || (intra_split && depth == 0);
+    }
+    int cb = 0, cr = 0;
+    if (log2 > 2) {
+      if (depth == 0 || pcb) {
+        cb = tex_off ? 0 : region_cbf(x0, y0, log2, 2);
+        c.bin(CTX_CBF_CHROMA + depth, cb, CAT_CBP_QP);
+      }
+      if (depth == 0 || pcr) {
+        cr = tex_off ? 0 : region_cbf(x0, y0, log2, 4);
+        c.bin(CTX_CBF_CHROMA + depth, cr, CAT_CBP_QP);
+      }
+    } else {
+      cb = pcb;
+      cr = pcr;
+    }
+    if (split) {
+      const int h = 1 << (log2 - 1);
+      transform_tree(x0, y0, x0, y0, log2 - 1, depth + 1, 0, max_depth, intra_split, intra, force_split0, cb, cr);
+      transform_tree(x0 + h, y0, x0, y0, log2 - 1, depth + 1, 1, max_depth, intra_split, intra, force_split0, cb, cr);
+      transform_tree(x0, y0 + h, x0, y0, log2 - 1, depth + 1, 2, max_depth, intra_split, intra, force_split0, cb, cr);
+      transform_tree(x0 + h, y0 + h, x0, y0, log2 - 1, depth + 1, 3, max_depth, intra_split, intra, force_split0, cb, cr);
+      return;
+    }
+    int cy = 1;
+    const bool chroma_here = log2 > 2;
+    if (intra || depth != 0 || (chroma_here ? (cb || cr) : false)) {
+      cy = tex_off ? 0 : (f.b(x0, y0).cbf & 1);
+      c.bin(CTX_CBF_LUMA + (depth == 0 ? 1 : 0), cy, CAT_CBP_QP);
+    }
+    if (cy) residual(x0, y0, log2, 0);
+    if (chroma_here) {
+      if (cb) residual(x0, y0, log2 - 1, 1);
+      if (cr) residual(x0, y0, log2 - 1, 2);
+    } else if (blk == 3) {
+      if (cb) residual(xb, yb, 2, 1);
+      if (cr) residual(xb, yb, 2, 2);
+    }
+  }
+
+  void merge_idx(int v) {
+    c.bin(CTX_MERGE_IDX, v > 0, CAT_MERGE);
+    for (int i = 1; i < 4 && i <= v; ++i) c.bypass(i < v, CAT_MERGE);
+  }
+
+  void mvd_coding(Mv d) {
+    const int ax = std::abs(d.x), ay = std::abs(d.y);
+    c.bin(CTX_MVD_G0, ax > 0, CAT_MVD);
+    c.bin(CTX_MVD_G0, ay > 0, CAT_MVD);
+    if (ax) c.bin(CTX_MVD_G1, ax > 1, CAT_MVD);
+    if (ay) c.bin(CTX_MVD_G1, ay > 1, CAT_MVD);
+    for (int k = 0; k < 2; ++k) {
+      const int a = k ? ay : ax, neg = (k ? d.y : d.x) < 0;
+      if (!a) continue;
+      if (a > 1) {  // abs_mvd_minus2: EG1
+        int v = a - 2, kk = 1;
+        while (v >= (1 << kk)) { c.bypass(1, CAT_MVD); v -= 1 << kk; ++kk; }
+        c.bypass(0, CAT_MVD);
+        c.bypass_bits(v, kk, CAT_MVD);
+      }
+      c.bypass(neg, CAT_MVD);
+    }
+  }
+
+  void prediction_unit(int x, int y) {
+    const Blk& b = f.b(x, y);
+    c.bin(CTX_MERGE_FLAG, b.merge, CAT_MERGE);
+    if (b.merge) { merge_idx(b.merge_idx); return; }
+    const int nref = static_cast<int>(f.refs.size());
+    if (nref > 1) {
+      const int r = b.mvf.ref;
+      for (int i = 0; i < nref - 1 && i <= r; ++i) {
+        const int bit = i < r;
+        if (i < 2) c.bin(CTX_REF_IDX + i, bit, CAT_REF_IDX);
+        else c.bypass(bit, CAT_REF_IDX);
+      }
+    }
+    mvd_coding(b.mvd);
+    c.bin(CTX_MVP, b.mvp_idx, CAT_MVP_IDX);
+  }
+
+  void coding_unit(int x0, int y0, int log2) {
+    const Blk& cu = f.b(x0, y0);
+    const int n = 1 << log2;
+    if (f.is_p) {
+      int inc = 0;
+      if (s.zavail(x0, y0, x0 - 1, y0) && f.b(x0 - 1, y0).pred == MODE_SKIP) ++inc;
+      if (s.zavail(x0, y0, x0, y0 - 1) && f.b(x0, y0 - 1).pred == MODE_SKIP) ++inc;
+      c.bin(CTX_SKIP + inc, cu.pred == MODE_SKIP, CAT_SKIP);
+      if (cu.pred == MODE_SKIP) { merge_idx(cu.merge_idx); return; }
+      c.bin(CTX_PRED_MODE, cu.pred == MODE_INTRA, CAT_MB_TYPE);
+    }
+    const bool intra = cu.pred == MODE_INTRA;
+    if (!intra || log2 == s.min_cb_log2) {
+      if (intra) c.bin(CTX_PART_MODE, cu.part == PART_2Nx2N, CAT_MB_TYPE);
+      else {
+        c.bin(CTX_PART_MODE, cu.part == PART_2Nx2N, CAT_MB_TYPE);
+        if (cu.part != PART_2Nx2N) {
+          c.bin(CTX_PART_MODE + 1, cu.part == PART_2NxN, CAT_MB_TYPE);
+          if (cu.part != PART_2NxN && log2 == s.min_cb_log2 && log2 > 3)
+            c.bin(CTX_PART_MODE + 2, cu.part == PART_Nx2N, CAT_MB_TYPE);
+        }
+      }
+    }
+    if (intra) {
+      const int np = cu.part == PART_NxN ? 4 : 1, h = n >> 1;
+      int px[4], py[4], flag[4], idx[4];
+      for (int i = 0; i < np; ++i) {
+        px[i] = x0 + (np == 4 ? (i & 1) * h : 0);
+        py[i] = y0 + (np == 4 ? (i >> 1) * h : 0);
+        int cand[3];
+        intra_mpm(f, px[i], py[i], cand);
+        const int m = f.b(px[i], py[i]).intra_luma;
+        idx[i] = -1;
+        for (int k = 0; k < 3; ++k) if (cand[k] == m) idx[i] = k;
+        flag[i] = idx[i] >= 0;
+        if (!flag[i]) {
+          std::sort(cand, cand + 3);
+          int rem = m;
+          for (int k = 2; k >= 0; --k) if (m > cand[k]) --rem;
+          idx[i] = rem;
+        }
+        c.bin(CTX_PREV_INTRA, flag[i], CAT_INTRA_MODE);
+      }
+      for (int i = 0; i < np; ++i) {
+        if (flag[i]) {
+          c.bypass(idx[i] > 0, CAT_INTRA_MODE);
+          if (idx[i] > 0) c.bypass(idx[i] > 1, CAT_INTRA_MODE);
+        } else {
+          c.bypass_bits(idx[i], 5, CAT_INTRA_MODE);
+        }
+      }
+      if (cu.chroma_syntax == 4) c.bin(CTX_CHROMA_MODE, 0, CAT_INTRA_MODE);
+      else { c.bin(CTX_CHROMA_MODE, 1, CAT_INTRA_MODE); c.bypass_bits(cu.chroma_syntax, 2, CAT_INTRA_MODE); }
+    } else {
+      const int h = n >> 1;
+      prediction_unit(x0, y0);
+      if (cu.part == PART_2NxN) prediction_unit(x0, y0 + h);
+      else if (cu.part == PART_Nx2N) prediction_unit(x0 + h, y0);
+    }
+    int root = 1;
+    bool force_split0 = false;
+    if (!intra && !(cu.part == PART_2Nx2N && cu.merge)) {
+      root = tex_off ? 0 : cu.root_cbf;
+      c.bin(CTX_RQT_ROOT, root, CAT_CBP_QP);
+    } else if (!intra && tex_off) {
+      force_split0 = true;  // rqt_root_cbf is inferred 1 here: split once so every cbf_luma is coded (as 0)
+    }
+    if (!root) return;
+    const bool isplit = intra && cu.part == PART_NxN;
+    const int maxd = intra ? s.max_tr_depth_intra + (isplit ? 1 : 0) : s.max_tr_depth_inter;
+    transform_tree(x0, y0, x0, y0, log2, 0, 0, maxd, isplit, intra, force_split0, 0, 0);
+  }
+
+  void coding_quadtree(int x0, int y0, int log2, int depth) {
+    const int n = 1 << log2;
+    int split;
+    if (x0 + n <= s.W && y0 + n <= s.H && log2 > s.min_cb_log2) {
+      split = f.b(x0, y0).cu_log2 < log2;
+      int inc = 0;
+      if (s.zavail(x0, y0, x0 - 1, y0) && f.b(x0 - 1, y0).depth > depth) ++inc;
+      if (s.zavail(x0, y0, x0, y0 - 1) && f.b(x0, y0 - 1).depth > depth) ++inc;
+      c.bin(CTX_SPLIT_CU + inc, split, CAT_MB_TYPE);
+    } else {
+      split = log2 > s.min_cb_log2;
+    }
+    if (split) {
+      const int h = n >> 1;
+      for (int k = 0; k < 4; ++k) {
+        const int x1 = x0 + (k & 1) * h, y1 = y0 + (k >> 1) * h;
+        if (x1 < s.W && y1 < s.H) coding_quadtree(x1, y1, log2 - 1, depth + 1);
+      }
+    } else {
+      coding_unit(x0, y0, log2);
+    }
+  }
+};
+
+}  // namespace
+
+int intra_mpm(const Frame& f, int x, int y, int cand[3]) {
+  const Seq& s = *f.seq;
+  int a = 1, b = 1;
+  if (s.zavail(x, y, x - 1, y) && f.b(x - 1, y).pred == MODE_INTRA) a = f.b(x - 1, y).intra_luma;
+  if (s.zavail(x, y, x, y - 1) && f.b(x, y - 1).pred == MODE_INTRA && y - 1 >= ((y >> s.ctu_log2) << s.ctu_log2))
+    b = f.b(x, y - 1).intra_luma;
+  if (a == b) {
+    if (a < 2) { cand[0] = 0; cand[1] = 1; cand[2] = 26; }
+    else { cand[0] = a; cand[1] = 2 + ((a + 29) % 32); cand[2] = 2 + ((a - 2 + 1) % 32); }
+  } else {
+    cand[0] = a; cand[1] = b;
+    cand[2] = (a != 0 && b != 0) ? 0 : ((a != 1 && b != 1) ? 1 : 26);
+  }
+  return 3;
+}
+
+void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry) {
+  if (rx > 0) c.bin(CTX_SAO_MERGE, p.merge_left, CAT_SAO);
+  if (ry > 0 && !p.merge_left) c.bin(CTX_SAO_MERGE, p.merge_up, CAT_SAO);
+  if (p.merge_left || p.merge_up) return;
+  for (int comp = 0; comp < 3; ++comp) {
+    if (!(comp == 0 ? sc.sao_luma : sc.sao_chroma)) continue;
+    const int t = p.type[comp];
+    if (comp < 2) {
+      c.bin(CTX_SAO_TYPE, t != 0, CAT_SAO);
+      if (t) c.bypass(t == 2, CAT_SAO);
+    }
+    if (!t) continue;
+    for (int i = 0; i < 4; ++i) {
+      const int a = std::abs(p.offset[comp][i]);
+      for (int k = 0; k < a; ++k) c.bypass(1, CAT_SAO);
+      if (a < 7) c.bypass(0, CAT_SAO);
+    }
+    if (t == 1) {
+      for (int i = 0; i < 4; ++i)
+        if (p.offset[comp][i]) c.bypass(p.offset[comp][i] < 0, CAT_SAO);
+      c.bypass_bits(p.band_pos[comp], 5, CAT_SAO);
+    } else if (comp < 2) {
+      c.bypass_bits(p.eo_class[comp], 2, CAT_SAO);
+    }
+  }
+}
+
+void write_coding_quadtree(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2, int depth) {
+  Writer w{c, sc, *sc.f, *sc.seq, sc.cropped && sc.f->is_p};
+  w.coding_quadtree(x0, y0, log2, depth);
+}
+
+void write_coding_unit(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2) {
+  Writer w{c, sc, *sc.f, *sc.seq, sc.cropped && sc.f->is_p};
+  w.coding_unit(x0, y0, log2);
+}
+
+}  // namespace hevc
+}  // namespace mvc

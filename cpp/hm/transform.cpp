@@ -1,0 +1,114 @@
+// Transforms and quantisation: 8.6.2 scaling (flat, scaling lists off), 8.6.4 inverse DCT/DST;
+// the forward transform and quantiser are the encoder-side counterparts.
+#include <cstdlib>
+
+#include "hm/hevc.h"
+
+namespace mvc {
+namespace hevc {
+
+namespace {
+
+// transMatrix (8.6.4.2) built from its 32 distinct magnitudes: entry [k][n] ~ cos((2n+1)k pi / 64).
+struct Matrix32 {
+  int8_t m[32][32];
+  Matrix32() {
+    int c[33] = {0};
+    const int odd32[16] = {90, 90, 88, 85, 82, 78, 73, 67, 61, 54, 46, 38, 31, 22, 13, 4};
+    const int odd16[8] = {90, 87, 80, 70, 57, 43, 25, 9};
+    const int odd8[4] = {89, 75, 50, 18};
+    for (int i = 0; i < 16; ++i) c[2 * i + 1] = odd32[i];
+    for (int i = 0; i < 8; ++i) c[4 * i + 2] = odd16[i];
+    for (int i = 0; i < 4; ++i) c[8 * i + 4] = odd8[i];
+    c[8] = 83; c[24] = 36; c[16] = 64; c[0] = 64;
+    for (int k = 0; k < 32; ++k)
+      for (int n = 0; n < 32; ++n) {
+        if (k == 0) { m[k][n] = 64; continue; }
+        int a = ((2 * n + 1) * k) % 128;
+        int sign = 1;
+        if (a > 64) a = 128 - a;       // cos(2pi - t) = cos(t)
+        if (a > 32) { a = 64 - a; sign = -1; }  // cos(pi - t) = -cos(t)
+        m[k][n] = static_cast<int8_t>(sign * c[a]);
+      }
+  }
+};
+const Matrix32& mat() {
+  static const Matrix32 t;
+  return t;
+}
+constexpr int kDst[4][4] = {{29, 55, 74, 84}, {74, 74, 0, -74}, {84, -29, -74, 55}, {55, -84, 74, -29}};
+
+inline int coef(int log2n, bool dst, int k, int n) {
+  if (dst) return kDst[k][n];
+  return mat().m[k << (5 - log2n)][n];
+}
+
+inline int clip16(int64_t v) { return v < -32768 ? -32768 : (v > 32767 ? 32767 : static_cast<int>(v)); }
+
+}  // namespace
+
+void forward_transform(const int16_t* res, int rs, int32_t* out, int log2n, bool dst) {
+  const int n = 1 << log2n;
+  const int sh1 = log2n - 1, sh2 = log2n + 6;  // 8-bit video
+  int32_t tmp[32 * 32];
+  for (int y = 0; y < n; ++y)  // horizontal: tmp[y][k]
+    for (int k = 0; k < n; ++k) {
+      int64_t s = 0;
+      for (int x = 0; x < n; ++x) s += int64_t(coef(log2n, dst, k, x)) * res[y * rs + x];
+      tmp[y * n + k] = static_cast<int32_t>((s + (int64_t(1) << (sh1 - 1))) >> sh1);
+    }
+  for (int k = 0; k < n; ++k)  // vertical
+    for (int x = 0; x < n; ++x) {
+      int64_t s = 0;
+      for (int y = 0; y < n; ++y) s += int64_t(coef(log2n, dst, k, y)) * tmp[y * n + x];
+      out[k * n + x] = static_cast<int32_t>((s + (int64_t(1) << (sh2 - 1))) >> sh2);
+    }
+}
+
+void inverse_transform(const int32_t* in, int16_t* res, int log2n, bool dst) {
+  const int n = 1 << log2n;
+  int32_t tmp[32 * 32];
+  for (int x = 0; x < n; ++x)  // 8.6.4.2 first stage: columns
+    for (int y = 0; y < n; ++y) {
+      int64_t s = 0;
+      for (int k = 0; k < n; ++k) s += int64_t(coef(log2n, dst, k, y)) * in[k * n + x];
+      tmp[y * n + x] = clip16((s + 64) >> 7);
+    }
+  for (int y = 0; y < n; ++y)  // second stage: rows, bdShift = 20 - BitDepth
+    for (int x = 0; x < n; ++x) {
+      int64_t s = 0;
+      for (int k = 0; k < n; ++k) s += int64_t(coef(log2n, dst, k, x)) * tmp[y * n + k];
+      res[y * n + x] = static_cast<int16_t>((s + (1 << 11)) >> 12);
+    }
+}
+
+int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra) {
+  static constexpr int kScale[6] = {26214, 23302, 20560, 18396, 16384, 14564};
+  const int n = 1 << log2n;
+  const int shift = 14 + qp / 6 + (15 - 8 - log2n);
+  const int64_t add = int64_t(intra ? 171 : 85) << (shift - 9);
+  int nz = 0;
+  for (int i = 0; i < n * n; ++i) {
+    const int64_t a = std::llabs(int64_t(c[i]));
+    int64_t l = (a * kScale[qp % 6] + add) >> shift;
+    if (l > 32767) l = 32767;
+    level[i] = static_cast<int16_t>(c[i] < 0 ? -l : l);
+    nz += l != 0;
+  }
+  return nz;
+}
+
+void dequantize(const int16_t* level, int ls, int32_t* out, int log2n, int qp) {
+  static constexpr int kLevel[6] = {40, 45, 51, 57, 64, 72};
+  const int n = 1 << log2n;
+  const int bd = 8 + log2n - 5;  // bdShift = BitDepth + Log2(nTbS) + 10 - 15 (with m = 16 folded in: +4)
+  const int64_t scale = int64_t(16) * kLevel[qp % 6] << (qp / 6);
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x) {
+      const int64_t v = (int64_t(level[y * ls + x]) * scale + (int64_t(1) << (bd - 1))) >> bd;
+      out[y * n + x] = clip16(v);
+    }
+}
+
+}  // namespace hevc
+}  // namespace mvc
