@@ -1,6 +1,159 @@
-// PLACEHOLDER until the H.264 encoder lands (owned by the jm work); must be replaced.
+// H.264 encoder front: frame loop (IDR + P pictures, IPPP), sliding-window DPB, the two
+// output streams (full and cropped) written from one set of decisions, and the per-frame
+// motion field / distortion / reconstruction outputs.
+#include <algorithm>
+#include <cmath>
+#include <memory>
 #include <stdexcept>
-#include "common/encoder.h"
+#include <string>
+
+#include "jm/h264.h"
+
 namespace mvc {
-std::unique_ptr<Encoder> create_h264_encoder(const EncoderConfig&) { throw std::runtime_error("h264 encoder not built yet"); }
+namespace h264 {
+namespace {
+
+class H264Encoder final : public Encoder {
+ public:
+  explicit H264Encoder(const EncoderConfig& cfg) {
+    validate_common(cfg);
+    if (cfg.width % 2 || cfg.height % 2)
+      throw std::invalid_argument("h264: width and height must be even for 4:2:0 frame cropping, got " +
+                                  std::to_string(cfg.width) + "x" + std::to_string(cfg.height));
+    c_.cfg = cfg;
+    c_.w = (cfg.width + 15) & ~15;
+    c_.h = (cfg.height + 15) & ~15;
+    c_.mbw = c_.w / 16; c_.mbh = c_.h / 16;
+    c_.w4 = c_.w / 4; c_.h4 = c_.h / 4;
+    c_.qp = cfg.qp;
+    c_.qpc = kChromaQp[std::min(std::max(cfg.qp, 0), 51)];
+    const double lambda_mode = 0.85 * std::pow(2.0, (cfg.qp - 12) / 3.0);
+    c_.lam_fp = static_cast<int>(std::sqrt(lambda_mode) * 65536.0 + 0.5);
+    c_.src.alloc(c_.w, c_.h, 0);
+    c_.rec.alloc(c_.w, c_.h, PAD);
+    c_.mbs.resize(static_cast<size_t>(c_.mbw) * c_.mbh);
+    c_.mv4.resize(static_cast<size_t>(c_.w4) * c_.h4 * 2);
+    c_.ref4.resize(static_cast<size_t>(c_.w4) * c_.h4);
+    c_.i4mode4.resize(static_cast<size_t>(c_.w4) * c_.h4);
+  }
+
+  int frames_encoded() const override { return frames_; }
+
+  FrameOutput encode(const uint8_t* y, int ys, const uint8_t* u, int us, const uint8_t* v, int vs) override {
+    EncCtx& c = c_;
+    const int W = c.cfg.width, H = c.cfg.height;
+    c.src.y.load(y, ys, W, H);
+    c.src.u.load(u, us, W / 2, H / 2);
+    c.src.v.load(v, vs, W / 2, H / 2);
+
+    const int ip = c.cfg.intra_period;
+    c.idr = frames_ == 0 || (ip > 0 && frames_ - last_idr_ >= ip);
+    if (c.idr) {
+      if (frames_ > 0) c.idr_pic_id = (c.idr_pic_id + 1) & 1;  // consecutive IDRs must differ
+      last_idr_ = frames_;
+      c.frame_num = 0;
+      for (auto& r : dpb_) pool_.push_back(std::move(r));
+      dpb_.clear();
+    }
+    c.refs.clear();
+    for (auto& r : dpb_) c.refs.push_back(r.get());
+    c.num_ref_active = std::min<int>(c.cfg.ref_frames, static_cast<int>(dpb_.size()));
+    std::fill(c.mv4.begin(), c.mv4.end(), 0);
+    std::fill(c.ref4.begin(), c.ref4.end(), -1);
+    std::fill(c.i4mode4.begin(), c.i4mode4.end(), -1);
+
+    for (int mby = 0; mby < c.mbh; ++mby)
+      for (int mbx = 0; mbx < c.mbw; ++mbx) analyse_mb(c, mbx, mby);
+
+    FrameOutput out;
+    out.type = c.idr ? 'I' : 'P';
+    out.poc = 2 * (frames_ - last_idr_);
+    write_stream(false, out.nal_full, out.bits_full);
+    write_stream(true, out.nal_cropped, out.bits_cropped);
+
+    deblock_picture(c);
+
+    out.sse[0] = plane_sse(c.rec.y, y, ys, W, H);
+    out.sse[1] = plane_sse(c.rec.u, u, us, W / 2, H / 2);
+    out.sse[2] = plane_sse(c.rec.v, v, vs, W / 2, H / 2);
+    if (c.cfg.keep_recon) {
+      auto copy = [](const Plane& p, int w, int h, std::vector<uint8_t>& dst) {
+        dst.resize(static_cast<size_t>(w) * h);
+        for (int j = 0; j < h; ++j) std::copy(p.at(0, j), p.at(0, j) + w, dst.data() + static_cast<size_t>(j) * w);
+      };
+      copy(c.rec.y, W, H, out.recon_y);
+      copy(c.rec.u, W / 2, H / 2, out.recon_u);
+      copy(c.rec.v, W / 2, H / 2, out.recon_v);
+    }
+    motion_output(out);
+
+    // The deblocked picture becomes reference 0; the oldest falls out (sliding window).
+    std::unique_ptr<RefPic> r;
+    if (static_cast<int>(dpb_.size()) >= c.cfg.ref_frames) { r = std::move(dpb_.back()); dpb_.pop_back(); }
+    else if (!pool_.empty()) { r = std::move(pool_.back()); pool_.pop_back(); }
+    else { r = std::make_unique<RefPic>(); r->pic.alloc(c.w, c.h, PAD); }
+    std::swap(r->pic, c.rec);
+    r->pic.extend_borders();
+    r->build_hpel();
+    r->mv = c.mv4;
+    r->ref = c.ref4;
+    r->frame_num = c.frame_num;
+    dpb_.insert(dpb_.begin(), std::move(r));
+    c.frame_num = (c.frame_num + 1) % (1 << c.log2_max_frame_num);
+    ++frames_;
+    return out;
+  }
+
+ private:
+  void write_stream(bool cropped, std::vector<uint8_t>& nal, BitCounts& counts) {
+    EncCtx& c = c_;
+    counts.fill(0);
+    if (c.idr) {
+      write_sps(c, nal, counts);
+      write_pps(c, nal, counts);
+    }
+    SyntaxWriter w;
+    w.counts = &counts;
+    write_slice_header(c, w);
+    write_slice_data(c, w, cropped && !c.idr);
+    const uint64_t before = w.bw.bits();
+    w.bw.trailing_bits();
+    counts[CAT_HEADER] += static_cast<double>(w.bw.bits() - before);
+    emit_nal(3, c.idr ? 5 : 1, w.bw, nal, counts);
+  }
+
+  void motion_output(FrameOutput& out) const {
+    const EncCtx& c = c_;
+    out.w4 = c.w4; out.h4 = c.h4;
+    const size_t n = static_cast<size_t>(c.w4) * c.h4;
+    out.mv.assign(2 * n, 0);
+    out.mvd.assign(2 * n, 0);
+    out.ref.assign(n, -1);
+    out.kind.assign(n, KIND_INTRA);
+    for (int mby = 0; mby < c.mbh; ++mby)
+      for (int mbx = 0; mbx < c.mbw; ++mbx) {
+        const Mb& m = c.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
+        if (is_intra(m.type)) continue;
+        for (int r = 0; r < 16; ++r) {
+          const size_t i = static_cast<size_t>(mby * 4 + (r >> 2)) * c.w4 + mbx * 4 + (r & 3);
+          out.mv[2 * i] = m.mv[r][0]; out.mv[2 * i + 1] = m.mv[r][1];
+          out.mvd[2 * i] = m.mvd[r][0]; out.mvd[2 * i + 1] = m.mvd[r][1];
+          out.ref[i] = m.ref[((r >> 2) >> 1) * 2 + ((r & 3) >> 1)];
+          out.kind[i] = m.type == MB_PSKIP ? KIND_SKIP : KIND_INTER;
+        }
+      }
+  }
+
+  EncCtx c_;
+  std::vector<std::unique_ptr<RefPic>> dpb_, pool_;
+  int frames_ = 0, last_idr_ = 0;
+};
+
+}  // namespace
+}  // namespace h264
+
+std::unique_ptr<Encoder> create_h264_encoder(const EncoderConfig& cfg) {
+  return std::make_unique<h264::H264Encoder>(cfg);
 }
+
+}  // namespace mvc

@@ -1,0 +1,651 @@
+// Macroblock analysis: Lagrangian mode decision (SATD + lambda_motion * header bits, JM with
+// RDO off), motion-vector prediction (8.4.1.3), residual coding and reconstruction. The
+// decision record (Mb) is the only input of the CAVLC writer.
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <cstdlib>
+
+#include "common/pixel.h"
+#include "jm/h264.h"
+
+namespace mvc {
+namespace h264 {
+
+namespace {
+
+constexpr int kBlkX[16] = {0, 1, 0, 1, 2, 3, 2, 3, 0, 1, 0, 1, 2, 3, 2, 3};  // blkIdx -> x (4x4 units)
+constexpr int kBlkY[16] = {0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3};
+inline int blk_idx(int x, int y) { return (y >> 1) * 8 + (x >> 1) * 4 + (y & 1) * 2 + (x & 1); }
+
+struct Nb {
+  bool avail = false;
+  int ref = -1;
+  int mv[2] = {0, 0};
+};
+
+// Neighbouring 4x4 block (X, Y) in picture 4x4 units, seen from macroblock (mbx, mby) whose
+// already-decoded 4x4 blocks are flagged in `done` (raster bit y*4+x).
+Nb get_nb(const EncCtx& c, int X, int Y, int mbx, int mby, unsigned done) {
+  Nb n;
+  if (X < 0 || Y < 0 || X >= c.w4 || Y >= c.h4) return n;
+  const int nx = X >> 2, ny = Y >> 2;
+  if (ny > mby || (ny == mby && nx > mbx)) return n;
+  if (nx == mbx && ny == mby && !((done >> ((Y & 3) * 4 + (X & 3))) & 1)) return n;
+  n.avail = true;
+  const size_t i = static_cast<size_t>(Y) * c.w4 + X;
+  n.ref = c.ref4[i];
+  if (n.ref >= 0) { n.mv[0] = c.mv4[2 * i]; n.mv[1] = c.mv4[2 * i + 1]; }
+  return n;
+}
+
+inline int median3(int a, int b, int c) { return std::max(std::min(a, b), std::min(std::max(a, b), c)); }
+
+enum Shape { SH_MEDIAN = 0, SH_16x8_TOP, SH_16x8_BOTTOM, SH_8x16_LEFT, SH_8x16_RIGHT };
+
+// Luma motion vector prediction (8.4.1.3) for a partition at (bx, by) (4x4 units in the MB), width bw.
+void mv_pred(const EncCtx& c, int mbx, int mby, int bx, int by, int bw, int ref, unsigned done, int shape,
+             int mvp[2]) {
+  const int X = mbx * 4 + bx, Y = mby * 4 + by;
+  Nb A = get_nb(c, X - 1, Y, mbx, mby, done);
+  Nb B = get_nb(c, X, Y - 1, mbx, mby, done);
+  Nb C = get_nb(c, X + bw, Y - 1, mbx, mby, done);
+  if (!C.avail) C = get_nb(c, X - 1, Y - 1, mbx, mby, done);
+  const Nb* dir = nullptr;
+  if (shape == SH_16x8_TOP && B.ref == ref) dir = &B;
+  else if (shape == SH_16x8_BOTTOM && A.ref == ref) dir = &A;
+  else if (shape == SH_8x16_LEFT && A.ref == ref) dir = &A;
+  else if (shape == SH_8x16_RIGHT && C.ref == ref) dir = &C;
+  if (dir) { mvp[0] = dir->mv[0]; mvp[1] = dir->mv[1]; return; }
+  if (!B.avail && !C.avail && A.avail) { B = A; C = A; }
+  const int m = (A.ref == ref) + (B.ref == ref) + (C.ref == ref);
+  if (m == 1) {
+    const Nb& s = A.ref == ref ? A : B.ref == ref ? B : C;
+    mvp[0] = s.mv[0]; mvp[1] = s.mv[1];
+    return;
+  }
+  mvp[0] = median3(A.mv[0], B.mv[0], C.mv[0]);
+  mvp[1] = median3(A.mv[1], B.mv[1], C.mv[1]);
+}
+
+void skip_mv(const EncCtx& c, int mbx, int mby, int mv[2]) {  // 8.4.1.1
+  const Nb A = get_nb(c, mbx * 4 - 1, mby * 4, mbx, mby, 0);
+  const Nb B = get_nb(c, mbx * 4, mby * 4 - 1, mbx, mby, 0);
+  mv[0] = mv[1] = 0;
+  if (!A.avail || !B.avail) return;
+  if (A.ref == 0 && A.mv[0] == 0 && A.mv[1] == 0) return;
+  if (B.ref == 0 && B.mv[0] == 0 && B.mv[1] == 0) return;
+  mv_pred(c, mbx, mby, 0, 0, 4, 0, 0, SH_MEDIAN, mv);
+}
+
+void set_motion(EncCtx& c, int mbx, int mby, int bx, int by, int bw, int bh, int ref, const int mv[2]) {
+  for (int y = 0; y < bh; ++y)
+    for (int x = 0; x < bw; ++x) {
+      const size_t i = static_cast<size_t>(mby * 4 + by + y) * c.w4 + mbx * 4 + bx + x;
+      c.ref4[i] = static_cast<int8_t>(ref);
+      c.mv4[2 * i] = static_cast<int16_t>(mv[0]);
+      c.mv4[2 * i + 1] = static_cast<int16_t>(mv[1]);
+    }
+}
+
+unsigned rect_mask(int bx, int by, int bw, int bh) {
+  unsigned m = 0;
+  for (int y = 0; y < bh; ++y)
+    for (int x = 0; x < bw; ++x) m |= 1u << ((by + y) * 4 + bx + x);
+  return m;
+}
+
+// ------------------------------------------------------------------ intra helpers
+void luma_edge(const EncCtx& c, int px, int py, int n, bool topright_avail, IntraEdge& e) {
+  const Plane& r = c.rec.y;
+  e.has_left = px > 0;
+  e.has_top = py > 0;
+  e.has_topleft = px > 0 && py > 0;
+  e.has_topright = topright_avail;
+  uint8_t* t = e.top();
+  if (e.has_top) {
+    const uint8_t* row = r.at(px, py - 1);
+    for (int i = 0; i < n; ++i) t[i] = row[i];
+    for (int i = n; i < 2 * n; ++i) t[i] = topright_avail ? row[i] : row[n - 1];
+    t[-1] = e.has_topleft ? row[-1] : 0;
+  }
+  if (e.has_left)
+    for (int i = 0; i < n; ++i) e.left[i] = *r.at(px - 1, py + i);
+}
+
+void chroma_edge(const Plane& r, int px, int py, IntraEdge& e) {
+  e.has_left = px > 0;
+  e.has_top = py > 0;
+  e.has_topleft = px > 0 && py > 0;
+  uint8_t* t = e.top();
+  if (e.has_top) {
+    const uint8_t* row = r.at(px, py - 1);
+    for (int i = 0; i < 8; ++i) t[i] = row[i];
+    t[-1] = e.has_topleft ? row[-1] : 0;
+  }
+  if (e.has_left)
+    for (int i = 0; i < 8; ++i) e.left[i] = *r.at(px - 1, py + i);
+}
+
+bool topright4(const EncCtx& c, int mbx, int mby, int bx, int by) {
+  if (by == 0) {
+    if (mby == 0) return false;
+    return bx < 3 ? true : (mbx + 1 < c.mbw);
+  }
+  if (bx == 3) return false;
+  return blk_idx(bx + 1, by - 1) < blk_idx(bx, by);
+}
+
+int pred_i4_mode(const EncCtx& c, int mbx, int mby, int bx, int by) {  // 8.3.1.1
+  const int X = mbx * 4 + bx, Y = mby * 4 + by;
+  if (X == 0 || Y == 0) return 2;
+  const int a = c.i4mode4[static_cast<size_t>(Y) * c.w4 + X - 1];
+  const int b = c.i4mode4[static_cast<size_t>(Y - 1) * c.w4 + X];
+  return std::min(a < 0 ? 2 : a, b < 0 ? 2 : b);
+}
+
+// ------------------------------------------------------------------ residual coding
+// JM-style coefficient cost: a lone +-1 at low frequency costs more than its benefit.
+int coeff_cost(const int16_t* lv) {
+  static const int kCost[16] = {3, 2, 2, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  int cost = 0, run = 0;
+  for (int i = 0; i < 16; ++i) {
+    const int a = std::abs(lv[i]);
+    if (!a) { ++run; continue; }
+    if (a > 1) return 999;
+    cost += kCost[run];
+    run = 0;
+  }
+  return cost;
+}
+
+void code_luma_inter(EncCtx& c, Mb& m, const uint8_t* src, int ss, const uint8_t* pred, uint8_t* rec, int rs) {
+  int16_t diff[16];
+  int32_t coef[16];
+  int cost8[4] = {0, 0, 0, 0};
+  m.cbp &= ~15;
+  for (int b = 0; b < 16; ++b) {
+    const int bx = b & 3, by = b >> 2;
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x)
+        diff[y * 4 + x] = int16_t(src[(by * 4 + y) * ss + bx * 4 + x] - pred[(by * 4 + y) * 16 + bx * 4 + x]);
+    fdct4(diff, coef);
+    m.nz[b] = uint8_t(quant4(coef, m.luma[b], c.qp, false, 0));
+    if (m.nz[b]) cost8[(by >> 1) * 2 + (bx >> 1)] += coeff_cost(m.luma[b]);
+  }
+  int total = 0;
+  for (int k = 0; k < 4; ++k) {
+    if (cost8[k] < 4) cost8[k] = 0;  // drop 8x8 blocks holding only a few isolated +-1
+    total += cost8[k];
+  }
+  const bool keep_any = total >= 5;
+  for (int b = 0; b < 16; ++b) {
+    const int bx = b & 3, by = b >> 2, k = (by >> 1) * 2 + (bx >> 1);
+    if (!keep_any || !cost8[k]) { std::memset(m.luma[b], 0, sizeof(m.luma[b])); m.nz[b] = 0; }
+    if (m.nz[b]) m.cbp |= uint8_t(1 << k);
+  }
+  for (int b = 0; b < 16; ++b) {
+    const int bx = b & 3, by = b >> 2;
+    uint8_t* d = rec + by * 4 * rs + bx * 4;
+    for (int y = 0; y < 4; ++y) std::memcpy(d + y * rs, pred + (by * 4 + y) * 16 + bx * 4, 4);
+    if (m.nz[b]) {
+      std::memset(coef, 0, sizeof(coef));
+      dequant4(m.luma[b], coef, c.qp, 0);
+      idct4_add(coef, d, rs);
+    }
+  }
+}
+
+void code_i16(EncCtx& c, Mb& m, const uint8_t* src, int ss, const uint8_t* pred, uint8_t* rec, int rs) {
+  int16_t diff[16];
+  int32_t coef[16][16], dc[16];
+  bool any_ac = false;
+  for (int b = 0; b < 16; ++b) {
+    const int bx = b & 3, by = b >> 2;
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x)
+        diff[y * 4 + x] = int16_t(src[(by * 4 + y) * ss + bx * 4 + x] - pred[(by * 4 + y) * 16 + bx * 4 + x]);
+    fdct4(diff, coef[b]);
+    dc[b] = coef[b][0];
+    m.luma[b][0] = 0;
+    m.nz[b] = uint8_t(quant4(coef[b], m.luma[b], c.qp, true, 1));
+    any_ac |= m.nz[b] != 0;
+  }
+  quant_dc_luma(dc, m.luma_dc, c.qp, true);
+  m.cbp = uint8_t((m.cbp & ~15) | (any_ac ? 15 : 0));
+  int32_t dcr[16];
+  dequant_dc_luma(m.luma_dc, dcr, c.qp);
+  for (int b = 0; b < 16; ++b) {
+    const int bx = b & 3, by = b >> 2;
+    int32_t cf[16] = {};
+    if (any_ac) dequant4(m.luma[b], cf, c.qp, 1);
+    cf[0] = dcr[b];
+    uint8_t* d = rec + by * 4 * rs + bx * 4;
+    for (int y = 0; y < 4; ++y) std::memcpy(d + y * rs, pred + (by * 4 + y) * 16 + bx * 4, 4);
+    idct4_add(cf, d, rs);
+  }
+}
+
+void code_chroma(EncCtx& c, Mb& m, int mbx, int mby, const uint8_t* predu, const uint8_t* predv, bool intra) {
+  const Plane* sp[2] = {&c.src.u, &c.src.v};
+  Plane* rp[2] = {&c.rec.u, &c.rec.v};
+  const uint8_t* pp[2] = {predu, predv};
+  bool any_ac = false, any_dc = false;
+  int32_t coef[2][4][16];
+  for (int k = 0; k < 2; ++k) {
+    const uint8_t* s = sp[k]->at(mbx * 8, mby * 8);
+    int32_t dc[4];
+    for (int b = 0; b < 4; ++b) {
+      const int bx = b & 1, by = b >> 1;
+      int16_t diff[16];
+      for (int y = 0; y < 4; ++y)
+        for (int x = 0; x < 4; ++x)
+          diff[y * 4 + x] = int16_t(s[(by * 4 + y) * sp[k]->stride + bx * 4 + x] - pp[k][(by * 4 + y) * 8 + bx * 4 + x]);
+      fdct4(diff, coef[k][b]);
+      dc[b] = coef[k][b][0];
+      m.chroma_ac[k][b][0] = 0;
+      any_ac |= quant4(coef[k][b], m.chroma_ac[k][b], c.qpc, intra, 1) != 0;
+    }
+    any_dc |= quant_dc_chroma(dc, m.chroma_dc[k], c.qpc, intra) != 0;
+  }
+  const int cbpc = any_ac ? 2 : any_dc ? 1 : 0;
+  m.cbp = uint8_t((m.cbp & 15) | (cbpc << 4));
+  for (int k = 0; k < 2; ++k) {
+    int32_t dcr[4];
+    dequant_dc_chroma(m.chroma_dc[k], dcr, c.qpc);
+    uint8_t* r = rp[k]->at(mbx * 8, mby * 8);
+    const int rs = rp[k]->stride;
+    for (int b = 0; b < 4; ++b) {
+      const int bx = b & 1, by = b >> 1;
+      if (cbpc < 2) std::memset(m.chroma_ac[k][b], 0, sizeof(m.chroma_ac[k][b]));
+      int32_t cf[16] = {};
+      if (cbpc == 2) dequant4(m.chroma_ac[k][b], cf, c.qpc, 1);
+      cf[0] = dcr[b];
+      uint8_t* d = r + by * 4 * rs + bx * 4;
+      for (int y = 0; y < 4; ++y) std::memcpy(d + y * rs, pp[k] + (by * 4 + y) * 8 + bx * 4, 4);
+      if (cbpc) idct4_add(cf, d, rs);
+    }
+  }
+}
+
+// Chooses the chroma intra mode by SATD over both components and writes its prediction.
+void choose_chroma_mode(EncCtx& c, Mb& m, int mbx, int mby, uint8_t* pu, uint8_t* pv) {
+  IntraEdge eu, ev;
+  chroma_edge(c.rec.u, mbx * 8, mby * 8, eu);
+  chroma_edge(c.rec.v, mbx * 8, mby * 8, ev);
+  const uint8_t* su = c.src.u.at(mbx * 8, mby * 8);
+  const uint8_t* sv = c.src.v.at(mbx * 8, mby * 8);
+  int best = INT_MAX, bm = 0;
+  uint8_t tu[64], tv[64];
+  for (int mode = 0; mode < 4; ++mode) {
+    if (!pred_chroma(mode, eu, tu, 8)) continue;
+    pred_chroma(mode, ev, tv, 8);
+    const int cost = satd(su, c.src.u.stride, tu, 8, 8, 8) + satd(sv, c.src.v.stride, tv, 8, 8, 8) +
+                     c.lambda_bits(ue_bits(mode));
+    if (cost < best) { best = cost; bm = mode; }
+  }
+  m.chroma_mode = uint8_t(bm);
+  pred_chroma(bm, eu, pu, 8);
+  pred_chroma(bm, ev, pv, 8);
+}
+
+// Best Intra16x16 mode by SATD; returns its cost and leaves the prediction in pred.
+int choose_i16(EncCtx& c, int mbx, int mby, int& mode_out, uint8_t* pred) {
+  IntraEdge e;
+  luma_edge(c, mbx * 16, mby * 16, 16, false, e);
+  const uint8_t* s = c.src.y.at(mbx * 16, mby * 16);
+  int best = INT_MAX;
+  uint8_t tmp[256];
+  for (int mode = 0; mode < 4; ++mode) {
+    if (!pred16x16(mode, e, tmp, 16)) continue;
+    const int cost = satd(s, c.src.y.stride, tmp, 16, 16, 16) + c.lambda_bits(c.idr ? 5 : 7);
+    if (cost < best) { best = cost; mode_out = mode; std::memcpy(pred, tmp, 256); }
+  }
+  return best;
+}
+
+// Intra4x4: decides the 16 modes and reconstructs block by block; returns the SATD cost.
+int code_i4(EncCtx& c, Mb& m, int mbx, int mby) {
+  const int ss = c.src.y.stride, rs = c.rec.y.stride;
+  int total = c.lambda_bits(c.idr ? 1 : 5);
+  m.cbp &= ~15;
+  for (int k = 0; k < 16; ++k) {
+    const int bx = kBlkX[k], by = kBlkY[k], r = by * 4 + bx;
+    const int px = mbx * 16 + bx * 4, py = mby * 16 + by * 4;
+    IntraEdge e;
+    luma_edge(c, px, py, 4, topright4(c, mbx, mby, bx, by), e);
+    const int pm = pred_i4_mode(c, mbx, mby, bx, by);
+    const uint8_t* s = c.src.y.at(px, py);
+    uint8_t tmp[16], best_pred[16];
+    int best = INT_MAX, bm = 2;
+    for (int mode = 0; mode < 9; ++mode) {
+      if (!pred4x4(mode, e, tmp, 4)) continue;
+      const int cost = satd(s, ss, tmp, 4, 4, 4) + c.lambda_bits(mode == pm ? 1 : 4);
+      if (cost < best) { best = cost; bm = mode; std::memcpy(best_pred, tmp, 16); }
+    }
+    total += best;
+    m.i4_mode[r] = int8_t(bm);
+    c.i4mode4[static_cast<size_t>(mby * 4 + by) * c.w4 + mbx * 4 + bx] = int8_t(bm);
+    int16_t diff[16];
+    int32_t coef[16];
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x) diff[y * 4 + x] = int16_t(s[y * ss + x] - best_pred[y * 4 + x]);
+    fdct4(diff, coef);
+    m.nz[r] = uint8_t(quant4(coef, m.luma[r], c.qp, true, 0));
+    uint8_t* d = c.rec.y.at(px, py);
+    for (int y = 0; y < 4; ++y) std::memcpy(d + y * rs, best_pred + y * 4, 4);
+    if (m.nz[r]) {
+      std::memset(coef, 0, sizeof(coef));
+      dequant4(m.luma[r], coef, c.qp, 0);
+      idct4_add(coef, d, rs);
+      m.cbp |= uint8_t(1 << ((by >> 1) * 2 + (bx >> 1)));
+    }
+  }
+  return total;
+}
+
+// ------------------------------------------------------------------ inter helpers
+struct Part {
+  int ref = 0, mv[2] = {0, 0}, mvd[2] = {0, 0};
+};
+
+struct InterMode {
+  MbType type = MB_P16x16;
+  Part part[4];           // per partition (16x16: 1, 16x8/8x16: 2, 8x8: 4 = per 8x8 ref)
+  uint8_t sub[4] = {};
+  Part subp[4][4];        // P_8x8 sub-partitions
+  int cost = INT_MAX;
+};
+
+struct InterSearch {
+  EncCtx& c;
+  int mbx, mby;
+  int best16[4][2] = {};  // 16x16 result per ref, a candidate for smaller partitions
+
+  // Searches partition (bx, by, bw, bh) for reference `ref` (or all when ref < 0).
+  int search(int bx, int by, int bw, int bh, int shape, unsigned done, int ref_only, bool count_ref, Part& out) {
+    int best = INT_MAX;
+    const int r0 = ref_only < 0 ? 0 : ref_only, r1 = ref_only < 0 ? c.num_ref_active - 1 : ref_only;
+    int prev_mv[2] = {0, 0};
+    for (int ref = r0; ref <= r1; ++ref) {
+      MeQuery q;
+      q.x = mbx * 16 + bx * 4; q.y = mby * 16 + by * 4; q.w = bw * 4; q.h = bh * 4;
+      q.src = c.src.y.at(q.x, q.y); q.src_stride = c.src.y.stride;
+      q.ref = c.refs[ref];
+      mv_pred(c, mbx, mby, bx, by, bw, ref, done, shape, q.mvp);
+      q.ref_cost = count_ref ? c.lambda_bits(ref_bits(ref, c.num_ref_active)) : 0;
+      q.range = c.cfg.search_range;
+      int cand[8][2];
+      int n = 0;
+      const int X = mbx * 4 + bx, Y = mby * 4 + by;
+      const Nb nbs[3] = {get_nb(c, X - 1, Y, mbx, mby, done), get_nb(c, X, Y - 1, mbx, mby, done),
+                         get_nb(c, X + bw, Y - 1, mbx, mby, done)};
+      for (const Nb& nb : nbs)
+        if (nb.ref >= 0) {
+          cand[n][0] = nb.mv[0] * (ref + 1) / (nb.ref + 1);
+          cand[n][1] = nb.mv[1] * (ref + 1) / (nb.ref + 1);
+          ++n;
+        }
+      const RefPic* col = c.refs[0];
+      if (!col->mv.empty()) {
+        const size_t i = static_cast<size_t>(Y) * c.w4 + X;
+        if (col->ref[i] >= 0) {
+          cand[n][0] = col->mv[2 * i] * (ref + 1) / (col->ref[i] + 1);
+          cand[n][1] = col->mv[2 * i + 1] * (ref + 1) / (col->ref[i] + 1);
+          ++n;
+        }
+      }
+      if (bw * bh < 16) { cand[n][0] = best16[ref][0]; cand[n][1] = best16[ref][1]; ++n; }
+      if (ref > r0) { cand[n][0] = prev_mv[0] * (ref + 1) / ref; cand[n][1] = prev_mv[1] * (ref + 1) / ref; ++n; }
+      int mv[2];
+      const int cost = motion_search(c, q, cand, n, mv);
+      prev_mv[0] = mv[0]; prev_mv[1] = mv[1];
+      if (bw == 4 && bh == 4) { best16[ref][0] = mv[0]; best16[ref][1] = mv[1]; }
+      if (cost < best) {
+        best = cost;
+        out.ref = ref; out.mv[0] = mv[0]; out.mv[1] = mv[1];
+        out.mvd[0] = mv[0] - q.mvp[0]; out.mvd[1] = mv[1] - q.mvp[1];
+      }
+    }
+    return best;
+  }
+};
+
+void mc_rect(const EncCtx& c, int mbx, int mby, int bx, int by, int bw, int bh, int ref, const int mv[2],
+             uint8_t* py, uint8_t* pu, uint8_t* pv) {
+  const RefPic& r = *c.refs[ref];
+  mc_luma(r, mbx * 16 + bx * 4, mby * 16 + by * 4, mv[0], mv[1], bw * 4, bh * 4, py + by * 4 * 16 + bx * 4, 16);
+  mc_chroma(r.pic.u, mbx * 8 + bx * 2, mby * 8 + by * 2, mv[0], mv[1], bw * 2, bh * 2, pu + by * 2 * 8 + bx * 2, 8);
+  mc_chroma(r.pic.v, mbx * 8 + bx * 2, mby * 8 + by * 2, mv[0], mv[1], bw * 2, bh * 2, pv + by * 2 * 8 + bx * 2, 8);
+}
+
+// Would the skip prediction leave nothing to code? (all luma and chroma levels quantise to zero)
+bool residual_is_zero(const EncCtx& c, int mbx, int mby, const uint8_t* py, const uint8_t* pu, const uint8_t* pv) {
+  int16_t diff[16], lv[16];
+  int32_t coef[16];
+  const uint8_t* s = c.src.y.at(mbx * 16, mby * 16);
+  const int ss = c.src.y.stride;
+  for (int b = 0; b < 16; ++b) {
+    const int bx = b & 3, by = b >> 2;
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x)
+        diff[y * 4 + x] = int16_t(s[(by * 4 + y) * ss + bx * 4 + x] - py[(by * 4 + y) * 16 + bx * 4 + x]);
+    fdct4(diff, coef);
+    if (quant4(coef, lv, c.qp, false, 0)) return false;
+  }
+  const Plane* sp[2] = {&c.src.u, &c.src.v};
+  const uint8_t* pp[2] = {pu, pv};
+  for (int k = 0; k < 2; ++k) {
+    const uint8_t* cs = sp[k]->at(mbx * 8, mby * 8);
+    int32_t dc[4];
+    for (int b = 0; b < 4; ++b) {
+      const int bx = b & 1, by = b >> 1;
+      for (int y = 0; y < 4; ++y)
+        for (int x = 0; x < 4; ++x)
+          diff[y * 4 + x] = int16_t(cs[(by * 4 + y) * sp[k]->stride + bx * 4 + x] - pp[k][(by * 4 + y) * 8 + bx * 4 + x]);
+      fdct4(diff, coef);
+      dc[b] = coef[0];
+      if (quant4(coef, lv, c.qpc, false, 1)) return false;
+    }
+    if (quant_dc_chroma(dc, lv, c.qpc, false)) return false;
+  }
+  return true;
+}
+
+void finalize_intra_motion(EncCtx& c, Mb& m, int mbx, int mby) {
+  const int zero[2] = {0, 0};
+  set_motion(c, mbx, mby, 0, 0, 4, 4, -1, zero);
+  std::memset(m.mv, 0, sizeof(m.mv));
+  std::memset(m.mvd, 0, sizeof(m.mvd));
+  for (int k = 0; k < 4; ++k) m.ref[k] = -1;
+}
+
+void clear_i4modes(EncCtx& c, int mbx, int mby) {
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) c.i4mode4[static_cast<size_t>(mby * 4 + y) * c.w4 + mbx * 4 + x] = -1;
+}
+
+}  // namespace
+
+void analyse_mb(EncCtx& c, int mbx, int mby) {
+  Mb& m = c.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
+  m = Mb();
+  const uint8_t* sy = c.src.y.at(mbx * 16, mby * 16);
+  const int ss = c.src.y.stride;
+  uint8_t* ry = c.rec.y.at(mbx * 16, mby * 16);
+  const int rs = c.rec.y.stride;
+  alignas(16) uint8_t py[256], pu[64], pv[64];
+
+  if (c.idr) {
+    int i16_mode = 2;
+    const int cost16 = choose_i16(c, mbx, mby, i16_mode, py);
+    Mb m4;
+    const int cost4 = code_i4(c, m4, mbx, mby);  // reconstructs in place
+    if (cost4 < cost16) {
+      m4.type = MB_I4x4;
+      m = m4;
+    } else {
+      clear_i4modes(c, mbx, mby);
+      m.type = MB_I16x16;
+      m.i16_mode = uint8_t(i16_mode);
+      code_i16(c, m, sy, ss, py, ry, rs);
+    }
+    choose_chroma_mode(c, m, mbx, mby, pu, pv);
+    code_chroma(c, m, mbx, mby, pu, pv, true);
+    finalize_intra_motion(c, m, mbx, mby);
+    return;
+  }
+
+  clear_i4modes(c, mbx, mby);
+  // P_Skip first: when its prediction leaves no coefficient, nothing cheaper exists.
+  int smv[2];
+  skip_mv(c, mbx, mby, smv);
+  mc_rect(c, mbx, mby, 0, 0, 4, 4, 0, smv, py, pu, pv);
+  if (residual_is_zero(c, mbx, mby, py, pu, pv)) {
+    m.type = MB_PSKIP;
+    for (int i = 0; i < 16; ++i) { m.mv[i][0] = int16_t(smv[0]); m.mv[i][1] = int16_t(smv[1]); }
+    set_motion(c, mbx, mby, 0, 0, 4, 4, 0, smv);
+    for (int y = 0; y < 16; ++y) std::memcpy(ry + y * rs, py + y * 16, 16);
+    for (int y = 0; y < 8; ++y) {
+      std::memcpy(c.rec.u.at(mbx * 8, mby * 8 + y), pu + y * 8, 8);
+      std::memcpy(c.rec.v.at(mbx * 8, mby * 8 + y), pv + y * 8, 8);
+    }
+    return;
+  }
+
+  InterSearch is{c, mbx, mby};
+  InterMode best;
+  {  // P_L0_16x16
+    InterMode im;
+    im.type = MB_P16x16;
+    im.cost = is.search(0, 0, 4, 4, SH_MEDIAN, 0, -1, true, im.part[0]) + c.lambda_bits(1);
+    best = im;
+  }
+  if (c.cfg.partitions_all) {
+    {  // 16x8
+      InterMode im;
+      im.type = MB_P16x8;
+      int cost = is.search(0, 0, 4, 2, SH_16x8_TOP, 0, -1, true, im.part[0]);
+      set_motion(c, mbx, mby, 0, 0, 4, 2, im.part[0].ref, im.part[0].mv);
+      cost += is.search(0, 2, 4, 2, SH_16x8_BOTTOM, rect_mask(0, 0, 4, 2), -1, true, im.part[1]);
+      im.cost = cost + c.lambda_bits(3);
+      if (im.cost < best.cost) best = im;
+    }
+    {  // 8x16
+      InterMode im;
+      im.type = MB_P8x16;
+      int cost = is.search(0, 0, 2, 4, SH_8x16_LEFT, 0, -1, true, im.part[0]);
+      set_motion(c, mbx, mby, 0, 0, 2, 4, im.part[0].ref, im.part[0].mv);
+      cost += is.search(2, 0, 2, 4, SH_8x16_RIGHT, rect_mask(0, 0, 2, 4), -1, true, im.part[1]);
+      im.cost = cost + c.lambda_bits(3);
+      if (im.cost < best.cost) best = im;
+    }
+    {  // P_8x8 with sub-partitions; the reference is chosen per 8x8 on the 8x8 shape
+      InterMode im;
+      im.type = MB_P8x8;
+      int cost = c.lambda_bits(5);
+      unsigned done = 0;
+      for (int k = 0; k < 4; ++k) {
+        const int x8 = (k & 1) * 2, y8 = (k >> 1) * 2;
+        Part p8;
+        int c8 = is.search(x8, y8, 2, 2, SH_MEDIAN, done, -1, true, p8) + c.lambda_bits(1);
+        const int ref = p8.ref;
+        const int rc = c.lambda_bits(ref_bits(ref, c.num_ref_active));
+        int bsub = SUB_8x8;
+        Part bparts[4];
+        bparts[0] = p8;
+        static const int kSubShape[4][4][2] = {{{0, 0}}, {{0, 0}, {0, 1}}, {{0, 0}, {1, 0}}, {{0, 0}, {1, 0}, {0, 1}, {1, 1}}};
+        static const int kSubN[4] = {1, 2, 2, 4}, kSubW[4] = {2, 2, 1, 1}, kSubH[4] = {2, 1, 2, 1}, kSubBits[4] = {1, 3, 3, 5};
+        for (int st = 1; st < 4; ++st) {
+          Part parts[4];
+          int cs = rc + c.lambda_bits(kSubBits[st]);
+          unsigned d = done;
+          for (int j = 0; j < kSubN[st]; ++j) {
+            const int bx = x8 + kSubShape[st][j][0], by = y8 + kSubShape[st][j][1];
+            cs += is.search(bx, by, kSubW[st], kSubH[st], SH_MEDIAN, d, ref, false, parts[j]);
+            set_motion(c, mbx, mby, bx, by, kSubW[st], kSubH[st], ref, parts[j].mv);
+            d |= rect_mask(bx, by, kSubW[st], kSubH[st]);
+            if (cs >= c8) break;
+          }
+          if (cs < c8) { c8 = cs; bsub = st; std::copy(parts, parts + 4, bparts); }
+        }
+        im.sub[k] = uint8_t(bsub);
+        im.part[k].ref = ref;
+        for (int j = 0; j < kSubN[bsub]; ++j) {
+          im.subp[k][j] = bparts[j];
+          set_motion(c, mbx, mby, x8 + kSubShape[bsub][j][0], y8 + kSubShape[bsub][j][1], kSubW[bsub], kSubH[bsub], ref,
+                     bparts[j].mv);
+        }
+        done |= rect_mask(x8, y8, 2, 2);
+        cost += c8;
+      }
+      im.cost = cost;
+      if (im.cost < best.cost) best = im;
+    }
+  }
+
+  // Intra candidates in a P picture.
+  int i16_mode = 2;
+  uint8_t pi16[256];
+  const int cost16 = choose_i16(c, mbx, mby, i16_mode, pi16);
+  int cost4 = INT_MAX;
+  Mb m4;
+  if (cost16 < best.cost + best.cost / 4) {
+    cost4 = code_i4(c, m4, mbx, mby);
+    if (cost4 >= best.cost || cost4 >= cost16) clear_i4modes(c, mbx, mby);
+  }
+  if (cost4 < best.cost && cost4 < cost16) {
+    m = m4;
+    m.type = MB_I4x4;
+    choose_chroma_mode(c, m, mbx, mby, pu, pv);
+    code_chroma(c, m, mbx, mby, pu, pv, true);
+    finalize_intra_motion(c, m, mbx, mby);
+    return;
+  }
+  if (cost16 < best.cost) {
+    m.type = MB_I16x16;
+    m.i16_mode = uint8_t(i16_mode);
+    code_i16(c, m, sy, ss, pi16, ry, rs);
+    choose_chroma_mode(c, m, mbx, mby, pu, pv);
+    code_chroma(c, m, mbx, mby, pu, pv, true);
+    finalize_intra_motion(c, m, mbx, mby);
+    return;
+  }
+
+  // Commit the inter decision: record, motion field, prediction.
+  m.type = best.type;
+  static const int kSubShape[4][4][2] = {{{0, 0}}, {{0, 0}, {0, 1}}, {{0, 0}, {1, 0}}, {{0, 0}, {1, 0}, {0, 1}, {1, 1}}};
+  static const int kSubN[4] = {1, 2, 2, 4}, kSubW[4] = {2, 2, 1, 1}, kSubH[4] = {2, 1, 2, 1};
+  auto put = [&](int bx, int by, int bw, int bh, const Part& p) {
+    for (int y = by; y < by + bh; ++y)
+      for (int x = bx; x < bx + bw; ++x) {
+        const int r = y * 4 + x;
+        m.mv[r][0] = int16_t(p.mv[0]); m.mv[r][1] = int16_t(p.mv[1]);
+        m.mvd[r][0] = int16_t(p.mvd[0]); m.mvd[r][1] = int16_t(p.mvd[1]);
+        m.ref[(y >> 1) * 2 + (x >> 1)] = int8_t(p.ref);
+      }
+    set_motion(c, mbx, mby, bx, by, bw, bh, p.ref, p.mv);
+    mc_rect(c, mbx, mby, bx, by, bw, bh, p.ref, p.mv, py, pu, pv);
+  };
+  switch (best.type) {
+    case MB_P16x16: put(0, 0, 4, 4, best.part[0]); break;
+    case MB_P16x8: put(0, 0, 4, 2, best.part[0]); put(0, 2, 4, 2, best.part[1]); break;
+    case MB_P8x16: put(0, 0, 2, 4, best.part[0]); put(2, 0, 2, 4, best.part[1]); break;
+    default:
+      for (int k = 0; k < 4; ++k) {
+        const int x8 = (k & 1) * 2, y8 = (k >> 1) * 2, st = best.sub[k];
+        m.sub[k] = uint8_t(st);
+        for (int j = 0; j < kSubN[st]; ++j)
+          put(x8 + kSubShape[st][j][0], y8 + kSubShape[st][j][1], kSubW[st], kSubH[st], best.subp[k][j]);
+      }
+  }
+  code_luma_inter(c, m, sy, ss, py, ry, rs);
+  code_chroma(c, m, mbx, mby, pu, pv, false);
+  if (m.type == MB_P16x16 && m.cbp == 0 && m.ref[0] == 0 && m.mv[0][0] == smv[0] && m.mv[0][1] == smv[1]) {
+    m.type = MB_PSKIP;  // identical prediction, nothing coded: the skip is free
+    std::memset(m.mvd, 0, sizeof(m.mvd));
+  }
+}
+
+}  // namespace h264
+}  // namespace mvc

@@ -1,0 +1,174 @@
+// Internal declarations of the H.264 encoder (ITU-T H.264, CAVLC, progressive 4:2:0, 8-bit).
+// Stages follow the standard's clauses: tables, transform (8.5), intra (8.3), mc (8.4.2),
+// me (motion search), analyse (mode decision + reconstruction), cavlc (7.3.5, 9.2),
+// deblock (8.7), headers (7.3.2), h264_encoder (frame loop, DPB).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "common/accounting.h"
+#include "common/bitstream.h"
+#include "common/encoder.h"
+#include "common/picture.h"
+
+namespace mvc {
+namespace h264 {
+
+constexpr int PAD = 64;  // luma border of every picture (chroma: PAD/2)
+
+// ---------------------------------------------------------------- tables (tables.cpp)
+extern const uint8_t kZigzag[16];               // scan index -> raster (row*4+col)
+extern const uint8_t kCoeffTokenLen[4][17][4];  // [table][total_coeff][trailing_ones]
+extern const uint8_t kCoeffTokenBits[4][17][4];
+extern const uint8_t kChromaDcTokenLen[5][4];
+extern const uint8_t kChromaDcTokenBits[5][4];
+extern const uint8_t kTotalZerosLen[15][16];
+extern const uint8_t kTotalZerosBits[15][16];
+extern const uint8_t kChromaDcTotalZerosLen[3][4];
+extern const uint8_t kChromaDcTotalZerosBits[3][4];
+extern const uint8_t kRunLen[7][16];
+extern const uint8_t kRunBits[7][16];
+extern const uint8_t kCbpIntraToCode[48];       // cbp -> codeNum (Table 9-4 inverted)
+extern const uint8_t kCbpInterToCode[48];
+extern const uint8_t kChromaQp[52];
+extern const uint8_t kAlpha[52];
+extern const uint8_t kBeta[52];
+extern const uint8_t kTc0[52][3];
+extern const int kQuantMF[6][16];   // forward scale per raster position
+extern const int kDequantV[6][16];  // normAdjust4x4 (flat weight: LevelScale = 16 * V)
+
+// ---------------------------------------------------------------- macroblock record
+enum MbType : uint8_t { MB_I4x4, MB_I16x16, MB_P16x16, MB_P16x8, MB_P8x16, MB_P8x8, MB_PSKIP };
+enum SubType : uint8_t { SUB_8x8, SUB_8x4, SUB_4x8, SUB_4x4 };
+inline bool is_intra(MbType t) { return t == MB_I4x4 || t == MB_I16x16; }
+
+// Everything the syntax writer needs for one macroblock; filled by analysis, read by
+// reconstruction (already done by then), the two CAVLC passes and deblocking.
+struct Mb {
+  MbType type = MB_PSKIP;
+  uint8_t i16_mode = 0, chroma_mode = 0;
+  int8_t i4_mode[16] = {};      // raster 4x4 order
+  uint8_t sub[4] = {};          // sub_mb_type per 8x8 (P_8x8)
+  int8_t ref[4] = {};           // ref_idx per 8x8 (raster)
+  int16_t mv[16][2] = {};       // raster 4x4
+  int16_t mvd[16][2] = {};      // coded mvd, raster 4x4 (every block of a partition holds it)
+  uint8_t cbp = 0;              // bits 0..3 luma 8x8, bits 4..5 chroma (0, 1, 2)
+  int16_t luma[16][16] = {};    // per raster 4x4 block, levels in scan order (I16: [0] unused)
+  int16_t luma_dc[16] = {};     // I16x16 DC levels, scan order
+  int16_t chroma_dc[2][4] = {};
+  int16_t chroma_ac[2][4][16] = {};  // [0] unused
+  uint8_t nz[16] = {};          // non-zero coefficient count per raster 4x4 (full stream)
+};
+
+// ---------------------------------------------------------------- transform.cpp
+void fdct4(const int16_t* diff /*16, raster*/, int32_t* out);
+void idct4_add(int32_t* coef /*16 raster, dequantised*/, uint8_t* dst, int stride);
+// Quantise 16 raster coefficients to scan-ordered levels; start=1 skips DC. Returns nnz.
+int quant4(const int32_t* coef, int16_t* levels_scan, int qp, bool intra, int start);
+void dequant4(const int16_t* levels_scan, int32_t* coef, int qp, int start);
+int quant_dc_luma(const int32_t* dc_raster /*16*/, int16_t* levels_scan, int qp, bool intra);
+void dequant_dc_luma(const int16_t* levels_scan, int32_t* dc_raster, int qp);
+int quant_dc_chroma(const int32_t* dc /*4*/, int16_t* levels, int qp, bool intra);
+void dequant_dc_chroma(const int16_t* levels, int32_t* dc, int qp);
+
+// ---------------------------------------------------------------- intra.cpp
+// Neighbour samples of a block: top[-1..2N-1] (top[-1] = corner), left[0..N-1].
+struct IntraEdge {
+  uint8_t top_buf[1 + 32];
+  uint8_t left[16];
+  bool has_top = false, has_left = false, has_topleft = false, has_topright = false;
+  uint8_t* top() { return top_buf + 1; }
+  const uint8_t* top() const { return top_buf + 1; }
+};
+bool pred4x4(int mode, const IntraEdge& e, uint8_t* dst, int stride);  // false: mode not allowed
+bool pred16x16(int mode, const IntraEdge& e, uint8_t* dst, int stride);
+bool pred_chroma(int mode, const IntraEdge& e, uint8_t* dst, int stride);  // 8x8
+
+// ---------------------------------------------------------------- mc.cpp
+// A reference picture with its half-sample planes (b: x+1/2, h: y+1/2, j: both).
+struct RefPic {
+  Picture pic;           // deblocked reconstruction; pic.y is the full-sample plane
+  Plane hpel_h, hpel_v, hpel_c;
+  std::vector<int16_t> mv;   // 4x4 motion field (co-located predictor for ME)
+  std::vector<int8_t> ref;
+  int frame_num = 0;
+  void build_hpel();
+};
+// Luma prediction of a w x h block at (x, y) with quarter-sample mv (8.4.2.2.1).
+void mc_luma(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int dst_stride);
+// Chroma prediction (8.4.2.2.2) of a w x h chroma block at chroma (x, y); mv in luma quarter units.
+void mc_chroma(const Plane& p, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int dst_stride);
+
+// ---------------------------------------------------------------- cavlc.cpp
+struct SliceCtx;
+// Writes one picture's slice data for all macroblocks; texture_off drops every residual
+// (cropped stream). Charges each bit to its category in `counts`.
+struct SyntaxWriter {
+  BitWriter bw;
+  BitCounts* counts = nullptr;
+  void u(uint32_t v, int n, int cat) { bw.put(v, n); (*counts)[cat] += n; }
+  void ue(uint32_t v, int cat) { bw.ue(v); (*counts)[cat] += ue_bits(v); }
+  void se(int32_t v, int cat) { bw.se(v); (*counts)[cat] += se_bits(v); }
+};
+
+
+// ---------------------------------------------------------------- encoder state
+// Everything one picture's analysis, writing and filtering share (no global state).
+struct EncCtx {
+  EncoderConfig cfg;
+  int w = 0, h = 0;              // padded to whole macroblocks
+  int mbw = 0, mbh = 0, w4 = 0, h4 = 0;
+  int qp = 0, qpc = 0;
+  bool idr = true;
+  int num_ref_active = 0;
+  int frame_num = 0, idr_pic_id = 0;
+  int log2_max_frame_num = 8;
+  int lam_fp = 0;                // lambda_motion in 16.16 fixed point (SAD/SATD units)
+  Picture src, rec;
+  std::vector<RefPic*> refs;     // refs[0] = most recent (ref_idx 0)
+  std::vector<Mb> mbs;
+  std::vector<int16_t> mv4;      // current picture 4x4 motion field (w4*h4*2)
+  std::vector<int8_t> ref4;      // -1 intra
+  std::vector<int8_t> i4mode4;   // Intra4x4 mode per 4x4 block, -1 when not Intra4x4
+  int lambda_bits(int bits) const { return static_cast<int>((static_cast<int64_t>(lam_fp) * bits + 32768) >> 16); }
+};
+
+inline int mvd_bits(int d) {  // se(v) length
+  const uint32_t code = d <= 0 ? static_cast<uint32_t>(-2 * d) : static_cast<uint32_t>(2 * d - 1);
+  return 2 * (31 - __builtin_clz(code + 1)) + 1;
+}
+inline int ref_bits(int ref, int num_active) {  // te(v) length
+  if (num_active <= 1) return 0;
+  if (num_active == 2) return 1;
+  return ue_bits(static_cast<uint32_t>(ref));
+}
+
+// analyse.cpp: decide, reconstruct and record one macroblock.
+void analyse_mb(EncCtx& c, int mbx, int mby);
+// cavlc.cpp: slice_data() of the current picture.
+void write_slice_data(const EncCtx& c, SyntaxWriter& w, bool texture_off);
+// deblock.cpp: in-loop filter over the whole reconstructed picture.
+void deblock_picture(EncCtx& c);
+// headers.cpp
+void write_sps(const EncCtx& c, std::vector<uint8_t>& out, BitCounts& counts);
+void write_pps(const EncCtx& c, std::vector<uint8_t>& out, BitCounts& counts);
+void write_slice_header(const EncCtx& c, SyntaxWriter& w);
+// Wraps a finished RBSP into an Annex B NAL unit; start code, NAL header and emulation
+// prevention bytes are charged to CAT_HEADER.
+void emit_nal(int nal_ref_idc, int nal_type, const BitWriter& rbsp, std::vector<uint8_t>& out, BitCounts& counts);
+
+// me.cpp
+struct MeQuery {
+  const uint8_t* src; int src_stride;
+  int x, y, w, h;                // block position/size in luma samples
+  const RefPic* ref;
+  int mvp[2];
+  int ref_cost;                  // lambda * ref_idx bits
+  int range;
+};
+// Predictive search (candidates, hexagon, square, half- then quarter-sample refinement).
+// Returns SATD + lambda * (mvd bits) + ref_cost and the best quarter-sample mv.
+int motion_search(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int ncand, int mv_out[2]);
+
+}  // namespace h264
+}  // namespace mvc

@@ -1,0 +1,93 @@
+// Fractional-sample interpolation (H.264 8.4.2.2): half-sample planes are built once per
+// reference picture (6-tap filter), quarter samples are the rounded average of two
+// neighbouring full/half samples, chroma is 1/8-sample bilinear.
+#include <algorithm>
+
+#include "jm/h264.h"
+
+namespace mvc {
+namespace h264 {
+
+static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
+
+void RefPic::build_hpel() {
+  const Plane& g = pic.y;
+  hpel_h.alloc(g.width, g.height, g.pad);
+  hpel_v.alloc(g.width, g.height, g.pad);
+  hpel_c.alloc(g.width, g.height, g.pad);
+  const int x0 = -g.pad, x1 = g.width + g.pad - 1, y0 = -g.pad, y1 = g.height + g.pad - 1;
+  const int W = x1 - x0 + 1, H = y1 - y0 + 1;
+  // Taps clamped to the padded area equal taps clamped to the picture (the border replicates edges).
+  std::vector<int16_t> b1(static_cast<size_t>(W) * H);
+  for (int y = y0; y <= y1; ++y) {
+    const uint8_t* r = g.at(0, y);
+    int16_t* bo = b1.data() + static_cast<size_t>(y - y0) * W;
+    uint8_t* ho = hpel_h.at(0, y);
+    for (int x = x0; x <= x1; ++x) {
+      auto s = [&](int k) { return int(r[std::min(std::max(x + k, x0), x1)]); };
+      const int v = s(-2) - 5 * s(-1) + 20 * s(0) + 20 * s(1) - 5 * s(2) + s(3);
+      bo[x - x0] = static_cast<int16_t>(v);
+      ho[x] = clip1((v + 16) >> 5);
+    }
+  }
+  for (int y = y0; y <= y1; ++y) {
+    const int16_t* rows[6];
+    const uint8_t* grows[6];
+    for (int k = 0; k < 6; ++k) {
+      const int yy = std::min(std::max(y + k - 2, y0), y1);
+      rows[k] = b1.data() + static_cast<size_t>(yy - y0) * W;
+      grows[k] = g.at(0, yy);
+    }
+    uint8_t* vo = hpel_v.at(0, y);
+    uint8_t* co = hpel_c.at(0, y);
+    for (int x = x0; x <= x1; ++x) {
+      const int i = x - x0;
+      const int v = grows[0][x] - 5 * grows[1][x] + 20 * grows[2][x] + 20 * grows[3][x] - 5 * grows[4][x] + grows[5][x];
+      vo[x] = clip1((v + 16) >> 5);
+      const int j = rows[0][i] - 5 * rows[1][i] + 20 * rows[2][i] + 20 * rows[3][i] - 5 * rows[4][i] + rows[5][i];
+      co[x] = clip1((j + 512) >> 10);
+    }
+  }
+}
+
+namespace {
+// For each quarter position (fy*4+fx): two (plane, dx, dy) sources; plane 0=G 1=b(h) 2=h(v) 3=j(c).
+struct Src { int8_t p, dx, dy; };
+constexpr Src kQpel[16][2] = {
+    {{0, 0, 0}, {0, 0, 0}}, {{0, 0, 0}, {1, 0, 0}}, {{1, 0, 0}, {1, 0, 0}}, {{1, 0, 0}, {0, 1, 0}},
+    {{0, 0, 0}, {2, 0, 0}}, {{1, 0, 0}, {2, 0, 0}}, {{1, 0, 0}, {3, 0, 0}}, {{1, 0, 0}, {2, 1, 0}},
+    {{2, 0, 0}, {2, 0, 0}}, {{2, 0, 0}, {3, 0, 0}}, {{3, 0, 0}, {3, 0, 0}}, {{3, 0, 0}, {2, 1, 0}},
+    {{2, 0, 0}, {0, 0, 1}}, {{2, 0, 0}, {1, 0, 1}}, {{3, 0, 0}, {1, 0, 1}}, {{2, 1, 0}, {1, 0, 1}}};
+}  // namespace
+
+void mc_luma(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int ds) {
+  const Plane* planes[4] = {&r.pic.y, &r.hpel_h, &r.hpel_v, &r.hpel_c};
+  const Plane& g = r.pic.y;
+  // Positions wholly inside the replicated border give identical samples, so clamping is exact.
+  const int ix = std::min(std::max(x + (mvx >> 2), -g.pad + 3), g.width + g.pad - w - 4);
+  const int iy = std::min(std::max(y + (mvy >> 2), -g.pad + 3), g.height + g.pad - h - 4);
+  const Src* s = kQpel[(mvy & 3) * 4 + (mvx & 3)];
+  const uint8_t* a = planes[s[0].p]->at(ix + s[0].dx, iy + s[0].dy);
+  const uint8_t* b = planes[s[1].p]->at(ix + s[1].dx, iy + s[1].dy);
+  const int st = g.stride;
+  if (a == b) {
+    for (int j = 0; j < h; ++j, a += st, dst += ds) std::copy(a, a + w, dst);
+  } else {
+    for (int j = 0; j < h; ++j, a += st, b += st, dst += ds)
+      for (int i = 0; i < w; ++i) dst[i] = static_cast<uint8_t>((a[i] + b[i] + 1) >> 1);
+  }
+}
+
+void mc_chroma(const Plane& p, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int ds) {
+  const int ix = std::min(std::max(x + (mvx >> 3), -p.pad + 1), p.width + p.pad - w - 2);
+  const int iy = std::min(std::max(y + (mvy >> 3), -p.pad + 1), p.height + p.pad - h - 2);
+  const int fx = mvx & 7, fy = mvy & 7;
+  const int wa = (8 - fx) * (8 - fy), wb = fx * (8 - fy), wc = (8 - fx) * fy, wd = fx * fy;
+  const uint8_t* s = p.at(ix, iy);
+  for (int j = 0; j < h; ++j, s += p.stride, dst += ds)
+    for (int i = 0; i < w; ++i)
+      dst[i] = static_cast<uint8_t>((wa * s[i] + wb * s[i + 1] + wc * s[i + p.stride] + wd * s[i + p.stride + 1] + 32) >> 6);
+}
+
+}  // namespace h264
+}  // namespace mvc

@@ -1,0 +1,88 @@
+// Motion estimation: EPZS-like predictive search. Integer stage on SAD with the Lagrangian
+// mv cost (lambda_motion * real mvd code length), then half- and quarter-sample refinement
+// on SATD, as JM does with RDO off.
+#include <algorithm>
+#include <climits>
+
+#include "common/pixel.h"
+#include "jm/h264.h"
+
+namespace mvc {
+namespace h264 {
+
+namespace {
+struct Search {
+  const EncCtx& c;
+  const MeQuery& q;
+  int xmin, xmax, ymin, ymax;  // integer mv limits
+  int mv_cost(int mx, int my) const {  // quarter-sample mv
+    return c.lambda_bits(mvd_bits(mx - q.mvp[0]) + mvd_bits(my - q.mvp[1])) + q.ref_cost;
+  }
+  int sad_at(int ix, int iy) const {
+    const Plane& g = q.ref->pic.y;
+    return sad(q.src, q.src_stride, g.at(q.x + ix, q.y + iy), g.stride, q.w, q.h);
+  }
+  int satd_at(int mx, int my) const {
+    uint8_t buf[16 * 16];
+    mc_luma(*q.ref, q.x, q.y, mx, my, q.w, q.h, buf, 16);
+    return satd(q.src, q.src_stride, buf, 16, q.w, q.h) + mv_cost(mx, my);
+  }
+};
+}  // namespace
+
+int motion_search(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int ncand, int mv_out[2]) {
+  Search s{c, q, 0, 0, 0, 0};
+  const Plane& g = q.ref->pic.y;
+  const int px = (q.mvp[0] + 2) >> 2, py = (q.mvp[1] + 2) >> 2;
+  s.xmin = std::max(px - q.range, -g.pad + 4 - q.x);
+  s.xmax = std::min(px + q.range, g.width + g.pad - 4 - q.w - q.x);
+  s.ymin = std::max(std::max(py - q.range, -g.pad + 4 - q.y), -500);
+  s.ymax = std::min(std::min(py + q.range, g.height + g.pad - 4 - q.h - q.y), 500);
+  if (s.xmin > s.xmax) s.xmin = s.xmax = std::min(std::max(0, -g.pad + 4 - q.x), g.width + g.pad - 4 - q.w - q.x);
+  if (s.ymin > s.ymax) s.ymin = s.ymax = std::min(std::max(0, -g.pad + 4 - q.y), g.height + g.pad - 4 - q.h - q.y);
+  auto clampx = [&](int v) { return std::min(std::max(v, s.xmin), s.xmax); };
+  auto clampy = [&](int v) { return std::min(std::max(v, s.ymin), s.ymax); };
+
+  // Integer stage.
+  int bx = clampx(px), by = clampy(py);
+  int best = s.sad_at(bx, by) + s.mv_cost(bx * 4, by * 4);
+  auto try_int = [&](int ix, int iy) {
+    ix = clampx(ix); iy = clampy(iy);
+    if (ix == bx && iy == by) return false;
+    const int cst = s.sad_at(ix, iy) + s.mv_cost(ix * 4, iy * 4);
+    if (cst < best) { best = cst; bx = ix; by = iy; return true; }
+    return false;
+  };
+  try_int(0, 0);
+  for (int i = 0; i < ncand; ++i) try_int((cand[i][0] + 2) >> 2, (cand[i][1] + 2) >> 2);
+  // Hexagon descent, then a square refinement (x264 "hex").
+  static const int hex[6][2] = {{-2, 0}, {-1, 2}, {1, 2}, {2, 0}, {1, -2}, {-1, -2}};
+  for (int it = 0; it < q.range; ++it) {
+    const int cx = bx, cy = by;
+    for (auto& d : hex) try_int(cx + d[0], cy + d[1]);
+    if (bx == cx && by == cy) break;
+  }
+  {
+    const int cx = bx, cy = by;
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx)
+        if (dx || dy) try_int(cx + dx, cy + dy);
+  }
+  // Sub-sample refinement on SATD.
+  int mx = bx * 4, my = by * 4;
+  int bestq = s.satd_at(mx, my);
+  for (int step = 2; step >= 1; step >>= 1) {
+    const int cx = mx, cy = my;
+    for (int dy = -step; dy <= step; dy += step)
+      for (int dx = -step; dx <= step; dx += step) {
+        if (!dx && !dy) continue;
+        const int cst = s.satd_at(cx + dx, cy + dy);
+        if (cst < bestq) { bestq = cst; mx = cx + dx; my = cy + dy; }
+      }
+  }
+  mv_out[0] = mx; mv_out[1] = my;
+  return bestq;
+}
+
+}  // namespace h264
+}  // namespace mvc

@@ -1,0 +1,127 @@
+// 4x4 integer transform, Hadamard DC transforms and quantisation (H.264 8.5.10-8.5.12;
+// forward side with a JM-style dead zone: f = 1/3 of the step for intra, 1/6 for inter).
+#include <cstdlib>
+
+#include "jm/h264.h"
+
+namespace mvc {
+namespace h264 {
+
+void fdct4(const int16_t* d, int32_t* out) {
+  int32_t t[16];
+  for (int i = 0; i < 4; ++i) {  // rows
+    const int16_t* r = d + 4 * i;
+    const int a0 = r[0] + r[3], a1 = r[1] + r[2], a2 = r[1] - r[2], a3 = r[0] - r[3];
+    t[4 * i + 0] = a0 + a1; t[4 * i + 1] = 2 * a3 + a2; t[4 * i + 2] = a0 - a1; t[4 * i + 3] = a3 - 2 * a2;
+  }
+  for (int j = 0; j < 4; ++j) {  // columns
+    const int a0 = t[j] + t[12 + j], a1 = t[4 + j] + t[8 + j], a2 = t[4 + j] - t[8 + j], a3 = t[j] - t[12 + j];
+    out[j] = a0 + a1; out[4 + j] = 2 * a3 + a2; out[8 + j] = a0 - a1; out[12 + j] = a3 - 2 * a2;
+  }
+}
+
+static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
+
+void idct4_add(int32_t* c, uint8_t* dst, int stride) {
+  int32_t t[16];
+  for (int i = 0; i < 4; ++i) {
+    const int32_t* r = c + 4 * i;
+    const int e = r[0] + r[2], f = r[0] - r[2], g = (r[1] >> 1) - r[3], h = r[1] + (r[3] >> 1);
+    t[4 * i + 0] = e + h; t[4 * i + 1] = f + g; t[4 * i + 2] = f - g; t[4 * i + 3] = e - h;
+  }
+  for (int j = 0; j < 4; ++j) {
+    const int e = t[j] + t[8 + j], f = t[j] - t[8 + j], g = (t[4 + j] >> 1) - t[12 + j], h = t[4 + j] + (t[12 + j] >> 1);
+    const int r[4] = {e + h, f + g, f - g, e - h};
+    for (int i = 0; i < 4; ++i) dst[i * stride + j] = clip1(dst[i * stride + j] + ((r[i] + 32) >> 6));
+  }
+}
+
+int quant4(const int32_t* coef, int16_t* lv, int qp, bool intra, int start) {
+  const int qbits = 15 + qp / 6;
+  const int f = intra ? (1 << qbits) / 3 : (1 << qbits) / 6;
+  const int* mf = kQuantMF[qp % 6];
+  int nnz = 0;
+  for (int i = start; i < 16; ++i) {
+    const int pos = kZigzag[i];
+    const int c = coef[pos];
+    int l = static_cast<int>((static_cast<int64_t>(std::abs(c)) * mf[pos] + f) >> qbits);
+    if (l) { ++nnz; if (c < 0) l = -l; }
+    lv[i] = static_cast<int16_t>(l);
+  }
+  return nnz;
+}
+
+void dequant4(const int16_t* lv, int32_t* coef, int qp, int start) {
+  const int* v = kDequantV[qp % 6];
+  const int sh = qp / 6;
+  for (int i = start; i < 16; ++i) {
+    const int pos = kZigzag[i];
+    coef[pos] = (lv[i] * v[pos]) << sh;
+  }
+}
+
+static void hadamard4(const int32_t* in, int32_t* out) {
+  int32_t t[16];
+  for (int i = 0; i < 4; ++i) {
+    const int32_t* r = in + 4 * i;
+    const int s01 = r[0] + r[1], d01 = r[0] - r[1], s23 = r[2] + r[3], d23 = r[2] - r[3];
+    t[4 * i + 0] = s01 + s23; t[4 * i + 1] = s01 - s23; t[4 * i + 2] = d01 - d23; t[4 * i + 3] = d01 + d23;
+  }
+  for (int j = 0; j < 4; ++j) {
+    const int s01 = t[j] + t[4 + j], d01 = t[j] - t[4 + j], s23 = t[8 + j] + t[12 + j], d23 = t[8 + j] - t[12 + j];
+    out[j] = s01 + s23; out[4 + j] = s01 - s23; out[8 + j] = d01 - d23; out[12 + j] = d01 + d23;
+  }
+}
+
+int quant_dc_luma(const int32_t* dc, int16_t* lv, int qp, bool intra) {
+  int32_t h[16];
+  hadamard4(dc, h);
+  const int qbits = 15 + qp / 6;
+  const int f = intra ? (1 << qbits) / 3 : (1 << qbits) / 6;
+  const int mf = kQuantMF[qp % 6][0];
+  int nnz = 0;
+  for (int i = 0; i < 16; ++i) {
+    const int pos = kZigzag[i];
+    const int c = h[pos] >> 1;
+    int l = static_cast<int>((static_cast<int64_t>(std::abs(c)) * mf + 2 * f) >> (qbits + 1));
+    if (l) { ++nnz; if (c < 0) l = -l; }
+    lv[i] = static_cast<int16_t>(l);
+  }
+  return nnz;
+}
+
+void dequant_dc_luma(const int16_t* lv, int32_t* dc, int qp) {
+  int32_t c[16], f[16];
+  for (int i = 0; i < 16; ++i) c[kZigzag[i]] = lv[i];
+  hadamard4(c, f);
+  const int ls = 16 * kDequantV[qp % 6][0];
+  for (int i = 0; i < 16; ++i) {
+    if (qp >= 36) dc[i] = (f[i] * ls) << (qp / 6 - 6);
+    else dc[i] = (f[i] * ls + (1 << (5 - qp / 6))) >> (6 - qp / 6);
+  }
+}
+
+int quant_dc_chroma(const int32_t* c, int16_t* lv, int qp, bool intra) {
+  const int d[4] = {c[0] + c[1] + c[2] + c[3], c[0] - c[1] + c[2] - c[3], c[0] + c[1] - c[2] - c[3],
+                    c[0] - c[1] - c[2] + c[3]};
+  const int qbits = 15 + qp / 6;
+  const int f = intra ? (1 << qbits) / 3 : (1 << qbits) / 6;
+  const int mf = kQuantMF[qp % 6][0];
+  int nnz = 0;
+  for (int i = 0; i < 4; ++i) {
+    int l = static_cast<int>((static_cast<int64_t>(std::abs(d[i])) * mf + 2 * f) >> (qbits + 1));
+    if (l) { ++nnz; if (d[i] < 0) l = -l; }
+    lv[i] = static_cast<int16_t>(l);
+  }
+  return nnz;
+}
+
+void dequant_dc_chroma(const int16_t* c, int32_t* dc, int qp) {
+  const int f[4] = {c[0] + c[1] + c[2] + c[3], c[0] - c[1] + c[2] - c[3], c[0] + c[1] - c[2] - c[3],
+                    c[0] - c[1] - c[2] + c[3]};
+  const int ls = 16 * kDequantV[qp % 6][0];
+  for (int i = 0; i < 4; ++i) dc[i] = ((f[i] * ls) << (qp / 6)) >> 5;
+}
+
+}  // namespace h264
+}  // namespace mvc
