@@ -70,7 +70,8 @@ def qp_figure(video, qps=(0, 30, 40, 51), codec: str = "h264", frame: int = 10, 
         raise ValueError(f"video has only {results[0].frames} frames; frame {frame} does not exist")
     fields = [r.mv[frame].astype(np.float64) / 4.0 for r in results]
     masks = [r.mv_mask[frame] for r in results]
-    top = max([np.hypot(f[..., 0], f[..., 1])[m].max() for f, m in zip(fields, masks) if m.any()] or [1.0])
+    mags = np.concatenate([np.hypot(f[..., 0], f[..., 1])[m] for f, m in zip(fields, masks)])
+    top = max(float(np.percentile(mags, 98)), 1.0) if mags.size else 1.0  # robust: a few outliers would wash it out
     fig, axes = plt.subplots(2, len(qps), figsize=(3.2 * len(qps), 5.2), squeeze=False)
     for j, (q, r, f, m) in enumerate(zip(qps, results, fields, masks)):
         axes[0, j].imshow(yuv420_to_rgb(*r.recon[frame]))
@@ -78,14 +79,16 @@ def qp_figure(video, qps=(0, 30, 40, 51), codec: str = "h264", frame: int = 10, 
         axes[0, j].set_title(f"{r.codec.upper()} QP {q}\nRorig {rates.orig:.0f}, Rmotion {rates.motion:.1f} kbit/s",
                              fontsize=9)
         axes[1, j].imshow(flow_image(f, max_magnitude=top, mask=m, cell=8)[:r.height, :r.width])
-        axes[1, j].set_title(f"MV field, frame {frame} (max {top:.1f} px)", fontsize=9)
+        axes[1, j].set_title(f"MVs of frame {frame}", fontsize=9)
         for ax in axes[:, j]:
             ax.set_xticks([])
             ax.set_yticks([])
-    key = fig.add_axes([0.005, 0.02, 0.06, 0.06 * 3.2 * len(qps) / 5.2])
+    fig.tight_layout(rect=(0, 0, 1 - 0.6 / (3.2 * len(qps)), 1))
+    width = 0.5 / (3.2 * len(qps))
+    key = fig.add_axes([1 - width * 1.1, 0.2, width, width * 3.2 * len(qps) / 5.2])  # colour key, right margin
     key.imshow(colour_wheel())
+    key.set_title(f"{top:.1f} px", fontsize=8)
     key.axis("off")
-    fig.tight_layout()
     if out is not None:
         fig.savefig(Path(out), dpi=100)
     return fig

@@ -117,13 +117,14 @@ def load_mv_file(path) -> dict:
 def manifest_row(name: str, rel_path: str, label: int, label_name: str, split: str, fps: float, codec: str,
                  qp: int, bits_full, bits_cropped, bits_motion) -> dict:
     """A manifest row (MANIFEST_COLUMNS) from a video's per-frame bit counts."""
-    frames = len(bits_full)
+    frames, fps = len(bits_full), float(fps)
     per_kbit = 1.0 / (frames / fps * 1000.0)
     r3d, r2d, rsp = classifier_rates(bits_full, bits_cropped, fps)
     return {"name": name, "path": rel_path, "label": int(label), "label_name": label_name, "split": split,
             "frames": frames, "fps": float(fps), "codec": codec, "qp": int(qp),
             "r_orig": float(np.sum(bits_full)) * per_kbit, "r_cropped": float(np.sum(bits_cropped)) * per_kbit,
-            "r_motion": float(np.sum(bits_motion)) * per_kbit, "r_3d": r3d, "r_2d": r2d, "r_sp": rsp}
+            "r_motion": float(np.sum(bits_motion)) * per_kbit, "r_3d": float(r3d), "r_2d": float(r2d),
+            "r_sp": float(rsp)}
 
 
 class OutputMismatch(ValueError):
@@ -173,7 +174,7 @@ def write_csv_atomic(path: Path, columns, rows) -> None:
         w = csv.DictWriter(f, fieldnames=list(columns))
         w.writeheader()
         for row in rows:
-            w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+            w.writerow({k: (repr(float(v)) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()})
     os.replace(tmp, path)
 
 
