@@ -1,5 +1,4 @@
 // Parameter sets and slice segment header (7.3.2.1-7.3.2.3, 7.3.6).
-#include <cstdlib>
 #include "hm/hevc.h"
 
 namespace mvc {
@@ -135,8 +134,7 @@ void write_pps(std::vector<uint8_t>& out, const Seq& s) {
   bw.put(0, 1);  // tiles_enabled_flag
   bw.put(0, 1);  // entropy_coding_sync_enabled_flag
   bw.put(0, 1);  // pps_loop_filter_across_slices_enabled_flag
-  if (std::getenv("MVC_HEVC_NODBK")) { bw.put(1, 1); bw.put(0, 1); bw.put(1, 1); }  // DEBUG
-  else bw.put(0, 1);  // deblocking_filter_control_present_flag
+  bw.put(0, 1);  // deblocking_filter_control_present_flag
   bw.put(0, 1);  // pps_scaling_list_data_present_flag
   bw.put(0, 1);  // lists_modification_present_flag
   bw.ue(0);      // log2_parallel_merge_level_minus2

@@ -1,7 +1,6 @@
 // HEVC encoder picture loop: IDR/P structure, DPB, analysis -> reconstruction -> loop filters,
 // then the same decisions serialised twice (full and cropped streams) with per-category bits.
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
 #include <deque>
 #include <memory>
@@ -85,7 +84,7 @@ class HevcEncoder final : public Encoder {
     f.coef[2].assign(static_cast<size_t>(s.W / 2) * (s.H / 2), 0);
 
     analyse_picture(f, cfg);
-    if (!std::getenv("MVC_HEVC_NODBK")) deblock_picture(f);  // DEBUG
+    deblock_picture(f);
     std::vector<SaoParam> sao;
     const double lambda = (f.is_p ? 1.0 : 0.57) * std::pow(2.0, (s.qp - 12) / 3.0);
     if (cfg.sao) sao_decide_and_apply(f, sao, lambda);

@@ -188,7 +188,10 @@ void sao_decide_and_apply(Frame& f, std::vector<SaoParam>& params, double lambda
       {
         double bj = lambda * 1.0 * chroma_w;
         CompChoice bu, bv;
-        for (int k = 0; k < 4; ++k) {
+        // With 16x16 CTBs FFmpeg (7.x) applies chroma edge offsets to not-yet-deblocked neighbours at
+        // CTB corners (libde265 matches us); band offsets only there keep every decoder bit-exact.
+        const int chroma_eo_classes = s.ctu == 16 ? 0 : 4;
+        for (int k = 0; k < chroma_eo_classes; ++k) {
           CompChoice u = eo_choice(st[1], k), v = eo_choice(st[2], k);
           const double j = u.dist + v.dist + lambda * (u.bits + v.bits - 2 + 2);
           if (j < bj) { bj = j; bu = u; bv = v; }
