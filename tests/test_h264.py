@@ -1,0 +1,143 @@
+"""H.264 encoder (cpp/jm) conformance: FFmpeg decodes our full stream to exactly our
+reconstruction, reads the cropped stream without error, and the bit accounting is exact."""
+import numpy as np
+import pytest
+
+from mvclass import _core
+from _h264_util import decode, encode, load_yuv, planes, translating_clip
+
+CASES = [  # (qp, partitions_all, ref_frames, frames)
+    (30, True, 3, 40),
+    (0, True, 3, 8),
+    (51, True, 3, 20),
+    (30, False, 1, 20),
+    (30, True, 1, 12),
+    (40, False, 3, 12),
+]
+
+
+@pytest.fixture(scope="module")
+def boxing(boxing_clip):
+    return load_yuv(boxing_clip, 40)
+
+
+def check_bit_exact(frames, res):
+    full = b"".join(r["nal_full"] for r in res)
+    dec = decode(full)
+    assert len(dec) == len(frames)
+    for i, (r, d) in enumerate(zip(res, dec)):
+        y, u, v = planes(d)
+        ry, ru, rv = r["recon"]
+        assert y.shape == frames[i][0].shape
+        assert np.array_equal(y, ry), f"frame {i} ({r['type']}): luma differs from FFmpeg's decode"
+        assert np.array_equal(u, ru) and np.array_equal(v, rv), f"frame {i}: chroma differs"
+    return dec
+
+
+def check_cropped(frames, res):
+    dec = decode(b"".join(r["nal_cropped"] for r in res))
+    assert len(dec) == len(frames)
+    for r in res:
+        if r["type"] == "I":
+            assert r["nal_cropped"] == r["nal_full"]  # I pictures keep their texture
+        else:
+            assert len(r["nal_cropped"]) <= len(r["nal_full"])
+
+
+def check_bits(res):
+    for r in res:
+        assert sum(r["bits_full"].values()) == 8 * len(r["nal_full"])
+        assert sum(r["bits_cropped"].values()) == 8 * len(r["nal_cropped"])
+        # decisions identical in both streams (mb_type differs: Intra16x16 types carry the cbp)
+        for cat in ("intra_mode", "ref_idx", "mvd", "skip"):
+            assert r["bits_full"][cat] == r["bits_cropped"][cat]
+        if r["type"] == "P":
+            # only the empty Intra16x16 DC block remains: one 1-bit coeff_token per intra macroblock
+            intra_mbs = np.count_nonzero(r["kind"] == _core.KIND_INTRA) // 16
+            assert r["bits_cropped"]["residual_chroma"] == 0
+            assert r["bits_cropped"]["residual_luma"] <= intra_mbs
+
+
+@pytest.mark.parametrize("qp,parts,refs,n", CASES)
+def test_boxing_bit_exact_and_cropped_decodes(boxing, qp, parts, refs, n):
+    frames = boxing[:n]
+    res = encode(frames, qp=qp, partitions_all=parts, ref_frames=refs, keep_recon=True)
+    assert [r["type"] for r in res] == ["I"] + ["P"] * (n - 1)
+    check_bit_exact(frames, res)
+    check_cropped(frames, res)
+    check_bits(res)
+    full = sum(len(r["nal_full"]) for r in res)
+    cropped = sum(len(r["nal_cropped"]) for r in res)
+    motion = sum(r["bits_full"]["mvd"] + r["bits_full"]["ref_idx"] for r in res if r["type"] == "P")
+    assert cropped < full
+    assert motion <= 8 * cropped
+    sse = sum(r["sse"][0] for r in res)
+    psnr = 10 * np.log10(255 ** 2 * n * frames[0][0].size / max(sse, 1))
+    assert psnr > {0: 50, 30: 33, 40: 28, 51: 20}[qp]
+
+
+def test_cropped_p_pictures_carry_no_residual(boxing):
+    res = encode(boxing[:6], qp=20, keep_recon=True)
+    for r in res[1:]:
+        b = r["bits_cropped"]
+        assert b["residual_chroma"] == 0 and b["residual_luma"] <= 300  # only empty Intra16x16 DC tokens
+        assert r["bits_full"]["residual_luma"] > 0
+
+
+@pytest.mark.parametrize("h,w", [(60, 100), (48, 64)])
+def test_non_multiple_of_16_is_cropped(h, w):
+    frames = translating_clip(6, h, w, 5, -3)
+    res = encode(frames, qp=28, ref_frames=2, keep_recon=True)
+    dec = check_bit_exact(frames, res)
+    assert (dec[0].height, dec[0].width) == (h, w)
+    check_cropped(frames, res)
+    check_bits(res)
+
+
+def test_known_translation_recovered():
+    dx4, dy4 = 6, -3  # 1.5 px right, 0.75 px up per frame
+    frames = translating_clip(6, 96, 128, dx4, dy4, seed=3)
+    res = encode(frames, qp=22, ref_frames=1, keep_recon=True)
+    check_bit_exact(frames, res)
+    for r in res[1:]:
+        inner = (slice(4, -4), slice(4, -4))
+        mv = r["mv"][inner]
+        kind = r["kind"][inner]
+        sel = kind != _core.KIND_INTRA
+        assert sel.mean() > 0.9
+        # content moved by +d, so the block came from -d in the previous picture
+        frac = np.mean((mv[sel][:, 0] == -dx4) & (mv[sel][:, 1] == -dy4))
+        assert frac > 0.9, frac
+
+
+def test_qp_controls_motion_field_sparsity(boxing):
+    stats = {}
+    for qp in (0, 51):
+        res = encode(boxing[:8], qp=qp, ref_frames=1)
+        kind = np.stack([r["kind"] for r in res[1:]])
+        mvd = np.stack([r["mvd"] for r in res[1:]])
+        stats[qp] = ((kind == _core.KIND_SKIP).mean(), np.mean(np.any(mvd != 0, axis=-1)))
+    assert stats[51][0] > 0.8 and stats[51][0] > stats[0][0] + 0.5
+    assert stats[0][1] > 3 * stats[51][1]
+
+
+def test_intra_period_and_determinism(boxing):
+    a = encode(boxing[:7], qp=30, intra_period=3)
+    b = encode(boxing[:7], qp=30, intra_period=3)
+    assert [r["type"] for r in a] == list("IPPIPPI")
+    assert all(x["nal_full"] == y["nal_full"] and x["nal_cropped"] == y["nal_cropped"] for x, y in zip(a, b))
+    assert len(decode(b"".join(r["nal_full"] for r in a))) == 7
+    assert len(decode(b"".join(r["nal_cropped"] for r in a))) == 7
+
+
+@pytest.mark.parametrize("w,h,opts,msg", [
+    (101, 60, {}, "even"),
+    (100, 61, {}, "even"),
+    (64, 64, {"qp": 52}, "qp"),
+    (64, 64, {"ref_frames": 5}, "ref_frames"),
+    (64, 64, {"search_range": 0}, "search_range"),
+    (0, 64, {}, "size"),
+])
+def test_bad_config_raises_value_error(w, h, opts, msg):
+    with pytest.raises(ValueError, match=msg):
+        _core.Encoder("h264", w, h, opts)
