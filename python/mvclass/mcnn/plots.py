@@ -86,7 +86,7 @@ def plot_correct_by_rmotion(r_motion, correct: dict, *, bins=20, path=None):
         counts, _ = np.histogram(x, bins=edges, weights=c)
         ax.bar(edges[:-1] + width * j / n, counts, width=width / n, align="edge", label=label)
     total, _ = np.histogram(x, bins=edges)
-    ax.step(edges[:-1], total, where="post", color="k", lw=1, label="videos in bin")
+    ax.stairs(total, edges, color="k", lw=1, label="videos in bin")
     ax.set_xlabel("R_motion (kbit/s)")
     ax.set_ylabel("videos")
     ax.legend()
