@@ -208,3 +208,18 @@ def test_cli_build_and_rates(tmp_path, capsys):
         assert float(rows[qp][5].rstrip("%")) == pytest.approx(100 * mean[2] / mean[0], abs=0.06)
     assert (tmp_path / "rq.png").stat().st_size > 1000
     assert main(["rates", str(tmp_path / "nothing.csv")]) == 2
+
+
+def test_hevc_build_matches_encode_cropped(small_set, tmp_path):
+    from mvclass.io import yuv420_to_rgb
+
+    videos = [small_set[0], small_set[3]]
+    report = build_mv_dataset(videos, tmp_path, codec="hevc", qp=35, workers=0, progress=False, max_frames=8)
+    assert report.failed == [] and report.encoded == 2
+    for row, v in zip(read_manifest(tmp_path), videos):
+        r = mvclass.encode_cropped(v.source(), qp=35, codec="hevc", max_frames=8, keep_recon=True)
+        assert (row["codec"], row["qp"], row["frames"]) == ("hevc", 35, 8)
+        assert (row["r_orig"], row["r_cropped"], row["r_motion"]) == pytest.approx(tuple(r.rates), rel=1e-12)
+        d = load_mv_file(tmp_path / row["path"])
+        assert d["codec"] == "hevc" and np.array_equal(d["mv"], r.mv) and np.array_equal(d["mvd"], r.mvd)
+        assert np.abs(d["idr"].astype(int) - yuv420_to_rgb(*r.recon[0])).mean() < 1.5
