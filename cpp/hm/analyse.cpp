@@ -204,8 +204,10 @@ struct Analyser {
     intra_mpm(f, x0, y0, cand);
     uint8_t pred[32 * 32];
     double cost[35];
+    IntraRefs refs;
+    intra_refs(f, 0, x0, y0, tlog2, refs);
     for (int m = 0; m < 35; ++m) {
-      intra_predict(f, 0, x0, y0, tlog2, m, pred, 32);
+      intra_pred_mode(refs, m, pred, 32);
       const bool mpm = m == cand[0] || m == cand[1] || m == cand[2];
       cost[m] = satd(f.src.y.at(x0, y0), f.src.y.stride, pred, 32, tn, tn) + sqrt_lambda * (mpm ? 2.0 : 6.0);
     }

@@ -146,6 +146,12 @@ void dequantize(const int16_t* level, int ls, int32_t* coef, int log2n, int qp);
 // Predicts an nTbS block of component c at (x, y) (component sample coordinates) with mode,
 // from f.rec, writing into f.rec (prediction only).
 void intra_predict(Frame& f, int c, int x, int y, int log2n, int mode, uint8_t* dst, int ds);
+struct IntraRefs {  // neighbouring samples of one TB, unfiltered and [1 2 1]/strong filtered
+  int raw[4 * 64 + 1], filt[4 * 64 + 1];
+  int n = 4, log2n = 2, c = 0;
+};
+void intra_refs(const Frame& f, int c, int x, int y, int log2n, IntraRefs& r);
+void intra_pred_mode(const IntraRefs& r, int mode, uint8_t* dst, int ds);
 
 // ---------------------------------------------------------------- mc.cpp
 // Uni-prediction of a w x h block at luma (x, y) with quarter-pel mv (8.5.3.3.3), all planes.

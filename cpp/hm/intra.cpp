@@ -17,23 +17,36 @@ constexpr int kInvAngle[35] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -4096, -1638, -9
 inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
 }  // namespace
 
-void intra_predict(Frame& f, int c, int x0, int y0, int log2n, int mode, uint8_t* dst, int ds) {
+void intra_refs(const Frame& f, int c, int x0, int y0, int log2n, IntraRefs& R) {
   const Seq& s = *f.seq;
   const int n = 1 << log2n, sh = c ? 1 : 0;
-  Plane& pl = c == 0 ? f.rec.y : (c == 1 ? f.rec.u : f.rec.v);
-  // refs: index 0 = p[-1][2n-1] ... index 2n-1 = p[-1][0], 2n = p[-1][-1], 2n+1+i = p[i][-1]
-  int ref[4 * 64 + 1];
+  const Plane& pl = c == 0 ? f.rec.y : (c == 1 ? f.rec.u : f.rec.v);
+  // ref: index 0 = p[-1][2n-1] ... 2n-1 = p[-1][0], 2n = p[-1][-1], 2n+1+i = p[i][-1]
+  int* ref = R.raw;
   bool av[4 * 64 + 1];
   const int total = 4 * n + 1;
+  R.n = n;
+  R.log2n = log2n;
+  R.c = c;
   const int xl = x0 << sh, yl = y0 << sh;
+  const int unit = c ? 2 : 4;  // availability is decided per 4x4 luma unit
   int navail = 0;
-  for (int i = 0; i < total; ++i) {
-    int xn, yn;
-    if (i < 2 * n) { xn = x0 - 1; yn = y0 + 2 * n - 1 - i; }
-    else if (i == 2 * n) { xn = x0 - 1; yn = y0 - 1; }
-    else { xn = x0 + (i - 2 * n - 1); yn = y0 - 1; }
-    av[i] = s.zavail(xl, yl, xn << sh, yn << sh);
-    if (av[i]) { ref[i] = *pl.at(xn, yn); ++navail; }
+  for (int i = 0; i < total;) {
+    int xn, yn, run;
+    if (i < 2 * n) { xn = x0 - 1; yn = y0 + 2 * n - 1 - i; run = 1 + (yn % unit); }
+    else if (i == 2 * n) { xn = x0 - 1; yn = y0 - 1; run = 1; }
+    else { xn = x0 + (i - 2 * n - 1); yn = y0 - 1; run = unit - (xn % unit); }
+    run = std::min(run, total - i);
+    if (i < 2 * n) run = std::min(run, 2 * n - i);
+    const bool a = s.zavail(xl, yl, xn << sh, yn << sh);
+    for (int k = 0; k < run; ++k) {
+      av[i + k] = a;
+      if (a) {
+        ref[i + k] = i + k < 2 * n ? *pl.at(xn, yn - k) : *pl.at(xn + k, yn);
+        ++navail;
+      }
+    }
+    i += run;
   }
   if (navail == 0) {
     for (int i = 0; i < total; ++i) ref[i] = 128;
@@ -46,35 +59,38 @@ void intra_predict(Frame& f, int c, int x0, int y0, int log2n, int mode, uint8_t
     for (int i = 1; i < total; ++i)
       if (!av[i]) ref[i] = ref[i - 1];
   }
-  // views p(x,-1) and p(-1,y)
-  auto L = [&](int yy) -> int& { return yy < 0 ? ref[2 * n] : ref[2 * n - 1 - yy]; };   // p[-1][yy]
-  auto T = [&](int xx) -> int& { return xx < 0 ? ref[2 * n] : ref[2 * n + 1 + xx]; };   // p[xx][-1]
+  // 8.4.4.2.3 filtered copy (luma only for 4:2:0); modes choose raw or filtered
+  int* fr = R.filt;
+  auto T = [&](int xx) { return xx < 0 ? ref[2 * n] : ref[2 * n + 1 + xx]; };
+  auto L = [&](int yy) { return yy < 0 ? ref[2 * n] : ref[2 * n - 1 - yy]; };
+  if (c == 0 && n == 32 && std::abs(T(-1) + T(2 * n - 1) - 2 * T(n - 1)) < 8 &&
+      std::abs(L(-1) + L(2 * n - 1) - 2 * L(n - 1)) < 8) {  // strong intra smoothing
+    const int c0 = ref[2 * n], ct = T(63), cl = L(63);
+    fr[2 * n] = c0;
+    for (int i = 0; i < 63; ++i) {
+      fr[2 * n - 1 - i] = ((63 - i) * c0 + (i + 1) * cl + 32) >> 6;
+      fr[2 * n + 1 + i] = ((63 - i) * c0 + (i + 1) * ct + 32) >> 6;
+    }
+    fr[0] = cl;
+    fr[total - 1] = ct;
+  } else {
+    fr[0] = ref[0];
+    fr[total - 1] = ref[total - 1];
+    for (int i = 1; i < total - 1; ++i) fr[i] = (ref[i - 1] + 2 * ref[i] + ref[i + 1] + 2) >> 2;
+  }
+}
 
-  // 8.4.4.2.3 filtering (luma only for 4:2:0)
+void intra_pred_mode(const IntraRefs& R, int mode, uint8_t* dst, int ds) {
+  const int n = R.n, log2n = R.log2n, c = R.c;
+  bool use_f = false;
   if (c == 0 && mode != 1 && n != 4) {
     const int dist = std::min(std::abs(mode - 26), std::abs(mode - 10));
     const int thres = n == 8 ? 7 : (n == 16 ? 1 : 0);
-    if (dist > thres) {
-      int fr[4 * 64 + 1];
-      const bool strong = n == 32 && std::abs(T(-1) + T(2 * n - 1) - 2 * T(n - 1)) < 8 &&
-                          std::abs(L(-1) + L(2 * n - 1) - 2 * L(n - 1)) < 8;
-      if (strong) {
-        const int c0 = ref[2 * n], ct = T(63), cl = L(63);
-        fr[2 * n] = c0;
-        for (int i = 0; i < 63; ++i) {
-          fr[2 * n - 1 - i] = ((63 - i) * c0 + (i + 1) * cl + 32) >> 6;  // p[-1][i]
-          fr[2 * n + 1 + i] = ((63 - i) * c0 + (i + 1) * ct + 32) >> 6;  // p[i][-1]
-        }
-        fr[0] = cl;
-        fr[total - 1] = ct;
-      } else {
-        fr[0] = ref[0];
-        fr[total - 1] = ref[total - 1];
-        for (int i = 1; i < total - 1; ++i) fr[i] = (ref[i - 1] + 2 * ref[i] + ref[i + 1] + 2) >> 2;
-      }
-      std::memcpy(ref, fr, sizeof(int) * total);
-    }
+    use_f = dist > thres;
   }
+  const int* ref = use_f ? R.filt : R.raw;
+  auto L = [&](int yy) { return yy < 0 ? ref[2 * n] : ref[2 * n - 1 - yy]; };  // p[-1][yy]
+  auto T = [&](int xx) { return xx < 0 ? ref[2 * n] : ref[2 * n + 1 + xx]; };  // p[xx][-1]
 
   if (mode == 0) {  // planar
     for (int y = 0; y < n; ++y)
@@ -111,10 +127,14 @@ void intra_predict(Frame& f, int c, int x0, int y0, int log2n, int mode, uint8_t
   }
   for (int j = 0; j < n; ++j) {  // j: y for vertical modes, x for horizontal
     const int idx = ((j + 1) * angle) >> 5, fact = ((j + 1) * angle) & 31;
-    for (int i = 0; i < n; ++i) {
-      const int v = fact ? ((32 - fact) * r[i + idx + 1] + fact * r[i + idx + 2] + 16) >> 5 : r[i + idx + 1];
-      if (vert) dst[j * ds + i] = static_cast<uint8_t>(v);
-      else dst[i * ds + j] = static_cast<uint8_t>(v);
+    const int* rr = r + idx + 1;
+    if (vert) {
+      uint8_t* d = dst + j * ds;
+      if (fact) for (int i = 0; i < n; ++i) d[i] = static_cast<uint8_t>(((32 - fact) * rr[i] + fact * rr[i + 1] + 16) >> 5);
+      else for (int i = 0; i < n; ++i) d[i] = static_cast<uint8_t>(rr[i]);
+    } else {
+      if (fact) for (int i = 0; i < n; ++i) dst[i * ds + j] = static_cast<uint8_t>(((32 - fact) * rr[i] + fact * rr[i + 1] + 16) >> 5);
+      else for (int i = 0; i < n; ++i) dst[i * ds + j] = static_cast<uint8_t>(rr[i]);
     }
   }
   if (c == 0 && n < 32) {
@@ -123,6 +143,12 @@ void intra_predict(Frame& f, int c, int x0, int y0, int log2n, int mode, uint8_t
     else if (mode == 10)
       for (int x = 0; x < n; ++x) dst[x] = clip1(L(0) + ((T(x) - T(-1)) >> 1));
   }
+}
+
+void intra_predict(Frame& f, int c, int x0, int y0, int log2n, int mode, uint8_t* dst, int ds) {
+  IntraRefs R;
+  intra_refs(f, c, x0, y0, log2n, R);
+  intra_pred_mode(R, mode, dst, ds);
 }
 
 }  // namespace hevc
