@@ -237,14 +237,22 @@ def _fps_fraction(fps: float) -> tuple[int, int]:
 
 
 def _write_ffv1(path: Path, clip: np.ndarray, fps: float) -> None:
+    """Lossless FFV1 in AVI of our own 4:2:0 conversion, so it decodes to what .y4m holds."""
     import av
     from fractions import Fraction
 
+    from mvclass.io import rgb_to_yuv420
+
+    h, w = clip.shape[1:3]
     with av.open(str(path), "w") as c:
         st = c.add_stream("ffv1", rate=Fraction(fps).limit_denominator(1001))
-        st.width, st.height, st.pix_fmt = clip.shape[2], clip.shape[1], "yuv420p"
-        for frame in clip:
-            for pkt in st.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        for rgb in clip:
+            frame = av.VideoFrame(w, h, "yuv420p")
+            for plane, data in zip(frame.planes, rgb_to_yuv420(rgb)):
+                buf = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+                buf[:data.shape[0], :data.shape[1]] = data
+            for pkt in st.encode(frame):
                 c.mux(pkt)
         for pkt in st.encode():
             c.mux(pkt)
