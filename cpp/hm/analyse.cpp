@@ -287,6 +287,85 @@ struct Analyser {
     }
     const double j = apply(c, x0, y0, log2, depth);
     if (j < bestJ) { bestJ = j; best = c; }
+    // rectangular partitions: each PU picks merge or AMVP motion by SATD cost
+    for (int part = PART_2NxN; part <= PART_Nx2N; ++part) {
+      Cand rc;
+      rc.pred = MODE_INTER;
+      rc.part = static_cast<uint8_t>(part);
+      const int h = n >> 1;
+      for (int pi = 0; pi < 2; ++pi) {
+        PuGeom pg{x0, y0, n, x0, y0, n, n, pi, part};
+        if (part == PART_2NxN) { pg.yPb = y0 + pi * h; pg.h = h; }
+        else { pg.xPb = x0 + pi * h; pg.w = h; }
+        const PuChoice pc = best_pu(pg);
+        rc.mvf[pi] = pc.mvf;
+        rc.mvd[pi] = pc.mvd;
+        rc.merge[pi] = pc.merge;
+        rc.merge_idx[pi] = pc.merge_idx;
+        rc.mvp_idx[pi] = pc.mvp_idx;
+        for (int y = pg.yPb; y < pg.yPb + pg.h; y += 4)  // the second PU's candidates read this one
+          for (int x = pg.xPb; x < pg.xPb + pg.w; x += 4) {
+            Blk& b = f.b(x, y);
+            b.pred = MODE_INTER;
+            b.mvf = pc.mvf;
+          }
+      }
+      const double jr = apply(rc, x0, y0, log2, depth);
+      if (jr < bestJ) { bestJ = jr; best = rc; }
+    }
+  }
+
+  struct PuChoice {
+    MvField mvf;
+    Mv mvd;
+    uint8_t merge = 0, merge_idx = 0, mvp_idx = 0;
+    double cost = 1e300;
+  };
+
+  PuChoice best_pu(const PuGeom& g) {
+    PuChoice best;
+    MvField mc[5];
+    merge_candidates(f, g, mc);
+    uint8_t pred[64 * 64];
+    for (int i = 0; i < 5; ++i) {
+      bool dup = false;
+      for (int k = 0; k < i; ++k) dup |= mc[k] == mc[i];
+      if (dup) continue;
+      mc_luma(f.refs[mc[i].ref]->rec.y, g.xPb, g.yPb, g.w, g.h, mc[i].mv, pred, 64);
+      const double c = satd(f.src.y.at(g.xPb, g.yPb), f.src.y.stride, pred, 64, g.w, g.h) + sqrt_lambda * (i + 2);
+      if (c < best.cost) {
+        best = PuChoice{};
+        best.cost = c;
+        best.mvf = mc[i];
+        best.merge = 1;
+        best.merge_idx = static_cast<uint8_t>(i);
+      }
+    }
+    Mv extra[5];
+    for (int i = 0; i < 5; ++i) extra[i] = mc[i].mv;
+    const int nref = static_cast<int>(f.refs.size());
+    for (int r = 0; r < nref; ++r) {
+      Mv mvp[2];
+      amvp_candidates(f, g, r, mvp);
+      MeInput in;
+      in.src = &f.src.y;
+      in.ref = &f.refs[r]->rec.y;
+      in.x = g.xPb; in.y = g.yPb; in.w = g.w; in.h = g.h;
+      in.mvp[0] = mvp[0]; in.mvp[1] = mvp[1];
+      in.extra = extra; in.n_extra = 5;
+      in.range = cfg.search_range;
+      in.sqrt_lambda = sqrt_lambda;
+      const MeResult mr = motion_search(in);
+      const double c = mr.cost + sqrt_lambda * (1 + (nref > 1 ? std::min(r + 1, nref - 1) : 0));
+      if (c < best.cost) {
+        best = PuChoice{};
+        best.cost = c;
+        best.mvf = MvField{mr.mv, static_cast<int8_t>(r)};
+        best.mvp_idx = static_cast<uint8_t>(mr.mvp_idx);
+        best.mvd = Mv{int16_t(mr.mv.x - mvp[mr.mvp_idx].x), int16_t(mr.mv.y - mvp[mr.mvp_idx].y)};
+      }
+    }
+    return best;
   }
 
   double quadtree(int x0, int y0, int log2, int depth) {
