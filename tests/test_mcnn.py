@@ -137,6 +137,28 @@ def test_solve_agrees_with_brute_force_grid(budget, brute_force_grid):
     assert s.accuracy - grid_best < step_gain
 
 
+def test_solve_beats_grid_on_random_models():
+    """Random valid models (accuracies sometimes unordered, so some inputs are dominated): the
+    solver is feasible and no point of a (mean/60)-step grid beats it."""
+    rng = np.random.default_rng(7)
+    for trial in range(6):
+        k, mean = rng.uniform(1.2, 5.0), rng.uniform(5.0, 40.0)
+        a3 = rng.uniform(1.0, 3.0)
+        accs = rng.uniform(0.5, 0.95, 3)
+        if trial % 2 == 0:
+            accs = np.sort(accs)[::-1]
+        m = MCNN(GammaModel(k, k / mean), LinearRate(a3, rng.uniform(5, 12)),
+                 LinearRate(rng.uniform(0.3, 0.9 * a3), rng.uniform(2, 6)), rng.uniform(1, 3), *accs)
+        r = np.append(np.arange(0.0, m.gamma.ppf(1 - 1e-9), mean / 60), np.inf)
+        rl, rh = (a.ravel() for a in np.meshgrid(r, r, indexing="ij"))
+        keep = rl <= rh
+        acc, rate = m.expected_accuracy(rl[keep], rh[keep]), m.expected_rate(rl[keep], rh[keep])
+        for budget in rng.uniform(m.min_rate() * 1.001, float(m.expected_rate(math.inf, math.inf)) * 1.1, 2):
+            s = m.solve(budget)
+            assert s.rate <= budget + 1e-9
+            assert s.accuracy >= acc[rate <= budget].max() - 1e-7
+
+
 def test_solve_single_threshold_known_answer():
     """With A_3D <= A_2D the 3D input is dominated (dearer, no better): R_L = 0 and R_H solves
     eq. 7 = budget, a 1-D root found independently by brentq."""

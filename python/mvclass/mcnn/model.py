@@ -265,6 +265,7 @@ class RateAccuracyCurve:
 
 
 _U_MAX = 1.0 - 1e-9  # the grid's last quantile
+_WA = 100.0  # objective in percentage points: at fractions, trust-constr's barrier swamps it
 _U_CAP = 1.0 - 1e-7  # the solver's threshold cap; a threshold there is reported as inf
 
 
@@ -357,7 +358,8 @@ class MCNN:
         return ul, uh, self._acc_u(ul, uh), self._rate_u(ul, uh)
 
     def min_rate(self) -> float:
-        """Smallest achievable E[R] (the spatial-only rate unless a temporal input is cheaper)."""
+        """Smallest achievable E[R]: the spatial-only rate, unless a temporal input is cheaper for
+        some videos (then the minimum over the start grid of :meth:`solve`)."""
         _, _, _, rate = self._grid()
         return float(min(rate.min(), self.spatial_rate))
 
@@ -367,7 +369,8 @@ class MCNN:
 
         The best feasible point of a grid (121 x 121 thresholds at Gamma quantiles) starts
         SciPy's trust-region constrained method (``minimize(method="trust-constr")``) with exact
-        gradients and Hessians, in thresholds scaled by the mean R_motion and capped at the
+        gradients and Hessians, accuracy in percentage points and thresholds scaled by the mean
+        R_motion (so its interior-point barrier does not swamp the objective), capped at the
         1 - 1e-7 quantile (above it eq. 6 and eq. 7 are flat, where any local method stalls).
         The result is pulled back onto the feasible set if the solver ends marginally outside
         it and is never returned worse than its start. A threshold at the cap (no video above
@@ -399,15 +402,15 @@ class MCNN:
             return self._pdf(r), self._dpdf(r)
 
         def obj(x):
-            return -float(self._acc_r(*np.maximum(x * scale, 0.0)))
+            return -_WA * float(self._acc_r(*np.maximum(x * scale, 0.0)))
 
         def obj_jac(x):
             r = np.maximum(x * scale, 0.0)
-            return -scale * da * np.array([self._pdf(r[0]), self._pdf(r[1])])
+            return -_WA * scale * da * np.array([self._pdf(r[0]), self._pdf(r[1])])
 
         def obj_hess(x):
             r = np.maximum(x * scale, 0.0)
-            return -scale**2 * np.diag(da * np.array([self._dpdf(r[0]), self._dpdf(r[1])]))
+            return -_WA * scale**2 * np.diag(da * np.array([self._dpdf(r[0]), self._dpdf(r[1])]))
 
         def con(x):
             return float(self._rate_r(*np.maximum(x * scale, 0.0)))
@@ -436,7 +439,7 @@ class MCNN:
         if obj(x) > obj(x0):
             x = x0
         r_l, r_h = (math.inf if v * scale >= r_cap * (1 - 1e-12) else float(v * scale) for v in x)
-        return Solution(r_l, r_h, -obj(x), con(x))
+        return Solution(r_l, r_h, -obj(x) / _WA, con(x))
 
     def _pdf(self, r: float) -> float:
         g = self.gamma
