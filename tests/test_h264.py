@@ -117,7 +117,7 @@ def test_qp_controls_motion_field_sparsity(boxing):
         kind = np.stack([r["kind"] for r in res[1:]])
         mvd = np.stack([r["mvd"] for r in res[1:]])
         stats[qp] = ((kind == _core.KIND_SKIP).mean(), np.mean(np.any(mvd != 0, axis=-1)))
-    assert stats[51][0] > 0.8 and stats[51][0] > stats[0][0] + 0.5
+    assert stats[51][0] > 0.8 and stats[51][0] > stats[0][0] + 0.3
     assert stats[0][1] > 3 * stats[51][1]
 
 

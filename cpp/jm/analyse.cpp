@@ -145,24 +145,9 @@ int pred_i4_mode(const EncCtx& c, int mbx, int mby, int bx, int by) {  // 8.3.1.
 }
 
 // ------------------------------------------------------------------ residual coding
-// JM-style coefficient cost: a lone +-1 at low frequency costs more than its benefit.
-int coeff_cost(const int16_t* lv) {
-  static const int kCost[16] = {3, 2, 2, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-  int cost = 0, run = 0;
-  for (int i = 0; i < 16; ++i) {
-    const int a = std::abs(lv[i]);
-    if (!a) { ++run; continue; }
-    if (a > 1) return 999;
-    cost += kCost[run];
-    run = 0;
-  }
-  return cost;
-}
-
 void code_luma_inter(EncCtx& c, Mb& m, const uint8_t* src, int ss, const uint8_t* pred, uint8_t* rec, int rs) {
   int16_t diff[16];
   int32_t coef[16];
-  int cost8[4] = {0, 0, 0, 0};
   m.cbp &= ~15;
   for (int b = 0; b < 16; ++b) {
     const int bx = b & 3, by = b >> 2;
@@ -171,18 +156,7 @@ void code_luma_inter(EncCtx& c, Mb& m, const uint8_t* src, int ss, const uint8_t
         diff[y * 4 + x] = int16_t(src[(by * 4 + y) * ss + bx * 4 + x] - pred[(by * 4 + y) * 16 + bx * 4 + x]);
     fdct4(diff, coef);
     m.nz[b] = uint8_t(quant4(coef, m.luma[b], c.qp, false, 0));
-    if (m.nz[b]) cost8[(by >> 1) * 2 + (bx >> 1)] += coeff_cost(m.luma[b]);
-  }
-  int total = 0;
-  for (int k = 0; k < 4; ++k) {
-    if (cost8[k] < 4) cost8[k] = 0;  // drop 8x8 blocks holding only a few isolated +-1
-    total += cost8[k];
-  }
-  const bool keep_any = total >= 5;
-  for (int b = 0; b < 16; ++b) {
-    const int bx = b & 3, by = b >> 2, k = (by >> 1) * 2 + (bx >> 1);
-    if (!keep_any || !cost8[k]) { std::memset(m.luma[b], 0, sizeof(m.luma[b])); m.nz[b] = 0; }
-    if (m.nz[b]) m.cbp |= uint8_t(1 << k);
+    if (m.nz[b]) m.cbp |= uint8_t(1 << ((by >> 1) * 2 + (bx >> 1)));
   }
   for (int b = 0; b < 16; ++b) {
     const int bx = b & 3, by = b >> 2;
