@@ -47,3 +47,10 @@ def pool_ceil_output(size: int, kernel: int, stride: int) -> int:
     if (out - 1) * stride >= size:  # the last window must start inside the input
         out -= 1
     return out
+
+
+def init_output_layer(layer: nn.Linear, std: float = 0.01) -> None:
+    """Small Gaussian weights on the class layer (as in Caffe's nets), so training starts at
+    loss ~ ln(classes) instead of with large random logits."""
+    nn.init.normal_(layer.weight, 0.0, std)
+    nn.init.zeros_(layer.bias)

@@ -7,6 +7,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ._layers import init_output_layer
+
 # torchvision's configuration "D": numbers are conv widths, "M" a 2x2 max-pool.
 _VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 HEAD_KEYS = ("classifier.6.weight", "classifier.6.bias")
@@ -41,6 +43,7 @@ class SpatialVGG16(nn.Module):
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
                 nn.init.zeros_(m.bias)
+        init_output_layer(self.classifier[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 3:

@@ -4,14 +4,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._layers import he_init, pool_ceil_output
+from ._layers import init_output_layer, he_init, pool_ceil_output
 
 
 class Temporal2D(nn.Module):
     """2D CNN over a (B, 2*frames, size, size) stack of (dx, dy) planes, interleaved per frame.
 
     conv 3x3/96 -> pool 3/2 -> conv 5x5/256 -> pool 3/2 -> 3 x conv 3x3/512 -> pool 3/2 -> fc 4096
-    -> fc 2048 -> num_classes; PReLU, dropout on the fc layers. Convolutions are stride 1 with
+    -> fc 2048 -> num_classes; PReLU, dropout on the fc layers; He initialisation. Convolutions are stride 1 with
     'same' padding; pools use Caffe's ceil rounding (48 -> 24 -> 12 -> 6). The paper's input is
     frames=60, size=48."""
 
@@ -38,6 +38,7 @@ class Temporal2D(nn.Module):
             nn.Linear(2048, num_classes),
         )
         he_init(self)
+        init_output_layer(self.classifier[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = (2 * self.frames, self.size, self.size)

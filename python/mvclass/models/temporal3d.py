@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._layers import ConvSame3d, he_init, same_output
+from ._layers import init_output_layer, ConvSame3d, he_init, same_output
 
 
 class Temporal3D(nn.Module):
@@ -44,6 +44,7 @@ class Temporal3D(nn.Module):
             nn.Linear(2048, num_classes),
         )
         he_init(self)
+        init_output_layer(self.classifier[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = (self.in_channels, self.frames, self.size, self.size)

@@ -140,7 +140,7 @@ def take_frames(motion: np.ndarray, start: int, frames: int) -> np.ndarray:
     return motion[(start + np.arange(frames)) % len(motion)]
 
 
-def test_starts(length: int, frames: int, count: int = 10) -> np.ndarray:
+def view_starts(length: int, frames: int, count: int = 10) -> np.ndarray:
     """Start frames of the ``count`` evenly spaced test volumes (spread over one loop of the video
     when it is shorter than a volume)."""
     span = length - frames if length > frames else length - 1
@@ -283,7 +283,7 @@ class MotionVolumes:
         h, w = mv.shape[1], mv.shape[2]
         side = max(1, int(round(min(h, w) * self.test_crop)))
         views = []
-        for start in test_starts(len(mv), self.frames, self.test_volumes):
+        for start in view_starts(len(mv), self.frames, self.test_volumes):
             vol = take_frames(mv, int(start), self.frames)
             crops = [resize_grid(vol[:, y:y + ch, x:x + cw], self.size) for y, x, ch, cw in five_crop_boxes(h, w, side)]
             for flip in ((False, True) if self.flip else (False,)):

@@ -195,11 +195,16 @@ def fit(model, dataset, *, iters: int = 90_000, batch_size: int = 64, lr: float 
     if is_main and out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         metrics_path = out_dir / METRICS_NAME
-        new_file = not metrics_path.exists() or start_iter == 0
-        metrics_file = open(metrics_path, "w" if start_iter == 0 else "a", newline="")
+        kept = []
+        if start_iter > 0 and metrics_path.exists():
+            # Rows logged after the checkpoint belong to the lost part of the run: drop them.
+            with open(metrics_path, newline="") as f:
+                kept = [r for r in csv.reader(f)][1:]
+            kept = [r for r in kept if r and int(float(r[0])) <= start_iter]
+        metrics_file = open(metrics_path, "w", newline="")
         metrics = csv.writer(metrics_file)
-        if new_file:
-            metrics.writerow(["iteration", "loss", "accuracy", "lr", "samples_per_s", "elapsed_s"])
+        metrics.writerow(["iteration", "loss", "accuracy", "lr", "samples_per_s", "elapsed_s"])
+        metrics.writerows(kept)
         try:
             from torch.utils.tensorboard import SummaryWriter
 
