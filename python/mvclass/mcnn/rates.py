@@ -10,7 +10,8 @@ What is sent for each classifier (paper Sec. III/V, T3D = 160, T2D = 60 frames a
 All three rates are measured over the same window, T3D / fps seconds (6.4 s): the selector
 makes one decision per 3D-input window, so sending the short 2D input means sending fewer
 bits in that window, not sending them faster. This is what reproduces the paper's linear
-fits (a2D ≈ 0.83 ≈ a3D · 59/159); dividing R_2D by T2D / fps instead gives a2D ≈ 2.2.
+fits (its a2D / a3D = 0.83 / 2.21 = 0.38, close to 59 / 159 = 0.37 cropped frames; we get
+0.815 / 2.140); dividing R_2D by T2D / fps instead gives a2D ≈ 2.2, nothing like the paper.
 
 Videos shorter than the window are looped as the CNN inputs are: the cropped frames
 1 .. n-1 repeat until T-1 of them have been counted (the IDR frame is counted once).
