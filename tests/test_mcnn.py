@@ -441,3 +441,18 @@ def test_plots_write_pngs(experiment, tmp_path):
     for f in ("f6.png", "f7.png", "f8.png"):
         data = (tmp_path / f).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_rates_from_encode_cropped_result(boxing_clip):
+    """The encoder's own result feeds the rate rules directly (12 real frames, QP 40)."""
+    import mvclass
+
+    r = mvclass.encode_cropped(boxing_clip, qp=40, max_frames=12)
+    fb = r.frame_bits
+    v = rates_from_frame_bits(fb, fps=r.fps)
+    assert v.r_motion == pytest.approx(r.rates.motion, rel=1e-12)  # same definition as EncodeResult.rates
+    assert v.r_sp == pytest.approx(fb["full"][0] / (160 / r.fps) / 1000)
+    p = fb["cropped"][1:]
+    assert v.r_3d == pytest.approx((fb["full"][0] + p.sum() * 14 + p[:5].sum()) / (160 / r.fps) / 1000)  # 159 = 11*14 + 5
+    assert v.r_2d == pytest.approx((fb["full"][0] + p.sum() * 5 + p[:4].sum()) / (160 / r.fps) / 1000)  # 59 = 11*5 + 4
+    assert v.r_sp < v.r_2d < v.r_3d
