@@ -1,6 +1,11 @@
 #include "common/pixel.h"
 
 #include <cstdlib>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace mvc {
 
@@ -31,9 +36,74 @@ inline int satd4x4(const uint8_t* a, int as, const uint8_t* b, int bs) {
   }
   return sum >> 1;
 }
+
+#if defined(__SSE2__)
+// SAD of 16- and 8-wide blocks with psadbw.
+inline int sad16_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, int h) {
+  __m128i acc = _mm_setzero_si128();
+  for (int y = 0; y < h; ++y, a += as, b += bs)
+    acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)),
+                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(b))));
+  return _mm_cvtsi128_si32(acc) + _mm_cvtsi128_si32(_mm_srli_si128(acc, 8));
+}
+inline int sad8_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, int h) {
+  __m128i acc = _mm_setzero_si128();
+  for (int y = 0; y < h; ++y, a += as, b += bs)
+    acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a)),
+                                          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b))));
+  return _mm_cvtsi128_si32(acc);
+}
+
+// Hadamard SATD of two horizontally adjacent 4x4 blocks (an 8x4 area), same value as two
+// satd4x4 calls: every 4x4 Hadamard sum is even, so halving the total is exact.
+// W4 = true: a single 4x4 block (upper lanes zero contribute nothing).
+template <bool W4>
+inline int satd8x4_sse2(const uint8_t* a, int as, const uint8_t* b, int bs) {
+  const __m128i z = _mm_setzero_si128();
+  __m128i d[4];
+  for (int i = 0; i < 4; ++i) {
+    __m128i va, vb;
+    if (W4) {
+      int32_t ia, ib;
+      std::memcpy(&ia, a + i * as, 4);
+      std::memcpy(&ib, b + i * bs, 4);
+      va = _mm_cvtsi32_si128(ia); vb = _mm_cvtsi32_si128(ib);
+    } else {
+      va = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(a + i * as));
+      vb = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i * bs));
+    }
+    d[i] = _mm_sub_epi16(_mm_unpacklo_epi8(va, z), _mm_unpacklo_epi8(vb, z));
+  }
+  const __m128i s01 = _mm_add_epi16(d[0], d[1]), t01 = _mm_sub_epi16(d[0], d[1]);
+  const __m128i s23 = _mm_add_epi16(d[2], d[3]), t23 = _mm_sub_epi16(d[2], d[3]);
+  __m128i m[4] = {_mm_add_epi16(s01, s23), _mm_sub_epi16(s01, s23), _mm_sub_epi16(t01, t23), _mm_add_epi16(t01, t23)};
+  const __m128i odd = _mm_set_epi16(-1, 0, -1, 0, -1, 0, -1, 0);
+  const __m128i hi2 = _mm_set_epi16(-1, -1, 0, 0, -1, -1, 0, 0);
+  __m128i acc = z;
+  for (int i = 0; i < 4; ++i) {
+    // horizontal butterflies inside each group of 4 lanes (signs of outputs do not matter)
+    __m128i x = m[i];
+    __m128i sw = _mm_shufflehi_epi16(_mm_shufflelo_epi16(x, 0xB1), 0xB1);
+    __m128i sum = _mm_add_epi16(x, sw), dif = _mm_sub_epi16(x, sw);
+    x = _mm_or_si128(_mm_andnot_si128(odd, sum), _mm_and_si128(odd, dif));
+    sw = _mm_shufflehi_epi16(_mm_shufflelo_epi16(x, 0x4E), 0x4E);
+    sum = _mm_add_epi16(x, sw); dif = _mm_sub_epi16(x, sw);
+    x = _mm_or_si128(_mm_andnot_si128(hi2, sum), _mm_and_si128(hi2, dif));
+    x = _mm_max_epi16(x, _mm_sub_epi16(z, x));  // |x|
+    acc = _mm_add_epi32(acc, _mm_madd_epi16(x, _mm_set1_epi16(1)));
+  }
+  acc = _mm_add_epi32(acc, _mm_srli_si128(acc, 8));
+  acc = _mm_add_epi32(acc, _mm_srli_si128(acc, 4));
+  return _mm_cvtsi128_si32(acc) >> 1;
+}
+#endif
 }  // namespace
 
 int sad(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
+#if defined(__SSE2__)
+  if (w == 16) return sad16_sse2(a, as, b, bs, h);
+  if (w == 8) return sad8_sse2(a, as, b, bs, h);
+#endif
   switch (w) {  // fixed widths let the compiler vectorise the inner loop
     case 4: return sad_w<4>(a, as, b, bs, h);
     case 8: return sad_w<8>(a, as, b, bs, h);
@@ -51,6 +121,17 @@ int sad(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
 
 int satd(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
   int s = 0;
+#if defined(__SSE2__)
+  if ((w & 7) == 0) {
+    for (int y = 0; y < h; y += 4)
+      for (int x = 0; x < w; x += 8) s += satd8x4_sse2<false>(a + y * as + x, as, b + y * bs + x, bs);
+    return s;
+  }
+  if (w == 4) {
+    for (int y = 0; y < h; y += 4) s += satd8x4_sse2<true>(a + y * as, as, b + y * bs, bs);
+    return s;
+  }
+#endif
   for (int y = 0; y < h; y += 4)
     for (int x = 0; x < w; x += 4) s += satd4x4(a + y * as + x, as, b + y * bs + x, bs);
   return s;

@@ -96,6 +96,10 @@ struct RefPic {
 };
 // Luma prediction of a w x h block at (x, y) with quarter-sample mv (8.4.2.2.1).
 void mc_luma(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int dst_stride);
+// Same samples as mc_luma, but returns a pointer into the reference planes when no averaging
+// is needed (full and half positions), else fills buf.
+const uint8_t* mc_luma_ref(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint8_t* buf, int buf_stride,
+                           int* stride_out);
 // Chroma prediction (8.4.2.2.2) of a w x h chroma block at chroma (x, y); mv in luma quarter units.
 void mc_chroma(const Plane& p, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int dst_stride);
 

@@ -23,11 +23,15 @@ void RefPic::build_hpel() {
     const uint8_t* r = g.at(0, y);
     int16_t* bo = b1.data() + static_cast<size_t>(y - y0) * W;
     uint8_t* ho = hpel_h.at(0, y);
+    auto tap = [&](int x, int v) { bo[x - x0] = static_cast<int16_t>(v); ho[x] = clip1((v + 16) >> 5); };
     for (int x = x0; x <= x1; ++x) {
+      if (x == x0 + 2) {  // interior: no clamping needed
+        for (; x <= x1 - 3; ++x)
+          tap(x, r[x - 2] - 5 * r[x - 1] + 20 * r[x] + 20 * r[x + 1] - 5 * r[x + 2] + r[x + 3]);
+        if (x > x1) break;
+      }
       auto s = [&](int k) { return int(r[std::min(std::max(x + k, x0), x1)]); };
-      const int v = s(-2) - 5 * s(-1) + 20 * s(0) + 20 * s(1) - 5 * s(2) + s(3);
-      bo[x - x0] = static_cast<int16_t>(v);
-      ho[x] = clip1((v + 16) >> 5);
+      tap(x, s(-2) - 5 * s(-1) + 20 * s(0) + 20 * s(1) - 5 * s(2) + s(3));
     }
   }
   for (int y = y0; y <= y1; ++y) {
@@ -76,6 +80,24 @@ void mc_luma(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint
     for (int j = 0; j < h; ++j, a += st, b += st, dst += ds)
       for (int i = 0; i < w; ++i) dst[i] = static_cast<uint8_t>((a[i] + b[i] + 1) >> 1);
   }
+}
+
+const uint8_t* mc_luma_ref(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint8_t* buf, int buf_stride,
+                           int* stride_out) {
+  const Plane* planes[4] = {&r.pic.y, &r.hpel_h, &r.hpel_v, &r.hpel_c};
+  const Plane& g = r.pic.y;
+  const int ix = std::min(std::max(x + (mvx >> 2), -g.pad + 3), g.width + g.pad - w - 4);
+  const int iy = std::min(std::max(y + (mvy >> 2), -g.pad + 3), g.height + g.pad - h - 4);
+  const Src* s = kQpel[(mvy & 3) * 4 + (mvx & 3)];
+  const uint8_t* a = planes[s[0].p]->at(ix + s[0].dx, iy + s[0].dy);
+  const uint8_t* b = planes[s[1].p]->at(ix + s[1].dx, iy + s[1].dy);
+  const int st = g.stride;
+  if (a == b) { *stride_out = st; return a; }  // full or half sample: read the plane in place
+  uint8_t* d = buf;
+  for (int j = 0; j < h; ++j, a += st, b += st, d += buf_stride)
+    for (int i = 0; i < w; ++i) d[i] = static_cast<uint8_t>((a[i] + b[i] + 1) >> 1);
+  *stride_out = buf_stride;
+  return buf;
 }
 
 void mc_chroma(const Plane& p, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int ds) {

@@ -24,8 +24,9 @@ struct Search {
   }
   int satd_at(int mx, int my) const {
     uint8_t buf[16 * 16];
-    mc_luma(*q.ref, q.x, q.y, mx, my, q.w, q.h, buf, 16);
-    return satd(q.src, q.src_stride, buf, 16, q.w, q.h) + mv_cost(mx, my);
+    int st;
+    const uint8_t* p = mc_luma_ref(*q.ref, q.x, q.y, mx, my, q.w, q.h, buf, 16, &st);
+    return satd(q.src, q.src_stride, p, st, q.w, q.h) + mv_cost(mx, my);
   }
 };
 }  // namespace
