@@ -161,7 +161,12 @@ struct Analyser {
         const int pw = cd.part == PART_Nx2N ? h : n, ph = cd.part == PART_2NxN ? h : n;
         const RefPic* r = f.refs[cd.mvf[pi].ref];
         const Mv mv = cd.mvf[pi].mv;
-        mc_luma(r->rec.y, px, py, pw, ph, mv, f.rec.y.at(px, py), f.rec.y.stride);
+        {
+          uint8_t buf[64 * 64];
+          int st;
+          const uint8_t* p = predict_luma(*r, px, py, pw, ph, mv, buf, st);
+          for (int yy = 0; yy < ph; ++yy) std::memcpy(f.rec.y.at(px, py + yy), p + yy * st, pw);
+        }
         mc_chroma(r->rec.u, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.u.at(px / 2, py / 2), f.rec.u.stride);
         mc_chroma(r->rec.v, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.v.at(px / 2, py / 2), f.rec.v.stride);
       }
@@ -239,8 +244,9 @@ struct Analyser {
       bool dup = false;
       for (int k = 0; k < i; ++k) dup |= mc[k] == mc[i];
       if (dup) continue;
-      mc_luma(f.refs[mc[i].ref]->rec.y, x0, y0, n, n, mc[i].mv, pred, 64);
-      mcost[i] = satd(f.src.y.at(x0, y0), f.src.y.stride, pred, 64, n, n) + sqrt_lambda * (i + 1);
+      int st;
+      const uint8_t* p = predict_luma(*f.refs[mc[i].ref], x0, y0, n, n, mc[i].mv, pred, st);
+      mcost[i] = satd(f.src.y.at(x0, y0), f.src.y.stride, p, st, n, n) + sqrt_lambda * (i + 1);
     }
     std::stable_sort(order, order + 5, [&](int a, int b) { return mcost[a] < mcost[b]; });
     for (int k = 0; k < 2; ++k) {
@@ -268,7 +274,7 @@ struct Analyser {
       amvp_candidates(f, g, r, mvp);
       MeInput in;
       in.src = &f.src.y;
-      in.ref = &f.refs[r]->rec.y;
+      in.ref = f.refs[r];
       in.x = x0; in.y = y0; in.w = n; in.h = n;
       in.mvp[0] = mvp[0]; in.mvp[1] = mvp[1];
       in.extra = extra; in.n_extra = 5;
@@ -331,8 +337,9 @@ struct Analyser {
       bool dup = false;
       for (int k = 0; k < i; ++k) dup |= mc[k] == mc[i];
       if (dup) continue;
-      mc_luma(f.refs[mc[i].ref]->rec.y, g.xPb, g.yPb, g.w, g.h, mc[i].mv, pred, 64);
-      const double c = satd(f.src.y.at(g.xPb, g.yPb), f.src.y.stride, pred, 64, g.w, g.h) + sqrt_lambda * (i + 2);
+      int st;
+      const uint8_t* p = predict_luma(*f.refs[mc[i].ref], g.xPb, g.yPb, g.w, g.h, mc[i].mv, pred, st);
+      const double c = satd(f.src.y.at(g.xPb, g.yPb), f.src.y.stride, p, st, g.w, g.h) + sqrt_lambda * (i + 2);
       if (c < best.cost) {
         best = PuChoice{};
         best.cost = c;
@@ -349,7 +356,7 @@ struct Analyser {
       amvp_candidates(f, g, r, mvp);
       MeInput in;
       in.src = &f.src.y;
-      in.ref = &f.refs[r]->rec.y;
+      in.ref = f.refs[r];
       in.x = g.xPb; in.y = g.yPb; in.w = g.w; in.h = g.h;
       in.mvp[0] = mvp[0]; in.mvp[1] = mvp[1];
       in.extra = extra; in.n_extra = 5;

@@ -65,6 +65,17 @@ int chroma_qp(int qpy);  // Table 8-10 for ChromaArrayType 1
 // Reference picture kept in the DPB: final (loop-filtered) samples and its motion field for TMVP.
 struct RefPic {
   Picture rec;
+  Plane sub[16];               // luma at each quarter-sample phase (fy * 4 + fx), exact 8-tap output
+  int sub_margin = 0;          // sub planes are valid this far outside the picture
+  // Luma prediction of a block: a pointer into the phase plane, or nullptr when out of range.
+  const uint8_t* qpel(int x, int y, int w, int h, Mv mv, int& stride) const {
+    const int xi = x + (mv.x >> 2), yi = y + (mv.y >> 2), ph = (mv.y & 3) * 4 + (mv.x & 3);
+    if (xi < -sub_margin || yi < -sub_margin || xi + w > rec.y.width + sub_margin || yi + h > rec.y.height + sub_margin)
+      return nullptr;
+    const Plane& p = ph ? sub[ph] : rec.y;
+    stride = p.stride;
+    return p.at(xi, yi);
+  }
   int poc = 0;
   std::vector<MvField> mvf;   // per 4x4
   std::vector<int> ref_pocs;  // POC of each of its L0 references
@@ -157,6 +168,9 @@ void intra_pred_mode(const IntraRefs& r, int mode, uint8_t* dst, int ds);
 // Uni-prediction of a w x h block at luma (x, y) with quarter-pel mv (8.5.3.3.3), all planes.
 void mc_luma(const Plane& ref, int x, int y, int w, int h, Mv mv, uint8_t* dst, int ds);
 void mc_chroma(const Plane& ref, int xc, int yc, int w, int h, Mv mv, uint8_t* dst, int ds);
+void build_subpel_planes(const Plane& ref, Plane* sub, int margin);
+// Luma prediction from the phase planes (or interpolated into buf, stride 64, when out of range).
+const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, uint8_t* buf, int& stride);
 
 // ---------------------------------------------------------------- mvpred.cpp
 struct PuGeom {

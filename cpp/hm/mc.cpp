@@ -44,42 +44,52 @@ void interp(const Plane& ref, int xi, int yi, int fx, int fy, const int* cx, con
   const uint8_t* src = window(ref, xi - half, yi - half, w + TAPS - 1, h + TAPS - 1, tmpw, st);
   const uint8_t* o = src + half * st + half;  // sample (xi, yi)
   if (fx == 0 && fy == 0) {
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) dst[y * ds + x] = o[y * st + x];  // (v << 6 + 32) >> 6
-    return;
-  }
-  if (fy == 0) {
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) {
-        int s = 0;
-        for (int k = 0; k < TAPS; ++k) s += cx[k] * o[y * st + x + k - half];
-        dst[y * ds + x] = clip1((s + 32) >> 6);
-      }
-    return;
-  }
-  if (fx == 0) {
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) {
-        int s = 0;
-        for (int k = 0; k < TAPS; ++k) s += cy[k] * o[(y + k - half) * st + x];
-        dst[y * ds + x] = clip1((s + 32) >> 6);
-      }
+    for (int y = 0; y < h; ++y) std::copy_n(o + y * st, w, dst + y * ds);  // (v << 6 + 32) >> 6
     return;
   }
   int16_t mid[(64 + 8) * 64];
-  for (int y = 0; y < h + TAPS - 1; ++y)
-    for (int x = 0; x < w; ++x) {
-      int s = 0;
-      for (int k = 0; k < TAPS; ++k) s += cx[k] * o[(y - half) * st + x + k - half];
-      mid[y * w + x] = static_cast<int16_t>(s);  // shift1 = BitDepth - 8 = 0
+  int rows;
+  const int16_t* m;
+  if (fx) {  // horizontal pass (shift1 = BitDepth - 8 = 0); all rows the vertical pass needs
+    const int y0 = fy ? -half : 0;
+    rows = fy ? h + TAPS - 1 : h;
+    for (int y = 0; y < rows; ++y) {
+      const uint8_t* r = o + (y + y0) * st - half;
+      int16_t* d = mid + y * w;
+      int32_t acc[64] = {0};
+      for (int k = 0; k < TAPS; ++k) {
+        const int c = cx[k];
+        for (int x = 0; x < w; ++x) acc[x] += c * r[x + k];
+      }
+      for (int x = 0; x < w; ++x) d[x] = static_cast<int16_t>(acc[x]);
     }
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      int s = 0;
-      for (int k = 0; k < TAPS; ++k) s += cy[k] * mid[(y + k) * w + x];
-      s >>= 6;  // shift2
-      dst[y * ds + x] = clip1((s + 32) >> 6);
+    if (!fy) {
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) dst[y * ds + x] = clip1((mid[y * w + x] + 32) >> 6);
+      return;
     }
+    m = mid;
+  } else {  // vertical only: filter the samples directly
+    for (int y = 0; y < h; ++y) {
+      int32_t acc[64] = {0};
+      for (int k = 0; k < TAPS; ++k) {
+        const uint8_t* r = o + (y + k - half) * st;
+        const int c = cy[k];
+        for (int x = 0; x < w; ++x) acc[x] += c * r[x];
+      }
+      for (int x = 0; x < w; ++x) dst[y * ds + x] = clip1((acc[x] + 32) >> 6);
+    }
+    return;
+  }
+  for (int y = 0; y < h; ++y) {  // vertical pass on the 14-bit intermediate, shift2 = 6
+    int32_t acc[64] = {0};
+    for (int k = 0; k < TAPS; ++k) {
+      const int16_t* r = m + (y + k) * w;
+      const int c = cy[k];
+      for (int x = 0; x < w; ++x) acc[x] += c * r[x];
+    }
+    for (int x = 0; x < w; ++x) dst[y * ds + x] = clip1(((acc[x] >> 6) + 32) >> 6);
+  }
 }
 }  // namespace
 
@@ -91,6 +101,27 @@ void mc_luma(const Plane& ref, int x, int y, int w, int h, Mv mv, uint8_t* dst, 
 void mc_chroma(const Plane& ref, int xc, int yc, int w, int h, Mv mv, uint8_t* dst, int ds) {
   const int fx = mv.x & 7, fy = mv.y & 7;  // chroma mv in 1/8 sample units (4:2:0)
   interp<4>(ref, xc + (mv.x >> 3), yc + (mv.y >> 3), fx, fy, kChroma[fx], kChroma[fy], w, h, dst, ds);
+}
+
+const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, uint8_t* buf, int& stride) {
+  const uint8_t* p = r.qpel(x, y, w, h, mv, stride);
+  if (p) return p;
+  mc_luma(r.rec.y, x, y, w, h, mv, buf, 64);
+  stride = 64;
+  return buf;
+}
+
+void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
+  for (int ph = 1; ph < 16; ++ph) {
+    const int fx = ph & 3, fy = ph >> 2;
+    Plane& o = sub[ph];
+    o.alloc(ref.width, ref.height, ref.pad);
+    for (int y = -margin; y < ref.height + margin; y += 64)
+      for (int x = -margin; x < ref.width + margin; x += 64) {
+        const int w = std::min(64, ref.width + margin - x), h = std::min(64, ref.height + margin - y);
+        interp<8>(ref, x, y, fx, fy, kLuma[fx], kLuma[fy], w, h, o.at(x, y), o.stride);
+      }
+  }
 }
 
 }  // namespace hevc

@@ -21,7 +21,7 @@ int mvd_bits_1d(int v) {
 }
 
 MeResult motion_search(const MeInput& in) {
-  const Plane& ref = *in.ref;
+  const Plane& ref = in.ref->rec.y;
   const int x = in.x, y = in.y, w = in.w, h = in.h;
   const uint8_t* src = in.src->at(x, y);
   const int ss = in.src->stride;
@@ -74,8 +74,9 @@ MeResult motion_search(const MeInput& in) {
   Mv bm{int16_t(bx * 4), int16_t(by * 4)};
   auto fcost = [&](Mv mv) {
     int idx;
-    mc_luma(ref, x, y, w, h, mv, pred, 64);
-    return satd(src, ss, pred, 64, w, h) + in.sqrt_lambda * bits(mv, idx);
+    int st;
+    const uint8_t* p = predict_luma(*in.ref, x, y, w, h, mv, pred, st);
+    return satd(src, ss, p, st, w, h) + in.sqrt_lambda * bits(mv, idx);
   };
   double fbest = fcost(bm);
   for (int step = 2; step >= 1; step >>= 1) {

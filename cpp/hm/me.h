@@ -7,7 +7,7 @@ namespace hevc {
 
 struct MeInput {
   const Plane* src;
-  const Plane* ref;
+  const RefPic* ref;
   int x, y, w, h;
   Mv mvp[2];
   const Mv* extra = nullptr;

@@ -47,39 +47,79 @@ inline int clip16(int64_t v) { return v < -32768 ? -32768 : (v > 32767 ? 32767 :
 
 }  // namespace
 
+namespace {
+// Row-major N-point matrices (rows of transMatrix subsampled for N < 32, or the DST) as int32
+// so the loops below vectorise.
+struct Mats {
+  int32_t m[5][32 * 32];  // index log2n - 1 (1: DST 4x4, 2..5: DCT 4..32)
+  Mats() {
+    for (int l = 2; l <= 5; ++l)
+      for (int k = 0; k < (1 << l); ++k)
+        for (int n = 0; n < (1 << l); ++n) m[l - 1][k * (1 << l) + n] = coef(l, false, k, n);
+    for (int k = 0; k < 4; ++k)
+      for (int n = 0; n < 4; ++n) m[0][k * 4 + n] = kDst[k][n];
+  }
+};
+const int32_t* matrix(int log2n, bool dst) {
+  static const Mats t;
+  return t.m[dst ? 0 : log2n - 1];
+}
+}  // namespace
+
 void forward_transform(const int16_t* res, int rs, int32_t* out, int log2n, bool dst) {
   const int n = 1 << log2n;
+  const int32_t* M = matrix(log2n, dst);
   const int sh1 = log2n - 1, sh2 = log2n + 6;  // 8-bit video
-  int32_t tmp[32 * 32];
-  for (int y = 0; y < n; ++y)  // horizontal: tmp[y][k]
+  int32_t tmp[32 * 32];  // tmp[k][y] (transposed) = sum_x M[k][x] res[y][x]
+  for (int y = 0; y < n; ++y) {
+    int32_t r[32];
+    for (int x = 0; x < n; ++x) r[x] = res[y * rs + x];
     for (int k = 0; k < n; ++k) {
-      int64_t s = 0;
-      for (int x = 0; x < n; ++x) s += int64_t(coef(log2n, dst, k, x)) * res[y * rs + x];
-      tmp[y * n + k] = static_cast<int32_t>((s + (int64_t(1) << (sh1 - 1))) >> sh1);
+      const int32_t* mk = M + k * n;
+      int32_t s = 0;
+      for (int x = 0; x < n; ++x) s += mk[x] * r[x];
+      tmp[k * n + y] = (s + (1 << (sh1 - 1))) >> sh1;
     }
-  for (int k = 0; k < n; ++k)  // vertical
+  }
+  for (int k = 0; k < n; ++k) {  // out[k][x] = sum_y M[k][y] tmp[x][y]
+    const int32_t* mk = M + k * n;
     for (int x = 0; x < n; ++x) {
-      int64_t s = 0;
-      for (int y = 0; y < n; ++y) s += int64_t(coef(log2n, dst, k, y)) * tmp[y * n + x];
-      out[k * n + x] = static_cast<int32_t>((s + (int64_t(1) << (sh2 - 1))) >> sh2);
+      const int32_t* t = tmp + x * n;
+      int32_t s = 0;
+      for (int y = 0; y < n; ++y) s += mk[y] * t[y];
+      out[k * n + x] = (s + (1 << (sh2 - 1))) >> sh2;
     }
+  }
 }
 
 void inverse_transform(const int32_t* in, int16_t* res, int log2n, bool dst) {
   const int n = 1 << log2n;
+  const int32_t* M = matrix(log2n, dst);
+  int last_row = -1;
+  for (int k = 0; k < n; ++k)
+    for (int x = 0; x < n; ++x)
+      if (in[k * n + x]) last_row = k;
   int32_t tmp[32 * 32];
-  for (int x = 0; x < n; ++x)  // 8.6.4.2 first stage: columns
-    for (int y = 0; y < n; ++y) {
-      int64_t s = 0;
-      for (int k = 0; k < n; ++k) s += int64_t(coef(log2n, dst, k, y)) * in[k * n + x];
-      tmp[y * n + x] = clip16((s + 64) >> 7);
+  for (int y = 0; y < n; ++y) {  // 8.6.4.2 first stage (columns): tmp[y][x] = sum_k M[k][y] in[k][x]
+    int32_t acc[32] = {0};
+    for (int k = 0; k <= last_row; ++k) {
+      const int32_t m = M[k * n + y];
+      const int32_t* row = in + k * n;
+      for (int x = 0; x < n; ++x) acc[x] += m * row[x];
     }
-  for (int y = 0; y < n; ++y)  // second stage: rows, bdShift = 20 - BitDepth
-    for (int x = 0; x < n; ++x) {
-      int64_t s = 0;
-      for (int k = 0; k < n; ++k) s += int64_t(coef(log2n, dst, k, x)) * tmp[y * n + k];
-      res[y * n + x] = static_cast<int16_t>((s + (1 << 11)) >> 12);
+    for (int x = 0; x < n; ++x) tmp[y * n + x] = clip16((int64_t(acc[x]) + 64) >> 7);
+  }
+  for (int y = 0; y < n; ++y) {  // second stage (rows), bdShift = 20 - BitDepth
+    int32_t acc[32] = {0};
+    const int32_t* t = tmp + y * n;
+    for (int k = 0; k < n; ++k) {
+      const int32_t v = t[k];
+      if (!v) continue;
+      const int32_t* mk = M + k * n;
+      for (int x = 0; x < n; ++x) acc[x] += v * mk[x];
     }
+    for (int x = 0; x < n; ++x) res[y * n + x] = static_cast<int16_t>((acc[x] + (1 << 11)) >> 12);
+  }
 }
 
 int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra) {
