@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--tag", help="suffix of the output files (default e.g. 3D_QP30)")
     p.add_argument("--fuse-with", metavar="SCORES_NPZ", help="scores file of the other stream to fuse with")
     p.add_argument("--device")
+    p.add_argument("--volumes", type=int, default=10, help="temporal volumes per video (the paper: 10)")
     p.add_argument("--batch-size", type=int, default=50, help="views per forward pass")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-progress", action="store_true")
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.checkpoint} holds a {cfg['model']!r} model, not {args.model!r}")
     dataset = dataset_for_model(cfg["model"], args.data, args.split, frames=cfg.get("frames"), size=cfg.get("size"),
                                 use_mvd=cfg.get("use_mvd", False), mean_mv=cfg.get("mean_mv"),
-                                flip=cfg.get("flip", True))
+                                flip=cfg.get("flip", True),
+                                **({"test_volumes": args.volumes} if cfg["model"] != "spatial" else {}))
     if dataset.num_classes != cfg["num_classes"]:
         raise ValueError(f"{args.data} has {dataset.num_classes} classes, the checkpoint {cfg['num_classes']}")
     result = evaluate(model, dataset, device=args.device, batch_size=args.batch_size, workers=args.workers,
