@@ -337,7 +337,8 @@ struct InterSearch {
   int best16[4][2] = {};  // 16x16 result per ref, a candidate for smaller partitions
 
   // Searches partition (bx, by, bw, bh) for reference `ref` (or all when ref < 0).
-  int search(int bx, int by, int bw, int bh, int shape, unsigned done, int ref_only, bool count_ref, Part& out) {
+  int search(int bx, int by, int bw, int bh, int shape, unsigned done, int ref_only, bool count_ref, Part& out,
+             const int* parent = nullptr) {
     int best = INT_MAX;
     const int r0 = ref_only < 0 ? 0 : ref_only, r1 = ref_only < 0 ? c.num_ref_active - 1 : ref_only;
     int prev_mv[2] = {0, 0};
@@ -349,7 +350,9 @@ struct InterSearch {
       mv_pred(c, mbx, mby, bx, by, bw, ref, done, shape, q.mvp);
       q.ref_cost = count_ref ? c.lambda_bits(ref_bits(ref, c.num_ref_active)) : 0;
       q.range = c.cfg.search_range;
-      int cand[8][2];
+      // Smaller partitions start next to their parent's vector: a short descent suffices.
+      q.max_iter = bw * bh == 16 ? q.range : bw * bh >= 4 ? 4 : 2;
+      int cand[10][2];
       int n = 0;
       const int X = mbx * 4 + bx, Y = mby * 4 + by;
       const Nb nbs[3] = {get_nb(c, X - 1, Y, mbx, mby, done), get_nb(c, X, Y - 1, mbx, mby, done),
@@ -370,6 +373,7 @@ struct InterSearch {
         }
       }
       if (bw * bh < 16) { cand[n][0] = best16[ref][0]; cand[n][1] = best16[ref][1]; ++n; }
+      if (parent) { cand[n][0] = parent[0]; cand[n][1] = parent[1]; ++n; }
       if (ref > r0) { cand[n][0] = prev_mv[0] * (ref + 1) / ref; cand[n][1] = prev_mv[1] * (ref + 1) / ref; ++n; }
       int mv[2];
       const int cost = motion_search(c, q, cand, n, mv);
@@ -496,52 +500,69 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
     best = im;
   }
   if (c.cfg.partitions_all) {
-    {  // 16x8
-      InterMode im;
-      im.type = MB_P16x8;
-      int cost = is.search(0, 0, 4, 2, SH_16x8_TOP, 0, -1, true, im.part[0]);
-      set_motion(c, mbx, mby, 0, 0, 4, 2, im.part[0].ref, im.part[0].mv);
-      cost += is.search(0, 2, 4, 2, SH_16x8_BOTTOM, rect_mask(0, 0, 4, 2), -1, true, im.part[1]);
-      im.cost = cost + c.lambda_bits(3);
-      if (im.cost < best.cost) best = im;
+    // P_8x8 with one vector per 8x8 first; smaller shapes are analysed only when it pays (x264 habit).
+    Part p8[4];
+    int c8[4];
+    int cost8 = c.lambda_bits(5);
+    unsigned done = 0;
+    for (int k = 0; k < 4; ++k) {
+      const int x8 = (k & 1) * 2, y8 = (k >> 1) * 2;
+      c8[k] = is.search(x8, y8, 2, 2, SH_MEDIAN, done, -1, true, p8[k]) + c.lambda_bits(1);
+      set_motion(c, mbx, mby, x8, y8, 2, 2, p8[k].ref, p8[k].mv);
+      done |= rect_mask(x8, y8, 2, 2);
+      cost8 += c8[k];
     }
-    {  // 8x16
-      InterMode im;
-      im.type = MB_P8x16;
-      int cost = is.search(0, 0, 2, 4, SH_8x16_LEFT, 0, -1, true, im.part[0]);
-      set_motion(c, mbx, mby, 0, 0, 2, 4, im.part[0].ref, im.part[0].mv);
-      cost += is.search(2, 0, 2, 4, SH_8x16_RIGHT, rect_mask(0, 0, 2, 4), -1, true, im.part[1]);
-      im.cost = cost + c.lambda_bits(3);
-      if (im.cost < best.cost) best = im;
-    }
-    {  // P_8x8 with sub-partitions; the reference is chosen per 8x8 on the 8x8 shape
+    if (cost8 < best.cost) {
+      {  // 16x8
+        InterMode im;
+        im.type = MB_P16x8;
+        int cost = is.search(0, 0, 4, 2, SH_16x8_TOP, 0, -1, true, im.part[0]);
+        set_motion(c, mbx, mby, 0, 0, 4, 2, im.part[0].ref, im.part[0].mv);
+        cost += is.search(0, 2, 4, 2, SH_16x8_BOTTOM, rect_mask(0, 0, 4, 2), -1, true, im.part[1]);
+        im.cost = cost + c.lambda_bits(3);
+        if (im.cost < best.cost) best = im;
+      }
+      {  // 8x16
+        InterMode im;
+        im.type = MB_P8x16;
+        int cost = is.search(0, 0, 2, 4, SH_8x16_LEFT, 0, -1, true, im.part[0]);
+        set_motion(c, mbx, mby, 0, 0, 2, 4, im.part[0].ref, im.part[0].mv);
+        cost += is.search(2, 0, 2, 4, SH_8x16_RIGHT, rect_mask(0, 0, 2, 4), -1, true, im.part[1]);
+        im.cost = cost + c.lambda_bits(3);
+        if (im.cost < best.cost) best = im;
+      }
+      // P_8x8 sub-partitions, with each 8x8's reference from the first pass
       InterMode im;
       im.type = MB_P8x8;
       int cost = c.lambda_bits(5);
-      unsigned done = 0;
+      done = 0;
+      static const int kSubShape[4][4][2] = {{{0, 0}}, {{0, 0}, {0, 1}}, {{0, 0}, {1, 0}}, {{0, 0}, {1, 0}, {0, 1}, {1, 1}}};
+      static const int kSubN[4] = {1, 2, 2, 4}, kSubW[4] = {2, 2, 1, 1}, kSubH[4] = {2, 1, 2, 1}, kSubBits[4] = {1, 3, 3, 5};
       for (int k = 0; k < 4; ++k) {
         const int x8 = (k & 1) * 2, y8 = (k >> 1) * 2;
-        Part p8;
-        int c8 = is.search(x8, y8, 2, 2, SH_MEDIAN, done, -1, true, p8) + c.lambda_bits(1);
-        const int ref = p8.ref;
+        const int ref = p8[k].ref;
+        // the vector stays; its predictor follows the final choices of the earlier 8x8s
+        int mvp[2];
+        mv_pred(c, mbx, mby, x8, y8, 2, ref, done, SH_MEDIAN, mvp);
+        p8[k].mvd[0] = p8[k].mv[0] - mvp[0];
+        p8[k].mvd[1] = p8[k].mv[1] - mvp[1];
+        int best8 = c8[k];
         const int rc = c.lambda_bits(ref_bits(ref, c.num_ref_active));
         int bsub = SUB_8x8;
         Part bparts[4];
-        bparts[0] = p8;
-        static const int kSubShape[4][4][2] = {{{0, 0}}, {{0, 0}, {0, 1}}, {{0, 0}, {1, 0}}, {{0, 0}, {1, 0}, {0, 1}, {1, 1}}};
-        static const int kSubN[4] = {1, 2, 2, 4}, kSubW[4] = {2, 2, 1, 1}, kSubH[4] = {2, 1, 2, 1}, kSubBits[4] = {1, 3, 3, 5};
+        bparts[0] = p8[k];
         for (int st = 1; st < 4; ++st) {
           Part parts[4];
           int cs = rc + c.lambda_bits(kSubBits[st]);
           unsigned d = done;
           for (int j = 0; j < kSubN[st]; ++j) {
             const int bx = x8 + kSubShape[st][j][0], by = y8 + kSubShape[st][j][1];
-            cs += is.search(bx, by, kSubW[st], kSubH[st], SH_MEDIAN, d, ref, false, parts[j]);
+            cs += is.search(bx, by, kSubW[st], kSubH[st], SH_MEDIAN, d, ref, false, parts[j], p8[k].mv);
             set_motion(c, mbx, mby, bx, by, kSubW[st], kSubH[st], ref, parts[j].mv);
             d |= rect_mask(bx, by, kSubW[st], kSubH[st]);
-            if (cs >= c8) break;
+            if (cs >= best8) break;
           }
-          if (cs < c8) { c8 = cs; bsub = st; std::copy(parts, parts + 4, bparts); }
+          if (cs < best8) { best8 = cs; bsub = st; std::copy(parts, parts + 4, bparts); }
         }
         im.sub[k] = uint8_t(bsub);
         im.part[k].ref = ref;
@@ -551,7 +572,7 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
                      bparts[j].mv);
         }
         done |= rect_mask(x8, y8, 2, 2);
-        cost += c8;
+        cost += best8;
       }
       im.cost = cost;
       if (im.cost < best.cost) best = im;

@@ -169,6 +169,7 @@ struct MeQuery {
   int mvp[2];
   int ref_cost;                  // lambda * ref_idx bits
   int range;
+  int max_iter;                  // hexagon steps (large blocks search far, small ones refine)
 };
 // Predictive search (candidates, hexagon, square, half- then quarter-sample refinement).
 // Returns SATD + lambda * (mvd bits) + ref_cost and the best quarter-sample mv.

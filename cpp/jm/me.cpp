@@ -58,7 +58,7 @@ int motion_search(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int n
   for (int i = 0; i < ncand; ++i) try_int((cand[i][0] + 2) >> 2, (cand[i][1] + 2) >> 2);
   // Hexagon descent, then a square refinement (x264 "hex").
   static const int hex[6][2] = {{-2, 0}, {-1, 2}, {1, 2}, {2, 0}, {1, -2}, {-1, -2}};
-  for (int it = 0; it < q.range; ++it) {
+  for (int it = 0; it < q.max_iter; ++it) {
     const int cx = bx, cy = by;
     for (auto& d : hex) try_int(cx + d[0], cy + d[1]);
     if (bx == cx && by == cy) break;
