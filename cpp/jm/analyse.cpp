@@ -375,6 +375,7 @@ struct InterSearch {
       if (bw * bh < 16) { cand[n][0] = best16[ref][0]; cand[n][1] = best16[ref][1]; ++n; }
       if (parent) { cand[n][0] = parent[0]; cand[n][1] = parent[1]; ++n; }
       if (ref > r0) { cand[n][0] = prev_mv[0] * (ref + 1) / ref; cand[n][1] = prev_mv[1] * (ref + 1) / ref; ++n; }
+      if (best != INT_MAX) q.skip_subpel_above = best + best / 4;  // a clearly worse reference is not refined
       int mv[2];
       const int cost = motion_search(c, q, cand, n, mv);
       prev_mv[0] = mv[0]; prev_mv[1] = mv[1];

@@ -170,6 +170,7 @@ struct MeQuery {
   int ref_cost;                  // lambda * ref_idx bits
   int range;
   int max_iter;                  // hexagon steps (large blocks search far, small ones refine)
+  int skip_subpel_above = 0x7fffffff;  // integer cost beyond which sub-sample refinement cannot win
 };
 // Predictive search (candidates, hexagon, square, half- then quarter-sample refinement).
 // Returns SATD + lambda * (mvd bits) + ref_cost and the best quarter-sample mv.

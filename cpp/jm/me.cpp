@@ -72,6 +72,7 @@ int motion_search(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int n
   // Sub-sample refinement on SATD.
   int mx = bx * 4, my = by * 4;
   int bestq = s.satd_at(mx, my);
+  if (best > q.skip_subpel_above) { mv_out[0] = mx; mv_out[1] = my; return bestq; }
   for (int step = 2; step >= 1; step >>= 1) {
     const int cx = mx, cy = my;
     for (int dy = -step; dy <= step; dy += step)
