@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         print(f"{'pipeline':<36}{'workers':>8}{'videos/s':>10}{'frames/s':>10}{'speed-up':>10}")
         print("-" * 74)
         secs = x264_transcode(paths, frames)
-        print(f"{'libx264 medium transcode (peer)':<36}{1:>8}{args.videos / secs:>10.2f}"
+        print(f"{'libx264 medium transcode (peer)':<36}{1:>8}{args.videos / secs:>10.3f}"
               f"{args.videos * frames / secs:>10.1f}{'':>10}")
         per_frame = {}
         for codec in args.codec:
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
                     break
                 vps = args.videos / secs
                 base = base or vps
-                print(f"{'mvclass build ' + codec:<36}{w:>8}{vps:>10.2f}{vps * frames:>10.1f}{vps / base:>9.2f}x")
+                print(f"{'mvclass build ' + codec:<36}{w:>8}{vps:>10.3f}{vps * frames:>10.1f}{vps / base:>9.2f}x")
                 per_frame[codec, w] = secs / (args.videos * frames)
         print()
         if not per_frame:

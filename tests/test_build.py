@@ -92,6 +92,11 @@ def test_dask_local_cluster_build_matches_pool(small_set, pool_build, tmp_path):
                                   silence_logs=40) as cluster:
         report = build_mv_dataset(small_set, tmp_path, codec="h264", qp=QP, scheduler=cluster.scheduler_address,
                                   progress=False)
+        with distributed.Client(cluster) as client:  # a Client object (left open for the caller) works too
+            sub = build_mv_dataset(small_set[:2], tmp_path / "client", codec="h264", qp=QP, scheduler=client,
+                                   progress=False)
+            assert client.status == "running"
+        assert sub.encoded == 2 and not sub.failed
     assert report.failed == [] and report.encoded == len(small_set)
     a, b = read_manifest(out_pool), read_manifest(tmp_path)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "abspath"} for r in rows]
