@@ -20,7 +20,11 @@ def format_rate_table(rows) -> str:
             out.append(f"{qp:>4}{t['videos']:>8}{t['r_orig']:>10.2f}{t['r_cropped']:>10.2f}{t['r_motion']:>10.2f}"
                        f"{pct(t['r_motion'], t['r_orig']):>10.1f}%{pct(t['r_motion'], t['r_cropped']):>10.1f}%")
         out.append("")
-    return "\n".join(out).rstrip()
+    from mvclass.api import MOTION_CATEGORIES
+
+    defs = ", ".join(f"{c} = {' + '.join(cats)} bits" for c, cats in MOTION_CATEGORIES.items())
+    out.append(f"(Rmotion: {defs} of P-pictures; percentages are ratios of the means)")
+    return "\n".join(out)
 
 
 def run(args) -> int:
