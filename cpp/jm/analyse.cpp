@@ -335,12 +335,15 @@ struct InterSearch {
   EncCtx& c;
   int mbx, mby;
   int best16[4][2] = {};  // 16x16 result per ref, a candidate for smaller partitions
+  int ref16 = 0;          // reference chosen for 16x16
 
   // Searches partition (bx, by, bw, bh) for reference `ref` (or all when ref < 0).
   int search(int bx, int by, int bw, int bh, int shape, unsigned done, int ref_only, bool count_ref, Part& out,
              const int* parent = nullptr) {
     int best = INT_MAX;
-    const int r0 = ref_only < 0 ? 0 : ref_only, r1 = ref_only < 0 ? c.num_ref_active - 1 : ref_only;
+    int r0 = 0, r1 = c.num_ref_active - 1;
+    if (ref_only >= 0) r0 = r1 = ref_only;
+    else if (bw * bh < 16) r1 = std::min(r1, ref16 + 1);  // x264-style pruning: refs beyond the 16x16 choice rarely win
     int prev_mv[2] = {0, 0};
     for (int ref = r0; ref <= r1; ++ref) {
       MeQuery q;
@@ -386,6 +389,7 @@ struct InterSearch {
         out.mvd[0] = mv[0] - q.mvp[0]; out.mvd[1] = mv[1] - q.mvp[1];
       }
     }
+    if (bw == 4 && bh == 4) ref16 = out.ref;
     return best;
   }
 };

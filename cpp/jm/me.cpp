@@ -73,14 +73,23 @@ int motion_search(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int n
   int mx = bx * 4, my = by * 4;
   int bestq = s.satd_at(mx, my);
   if (best > q.skip_subpel_above) { mv_out[0] = mx; mv_out[1] = my; return bestq; }
-  for (int step = 2; step >= 1; step >>= 1) {
+  {  // half-sample square
     const int cx = mx, cy = my;
-    for (int dy = -step; dy <= step; dy += step)
-      for (int dx = -step; dx <= step; dx += step) {
+    for (int dy = -2; dy <= 2; dy += 2)
+      for (int dx = -2; dx <= 2; dx += 2) {
         if (!dx && !dy) continue;
         const int cst = s.satd_at(cx + dx, cy + dy);
         if (cst < bestq) { bestq = cst; mx = cx + dx; my = cy + dy; }
       }
+  }
+  static const int dia[4][2] = {{0, -1}, {-1, 0}, {1, 0}, {0, 1}};
+  for (int it = 0; it < 2; ++it) {  // quarter-sample diamond, twice at most
+    const int cx = mx, cy = my;
+    for (auto& d : dia) {
+      const int cst = s.satd_at(cx + d[0], cy + d[1]);
+      if (cst < bestq) { bestq = cst; mx = cx + d[0]; my = cy + d[1]; }
+    }
+    if (mx == cx && my == cy) break;
   }
   mv_out[0] = mx; mv_out[1] = my;
   return bestq;
