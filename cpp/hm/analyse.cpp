@@ -46,33 +46,46 @@ struct Analyser {
   Plane& plane(Picture& p, int c) { return c == 0 ? p.y : (c == 1 ? p.u : p.v); }
 
   // Transform, quantise and reconstruct one TB whose prediction is already in rec.
-  int code_tb(int c, int xc, int yc, int log2n, bool intra, bool allow) {
+  // Transform, quantise and reconstruct one TB whose prediction is already in rec; a TB whose
+  // coefficients do not pay for themselves (J = SSE + lambda * R) is dropped. Returns its cbf.
+  int code_tb(int c, int xc, int yc, int log2n, int mode, bool allow) {
     const int n = 1 << log2n;
+    const bool intra = mode >= 0;
     Plane& rp = plane(f.rec, c);
     const Plane& sp = c == 0 ? f.src.y : (c == 1 ? f.src.u : f.src.v);
     int16_t* lev = f.cf(c, xc, yc);
     const int ls = f.cstride(c);
-    if (!allow) {
-      for (int y = 0; y < n; ++y) std::memset(lev + y * ls, 0, n * sizeof(int16_t));
-      return 0;
-    }
+    for (int y = 0; y < n; ++y) std::memset(lev + y * ls, 0, n * sizeof(int16_t));
+    if (!allow) return 0;
     int16_t res[32 * 32];
-    for (int y = 0; y < n; ++y)
-      for (int x = 0; x < n; ++x) res[y * n + x] = int16_t(int(*sp.at(xc + x, yc + y)) - int(*rp.at(xc + x, yc + y)));
+    uint8_t pred[32 * 32];
+    for (int y = 0; y < n; ++y) {
+      const uint8_t* r = rp.at(xc, yc + y);
+      std::memcpy(pred + y * n, r, n);
+      for (int x = 0; x < n; ++x) res[y * n + x] = int16_t(int(*sp.at(xc + x, yc + y)) - int(r[x]));
+    }
     int32_t co[32 * 32];
     const bool dst = intra && c == 0 && log2n == 2;
     forward_transform(res, n, co, log2n, dst);
     int16_t q[32 * 32];
     const int qq = c ? qpc : qp;
     const int nz = quantize(co, q, log2n, qq, intra);
-    for (int y = 0; y < n; ++y) std::memcpy(lev + y * ls, q + y * n, n * sizeof(int16_t));
     if (!nz) return 0;
     dequantize(q, n, co, log2n, qq);
     inverse_transform(co, res, log2n, dst);
     for (int y = 0; y < n; ++y) {
       uint8_t* r = rp.at(xc, yc + y);
-      for (int x = 0; x < n; ++x) r[x] = clip1(r[x] + res[y * n + x]);
+      for (int x = 0; x < n; ++x) r[x] = clip1(pred[y * n + x] + res[y * n + x]);
     }
+    const double d_coded = double(ssd(sp.at(xc, yc), sp.stride, rp.at(xc, yc), rp.stride, n, n));
+    const double d_zero = double(ssd(sp.at(xc, yc), sp.stride, pred, n, n, n));
+    const double bits = residual_bits(ctx, q, n, log2n, c, scan_idx_for(mode, log2n, c)) + 1.0;
+    const double w = c ? wc : 1.0;
+    if (w * d_zero <= w * d_coded + lambda * bits) {
+      for (int y = 0; y < n; ++y) std::memcpy(rp.at(xc, yc + y), pred + y * n, n);
+      return 0;
+    }
+    for (int y = 0; y < n; ++y) std::memcpy(lev + y * ls, q + y * n, n * sizeof(int16_t));
     return 1;
   }
 
@@ -147,11 +160,11 @@ struct Analyser {
       for (int ty = y0; ty < y0 + n; ty += tn)
         for (int tx = x0; tx < x0 + n; tx += tn) {
           intra_predict(f, 0, tx, ty, tlog2, cd.intra_mode, f.rec.y.at(tx, ty), f.rec.y.stride);
-          set_cbf(tx, ty, tn, 1, code_tb(0, tx, ty, tlog2, true, cd.residual));
+          set_cbf(tx, ty, tn, 1, code_tb(0, tx, ty, tlog2, cd.intra_mode, cd.residual));
           for (int c = 1; c < 3; ++c) {
             Plane& p = plane(f.rec, c);
             intra_predict(f, c, tx / 2, ty / 2, tlog2 - 1, cd.intra_mode, p.at(tx / 2, ty / 2), p.stride);
-            set_cbf(tx, ty, tn, 1 << c, code_tb(c, tx / 2, ty / 2, tlog2 - 1, true, cd.residual));
+            set_cbf(tx, ty, tn, 1 << c, code_tb(c, tx / 2, ty / 2, tlog2 - 1, cd.intra_mode, cd.residual));
           }
         }
     } else {
@@ -173,9 +186,9 @@ struct Analyser {
       int any = 0;
       for (int ty = y0; ty < y0 + n; ty += tn)
         for (int tx = x0; tx < x0 + n; tx += tn) {
-          const int a = code_tb(0, tx, ty, tlog2, false, cd.residual);
-          const int u = code_tb(1, tx / 2, ty / 2, tlog2 - 1, false, cd.residual);
-          const int v = code_tb(2, tx / 2, ty / 2, tlog2 - 1, false, cd.residual);
+          const int a = code_tb(0, tx, ty, tlog2, -1, cd.residual);
+          const int u = code_tb(1, tx / 2, ty / 2, tlog2 - 1, -1, cd.residual);
+          const int v = code_tb(2, tx / 2, ty / 2, tlog2 - 1, -1, cd.residual);
           set_cbf(tx, ty, tn, 1, a);
           set_cbf(tx, ty, tn, 2, u);
           set_cbf(tx, ty, tn, 4, v);
@@ -291,8 +304,11 @@ struct Analyser {
         c.mvd[0] = Mv{int16_t(mr.mv.x - mvp[mr.mvp_idx].x), int16_t(mr.mv.y - mvp[mr.mvp_idx].y)};
       }
     }
-    const double j = apply(c, x0, y0, log2, depth);
-    if (j < bestJ) { bestJ = j; best = c; }
+    for (int res = 1; res >= 0; --res) {  // with residual, and motion only (rqt_root_cbf = 0)
+      c.residual = res;
+      const double j = apply(c, x0, y0, log2, depth);
+      if (j < bestJ) { bestJ = j; best = c; }
+    }
     // rectangular partitions: each PU picks merge or AMVP motion by SATD cost
     for (int part = PART_2NxN; part <= PART_Nx2N; ++part) {
       Cand rc;

@@ -199,6 +199,9 @@ void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry);
 void write_coding_quadtree(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2, int depth);
 void write_coding_unit(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2);
 int intra_mpm(const Frame& f, int x, int y, int cand[3]);
+int scan_idx_for(int intra_mode, int log2, int comp);  // 7.4.9.11 scanIdx (intra_mode < 0: inter)
+// Estimated bits of residual_coding() for one TB from the given context states.
+double residual_bits(const CtxSet& ctx, const int16_t* cf, int stride, int log2, int comp, int scan_idx);
 
 // ---------------------------------------------------------------- analyse.cpp
 void analyse_picture(Frame& f, const EncoderConfig& cfg);

@@ -381,6 +381,20 @@ struct Writer {
 
 }  // namespace
 
+int scan_idx_for(int intra_mode, int log2, int comp) {
+  if (intra_mode < 0 || !(log2 == 2 || (log2 == 3 && comp == 0))) return 0;
+  if (intra_mode >= 6 && intra_mode <= 14) return 2;
+  if (intra_mode >= 22 && intra_mode <= 30) return 1;
+  return 0;
+}
+
+double residual_bits(const CtxSet& ctx, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
+  Cabac est(true);
+  est.ctx = ctx;
+  residual_coding(est, cf, stride, log2, comp, scan_idx);
+  return est.cost();
+}
+
 int intra_mpm(const Frame& f, int x, int y, int cand[3]) {
   const Seq& s = *f.seq;
   int a = 1, b = 1;
