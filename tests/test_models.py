@@ -84,7 +84,7 @@ def test_he_initialisation_and_dropout():
     expected_std = np.sqrt(2.0 / (1 + 0.25 ** 2) / fan_in)
     assert abs(float(w.detach().std()) / expected_std - 1) < 0.02
     assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [0.5, 0.5]
-    assert all(float(b.abs().max()) == 0 for n, b in model.named_parameters() if n.endswith("bias"))
+    assert all(float(b.detach().abs().max()) == 0 for n, b in model.named_parameters() if n.endswith("bias"))
 
 
 # torchvision.models.vgg16().state_dict() layout, written out here as the oracle.

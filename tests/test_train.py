@@ -126,6 +126,24 @@ def test_volume_loops_short_videos_with_random_start(tmp_path):
     assert np.array_equal(take_frames(np.arange(3), 2, 5), [2, 0, 1, 2, 0])
 
 
+def test_use_mvd_reads_the_differences(tmp_path):
+    (tmp_path / "videos").mkdir()
+    mv = np.zeros((3, 4, 4, 2), np.int16)
+    mv[1:, ..., 0] = 8
+    path = tmp_path / "videos" / "a.npz"
+    write_npz(path, mv, 0)
+    z = dict(np.load(path))
+    z["mvd"] = np.zeros_like(mv)
+    z["mvd"][1:, ..., 1] = -4  # differences differ from the vectors
+    np.savez_compressed(path, **z)
+    m = write_manifest(tmp_path, [dict(name="a", path="videos/a.npz", label=0, split="train", frames=3)])
+    kw = dict(frames=2, size=4, mean_mv=None, scales=(1.0,), flip=False)
+    x_mv, _ = MotionVolumes(m, "train", **kw)[(0, 0)]
+    x_mvd, _ = MotionVolumes(m, "train", use_mvd=True, **kw)[(0, 0)]
+    assert np.allclose(x_mv[0], 2.0) and np.allclose(x_mv[1], 0.0)
+    assert np.allclose(x_mvd[0], 0.0) and np.allclose(x_mvd[1], -1.0)
+
+
 def test_flip_mirrors_grid_and_negates_dx():
     g = np.random.default_rng(0).normal(size=(3, 4, 5, 2)).astype(np.float32)
     f = flip_motion(g)
