@@ -2,11 +2,37 @@
 // reference picture (6-tap filter), quarter samples are the rounded average of two
 // neighbouring full/half samples, chroma is 1/8-sample bilinear.
 #include <algorithm>
+#include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "jm/h264.h"
 
 namespace mvc {
 namespace h264 {
+
+namespace {
+// dst = (a + b + 1) >> 1, the quarter-sample average (pavgb rounds the same way).
+inline void avg_block(const uint8_t* a, const uint8_t* b, int st, uint8_t* d, int ds, int w, int h) {
+#if defined(__SSE2__)
+  if (w == 16) {
+    for (int j = 0; j < h; ++j, a += st, b += st, d += ds)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_avg_epu8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)),
+                                                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(b))));
+    return;
+  }
+  if (w == 8) {
+    for (int j = 0; j < h; ++j, a += st, b += st, d += ds)
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(d), _mm_avg_epu8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a)),
+                                                                   _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b))));
+    return;
+  }
+#endif
+  for (int j = 0; j < h; ++j, a += st, b += st, d += ds)
+    for (int i = 0; i < w; ++i) d[i] = static_cast<uint8_t>((a[i] + b[i] + 1) >> 1);
+}
+}  // namespace
 
 static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
 
@@ -77,8 +103,7 @@ void mc_luma(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint
   if (a == b) {
     for (int j = 0; j < h; ++j, a += st, dst += ds) std::copy(a, a + w, dst);
   } else {
-    for (int j = 0; j < h; ++j, a += st, b += st, dst += ds)
-      for (int i = 0; i < w; ++i) dst[i] = static_cast<uint8_t>((a[i] + b[i] + 1) >> 1);
+    avg_block(a, b, st, dst, ds, w, h);
   }
 }
 
@@ -93,9 +118,7 @@ const uint8_t* mc_luma_ref(const RefPic& r, int x, int y, int mvx, int mvy, int 
   const uint8_t* b = planes[s[1].p]->at(ix + s[1].dx, iy + s[1].dy);
   const int st = g.stride;
   if (a == b) { *stride_out = st; return a; }  // full or half sample: read the plane in place
-  uint8_t* d = buf;
-  for (int j = 0; j < h; ++j, a += st, b += st, d += buf_stride)
-    for (int i = 0; i < w; ++i) d[i] = static_cast<uint8_t>((a[i] + b[i] + 1) >> 1);
+  avg_block(a, b, st, buf, buf_stride, w, h);
   *stride_out = buf_stride;
   return buf;
 }
