@@ -13,12 +13,7 @@ def load_yuv(path, n):
     out = []
     with av.open(str(path)) as c:
         for f in c.decode(video=0):
-            a = f.to_ndarray(format="yuv420p")
-            h, w = f.height, f.width
-            y = a[:h]
-            u = a[h:h + h // 4].reshape(h // 2, w // 2)
-            v = a[h + h // 4:].reshape(h // 2, w // 2)
-            out.append(tuple(np.ascontiguousarray(p) for p in (y, u, v)))
+            out.append(tuple(np.ascontiguousarray(p) for p in planes(f.reformat(format="yuv420p"))))
             if len(out) >= n:
                 break
     return out
@@ -71,4 +66,6 @@ def planes(frame):
     assert frame.format.name == "yuv420p"
     a = frame.to_ndarray()
     h, w = frame.height, frame.width
-    return a[:h], a[h:h + h // 4].reshape(h // 2, w // 2), a[h + h // 4:].reshape(h // 2, w // 2)
+    c = a[h:].ravel()  # U then V, packed into rows of width w
+    n = (h // 2) * (w // 2)
+    return a[:h], c[:n].reshape(h // 2, w // 2), c[n:2 * n].reshape(h // 2, w // 2)

@@ -141,3 +141,18 @@ def test_intra_period_and_determinism(boxing):
 def test_bad_config_raises_value_error(w, h, opts, msg):
     with pytest.raises(ValueError, match=msg):
         _core.Encoder("h264", w, h, opts)
+
+
+@pytest.mark.parametrize("h,w,opts", [
+    (2, 2, {}),
+    (16, 16, {"ref_frames": 4}),
+    (18, 34, {"search_range": 64}),
+    (64, 64, {"intra_period": 1}),
+    (32, 48, {"search_range": 1, "qp": 0}),
+])
+def test_edge_configurations_decode_exactly(h, w, opts):
+    frames = translating_clip(5, h, w, 9, -7, seed=2)
+    res = encode(frames, keep_recon=True, **opts)
+    check_bit_exact(frames, res)
+    check_cropped(frames, res)
+    check_bits(res)
