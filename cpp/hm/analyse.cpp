@@ -69,7 +69,7 @@ struct Analyser {
     forward_transform(res, n, co, log2n, dst);
     int16_t q[32 * 32];
     const int qq = c ? qpc : qp;
-    const int nz = quantize(co, q, log2n, qq, intra);
+    const int nz = quantize(co, q, log2n, qq, intra, scan_idx_for(mode, log2n, c));
     if (!nz) return 0;
     dequantize(q, n, co, log2n, qq);
     inverse_transform(co, res, log2n, dst);

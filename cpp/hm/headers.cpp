@@ -117,7 +117,7 @@ void write_pps(std::vector<uint8_t>& out, const Seq& s) {
   bw.put(0, 1);  // dependent_slice_segments_enabled_flag
   bw.put(0, 1);  // output_flag_present_flag
   bw.put(0, 3);  // num_extra_slice_header_bits
-  bw.put(0, 1);  // sign_data_hiding_enabled_flag
+  bw.put(1, 1);  // sign_data_hiding_enabled_flag
   bw.put(0, 1);  // cabac_init_present_flag
   bw.ue(0);      // num_ref_idx_l0_default_active_minus1
   bw.ue(0);      // num_ref_idx_l1_default_active_minus1

@@ -150,7 +150,9 @@ void write_slice_header(BitWriter& bw, const Seq& s, const Frame& f, bool idr, b
 void forward_transform(const int16_t* res, int rs, int32_t* coef, int log2n, bool dst);
 void inverse_transform(const int32_t* coef, int16_t* res, int log2n, bool dst);
 // Quantises coef in place into levels; returns number of nonzero levels.
-int quantize(const int32_t* coef, int16_t* level, int log2n, int qp, bool intra);
+// Quantises with the dead-zone rounding offset, then applies sign data hiding (parity fix per
+// 4x4 sub-block along scan_idx's order). Returns the number of nonzero levels.
+int quantize(const int32_t* coef, int16_t* level, int log2n, int qp, bool intra, int scan_idx);
 void dequantize(const int16_t* level, int ls, int32_t* coef, int log2n, int qp);
 
 // ---------------------------------------------------------------- intra.cpp
@@ -199,7 +201,8 @@ void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry);
 void write_coding_quadtree(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2, int depth);
 void write_coding_unit(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2);
 int intra_mpm(const Frame& f, int x, int y, int cand[3]);
-int scan_idx_for(int intra_mode, int log2, int comp);  // 7.4.9.11 scanIdx (intra_mode < 0: inter)
+int scan_idx_for(int intra_mode, int log2, int comp);
+void scan_order(int scan_idx, int log2n, uint16_t* raster_index);  // forward scan of a whole TB  // 7.4.9.11 scanIdx (intra_mode < 0: inter)
 // Estimated bits of residual_coding() for one TB from the given context states.
 double residual_bits(const CtxSet& ctx, const int16_t* cf, int stride, int log2, int comp, int scan_idx);
 

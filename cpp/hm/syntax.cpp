@@ -139,7 +139,10 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     }
     prev_c1 = c1;
     if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, std::abs(lev[idx[first_g1]]) > 2, cat);
-    for (int k = 0; k < nsig; ++k) c.bypass(lev[idx[k]] < 0, cat);
+    // sign_data_hiding: the sign of the first coefficient in scan order follows the parity of the sum
+    const bool sign_hidden = idx[0] - idx[nsig - 1] > 3;
+    for (int k = 0; k < nsig; ++k)
+      if (!(sign_hidden && k == nsig - 1)) c.bypass(lev[idx[k]] < 0, cat);
     int rice = 0;
     for (int k = 0; k < nsig; ++k) {
       const int a = std::abs(lev[idx[k]]);
@@ -380,6 +383,16 @@ struct Writer {
 };
 
 }  // namespace
+
+void scan_order(int scan_idx, int log2n, uint16_t* out) {
+  const int sbl = log2n - 2, n = 1 << log2n;
+  const Pos* sbscan = scans().s[scan_idx][sbl];
+  const Pos* sc4 = scans().s[scan_idx][2];
+  int k = 0;
+  for (int i = 0; i < (1 << (2 * sbl)); ++i)
+    for (int j = 0; j < 16; ++j)
+      out[k++] = static_cast<uint16_t>(((sbscan[i].y << 2) + sc4[j].y) * n + (sbscan[i].x << 2) + sc4[j].x);
+}
 
 int scan_idx_for(int intra_mode, int log2, int comp) {
   if (intra_mode < 0 || !(log2 == 2 || (log2 == 3 && comp == 0))) return 0;

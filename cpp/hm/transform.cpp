@@ -122,18 +122,56 @@ void inverse_transform(const int32_t* in, int16_t* res, int log2n, bool dst) {
   }
 }
 
-int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra) {
+int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, int scan_idx) {
   static constexpr int kScale[6] = {26214, 23302, 20560, 18396, 16384, 14564};
   const int n = 1 << log2n;
   const int shift = 14 + qp / 6 + (15 - 8 - log2n);
   const int64_t add = int64_t(intra ? 171 : 85) << (shift - 9);
+  const double inv = 1.0 / double(int64_t(1) << shift);
+  float exact[32 * 32];
   int nz = 0;
   for (int i = 0; i < n * n; ++i) {
-    const int64_t a = std::llabs(int64_t(c[i]));
-    int64_t l = (a * kScale[qp % 6] + add) >> shift;
+    const int64_t a = std::llabs(int64_t(c[i])) * kScale[qp % 6];
+    int64_t l = (a + add) >> shift;
     if (l > 32767) l = 32767;
+    exact[i] = static_cast<float>(double(a) * inv);
     level[i] = static_cast<int16_t>(c[i] < 0 ? -l : l);
     nz += l != 0;
+  }
+  if (!nz) return 0;
+  // Sign data hiding (7.3.8.11): where the sub-block's first and last nonzero levels are more than 3
+  // scan positions apart, the parity of the level sum gives the first level's sign; fix the parity
+  // with the +-1 change that costs least squared quantisation error.
+  uint16_t scan[32 * 32];
+  scan_order(scan_idx, log2n, scan);
+  for (int sb = 0; sb < (n * n) / 16; ++sb) {
+    const uint16_t* p = scan + sb * 16;
+    int first = -1, last = -1, sum = 0;
+    for (int k = 0; k < 16; ++k)
+      if (level[p[k]]) { if (first < 0) first = k; last = k; sum += std::abs(level[p[k]]); }
+    if (first < 0 || last - first <= 3) continue;
+    const bool negative = level[p[first]] < 0;
+    if ((sum & 1) == (negative ? 1 : 0)) continue;
+    double best = 1e30;
+    int bk = -1, bd = 0;
+    for (int k = first; k <= last; ++k) {
+      const int q = std::abs(level[p[k]]);
+      const double e = exact[p[k]] - q;  // exact - chosen, in level units
+      if (q < 32767) {
+        const double up = 1.0 - 2.0 * e;  // (q + 1 - v)^2 - (q - v)^2
+        if (up < best && !(k == first && q == 0)) { best = up; bk = k; bd = +1; }
+      }
+      if (q > 0 && !(q == 1 && (k == first || k == last))) {
+        const double dn = 1.0 + 2.0 * e;
+        if (dn < best) { best = dn; bk = k; bd = -1; }
+      }
+    }
+    if (bk < 0) continue;
+    int16_t& l = level[p[bk]];
+    const int q = std::abs(l) + bd;
+    const bool neg = l ? l < 0 : c[p[bk]] < 0;
+    if (l == 0) ++nz;
+    l = static_cast<int16_t>(neg ? -q : q);
   }
   return nz;
 }
