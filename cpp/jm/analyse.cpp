@@ -101,7 +101,6 @@ void luma_edge(const EncCtx& c, int px, int py, int n, bool topright_avail, Intr
   e.has_left = px > 0;
   e.has_top = py > 0;
   e.has_topleft = px > 0 && py > 0;
-  e.has_topright = topright_avail;
   uint8_t* t = e.top();
   if (e.has_top) {
     const uint8_t* row = r.at(px, py - 1);

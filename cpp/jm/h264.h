@@ -76,7 +76,7 @@ void dequant_dc_chroma(const int16_t* levels, int32_t* dc, int qp);
 struct IntraEdge {
   uint8_t top_buf[1 + 32];
   uint8_t left[16];
-  bool has_top = false, has_left = false, has_topleft = false, has_topright = false;
+  bool has_top = false, has_left = false, has_topleft = false;  // top-right is substituted into top[4..]
   uint8_t* top() { return top_buf + 1; }
   const uint8_t* top() const { return top_buf + 1; }
 };
@@ -91,7 +91,6 @@ struct RefPic {
   Plane hpel_h, hpel_v, hpel_c;
   std::vector<int16_t> mv;   // 4x4 motion field (co-located predictor for ME)
   std::vector<int8_t> ref;
-  int frame_num = 0;
   void build_hpel();
 };
 // Luma prediction of a w x h block at (x, y) with quarter-sample mv (8.4.2.2.1).
@@ -103,10 +102,8 @@ const uint8_t* mc_luma_ref(const RefPic& r, int x, int y, int mvx, int mvy, int 
 // Chroma prediction (8.4.2.2.2) of a w x h chroma block at chroma (x, y); mv in luma quarter units.
 void mc_chroma(const Plane& p, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int dst_stride);
 
-// ---------------------------------------------------------------- cavlc.cpp
-struct SliceCtx;
-// Writes one picture's slice data for all macroblocks; texture_off drops every residual
-// (cropped stream). Charges each bit to its category in `counts`.
+// ---------------------------------------------------------------- bit writing
+// RBSP writer that charges every bit to one accounting category.
 struct SyntaxWriter {
   BitWriter bw;
   BitCounts* counts = nullptr;

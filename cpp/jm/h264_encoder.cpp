@@ -97,7 +97,6 @@ class H264Encoder final : public Encoder {
     r->build_hpel();
     r->mv = c.mv4;
     r->ref = c.ref4;
-    r->frame_num = c.frame_num;
     dpb_.insert(dpb_.begin(), std::move(r));
     c.frame_num = (c.frame_num + 1) % (1 << c.log2_max_frame_num);
     ++frames_;
