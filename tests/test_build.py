@@ -228,3 +228,18 @@ def test_hevc_build_matches_encode_cropped(small_set, tmp_path):
         d = load_mv_file(tmp_path / row["path"])
         assert d["codec"] == "hevc" and np.array_equal(d["mv"], r.mv) and np.array_equal(d["mvd"], r.mvd)
         assert np.abs(d["idr"].astype(int) - yuv420_to_rgb(*r.recon[0])).mean() < 1.5
+
+
+class _DieInWorker:
+    """A source whose rendering kills the worker process (as a segfault or the OOM killer would)."""
+
+    def __call__(self):
+        os._exit(3)
+
+
+def test_dead_worker_is_logged_and_the_rest_is_built(small_set, tmp_path):
+    videos = [small_set[0], Video("dies", 0, "x", "train", render=_DieInWorker()), small_set[1]]
+    report = build_mv_dataset(videos, tmp_path, codec="h264", qp=QP, workers=2, progress=False, max_frames=4)
+    assert [n for n, _ in report.failed] == ["dies"] and "worker process died" in report.failed[0][1]
+    assert report.encoded == 2
+    assert [r["name"] for r in read_manifest(tmp_path)] == [small_set[0].name, small_set[1].name]

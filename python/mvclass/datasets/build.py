@@ -249,8 +249,11 @@ class _LocalPool:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx)
 
-    def close(self):
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, abort: bool = False):
+        if abort:  # Ctrl-C or an error here: do not wait for the videos in flight
+            for proc in list((self._pool._processes or {}).values()):
+                proc.terminate()
+        self._pool.shutdown(wait=not abort, cancel_futures=True)
 
 
 class _InlinePool:
@@ -271,7 +274,7 @@ class _InlinePool:
     def restart(self):
         pass
 
-    def close(self):
+    def close(self, abort: bool = False):
         pass
 
 
@@ -303,7 +306,7 @@ class _DaskPool:
     def restart(self):
         pass
 
-    def close(self):
+    def close(self, abort: bool = False):
         if self._own:
             self.client.close()
 
@@ -439,8 +442,10 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
                         pending.clear()
                         for item in again:
                             submit(*item)
-            finally:
-                pool.close()
+            except BaseException:
+                pool.close(abort=True)
+                raise
+            pool.close()
         if bar is not None:
             bar.close()
         ordered = [rows[v.name] for v in videos if v.name in rows]
