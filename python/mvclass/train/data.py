@@ -85,9 +85,9 @@ def class_names_of(manifest: str | Path) -> list[str]:
     return [names.get(i, str(i)) for i in range(max(names) + 1)]
 
 
-def load_motion(path: str | Path, use_mvd: bool = False) -> np.ndarray:
-    """The P-frame motion grids of one video as float32 (P, H8, W8, 2) in pixels (dx, dy). I-frames
-    carry no motion and are dropped; a video without P-frames gives one zero frame."""
+def load_motion_raw(path: str | Path, use_mvd: bool = False) -> np.ndarray:
+    """The P-frame motion grids of one video as stored: int16 (P, H8, W8, 2), quarter-pel (dx, dy).
+    I-frames carry no motion and are dropped; a video without P-frames gives one zero frame."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"video file not found: {path}")
@@ -102,7 +102,12 @@ def load_motion(path: str | Path, use_mvd: bool = False) -> np.ndarray:
     mv = mv[np.asarray(types) != "I"]
     if len(mv) == 0:
         mv = np.zeros((1,) + mv.shape[1:], dtype=np.int16)
-    return mv.astype(np.float32) / 4.0  # quarter-pel -> pixels
+    return mv
+
+
+def load_motion(path: str | Path, use_mvd: bool = False) -> np.ndarray:
+    """The P-frame motion grids of one video as float32 (P, H8, W8, 2) in pixels (dx, dy)."""
+    return load_motion_raw(path, use_mvd).astype(np.float32) / 4.0  # quarter-pel -> pixels
 
 
 def load_idr(path: str | Path) -> np.ndarray:
@@ -256,21 +261,29 @@ class MotionVolumes:
     def labels(self) -> np.ndarray:
         return np.array([r.label for r in self.records], dtype=np.int64)
 
-    def motion(self, index: int) -> np.ndarray:
-        """P-frame motion of one video in pixels, mean MV subtracted (cached per process)."""
+    def raw_motion(self, index: int) -> np.ndarray:
+        """P-frame motion of one video as stored (int16 quarter-pel), cached per process."""
         mv = self._cache.get(index)
         if mv is None:
-            mv = self._cache.put(index, load_motion(self.records[index].path, self.use_mvd) - self.mean_mv)
+            mv = self._cache.put(index, load_motion_raw(self.records[index].path, self.use_mvd))
         return mv
+
+    def _pixels(self, raw: np.ndarray) -> np.ndarray:
+        # Converted after slicing: only the frames and cells a sample uses.
+        return raw.astype(np.float32) / 4.0 - self.mean_mv
+
+    def motion(self, index: int) -> np.ndarray:
+        """P-frame motion of one video in pixels, mean MV subtracted."""
+        return self._pixels(self.raw_motion(index))
 
     def __getitem__(self, item):
         index, position = item if isinstance(item, tuple) else (item, item)
         rng = sample_rng(self.seed, position)
-        mv = self.motion(index)
+        mv = self.raw_motion(index)
         start = int(rng.integers(len(mv)))
         vol = take_frames(mv, start, self.frames)
         y, x, ch, cw = random_crop_box(vol.shape[1], vol.shape[2], rng, self.scales)
-        vol = resize_grid(vol[:, y:y + ch, x:x + cw], self.size)
+        vol = resize_grid(self._pixels(vol[:, y:y + ch, x:x + cw]), self.size)
         if rng.random() < 0.5 and self.flip:
             vol = flip_motion(vol)
         return to_layout(vol, self.layout).astype(np.float32), self.records[index].label
@@ -279,12 +292,12 @@ class MotionVolumes:
         """The 10 x 10 test views of one video: for each of ``test_volumes`` evenly spaced starts,
         the 4 corner and centre crops (side ``test_crop`` x short side, resized to ``size``),
         unflipped then flipped. Shape (test_volumes * 10, *input shape)."""
-        mv = self.motion(index)
+        mv = self.raw_motion(index)
         h, w = mv.shape[1], mv.shape[2]
         side = max(1, int(round(min(h, w) * self.test_crop)))
         views = []
         for start in view_starts(len(mv), self.frames, self.test_volumes):
-            vol = take_frames(mv, int(start), self.frames)
+            vol = self._pixels(take_frames(mv, int(start), self.frames))
             crops = [resize_grid(vol[:, y:y + ch, x:x + cw], self.size) for y, x, ch, cw in five_crop_boxes(h, w, side)]
             for flip in ((False, True) if self.flip else (False,)):
                 views += [to_layout(flip_motion(c) if flip else c, self.layout) for c in crops]

@@ -136,8 +136,8 @@ def fit(model, dataset, *, iters: int = 90_000, batch_size: int = 64, lr: float 
         device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
     device = torch.device(device)
     if device.type == "cuda":
-        if distributed and device.index is None:
-            device = torch.device("cuda", local_rank)
+        if device.index is None:  # set_device needs an explicit index
+            device = torch.device("cuda", local_rank if distributed else torch.cuda.current_device())
         torch.cuda.set_device(device)
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
