@@ -59,7 +59,7 @@ void write_sps(const EncCtx& c, std::vector<uint8_t>& out, BitCounts& counts) {
   w.u(1, 1, H);                   // motion_vectors_over_pic_boundaries_flag
   w.ue(0, H);                     // max_bytes_per_pic_denom
   w.ue(0, H);                     // max_bits_per_mb_denom
-  w.ue(13, H);                    // log2_max_mv_length_horizontal
+  w.ue(16, H);                    // log2_max_mv_length_horizontal
   w.ue(11, H);                    // log2_max_mv_length_vertical
   w.ue(0, H);                     // max_num_reorder_frames: no reordering, output at once
   w.ue(c.cfg.ref_frames, H);      // max_dec_frame_buffering
