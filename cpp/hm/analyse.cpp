@@ -309,7 +309,10 @@ struct Analyser {
       const double j = apply(c, x0, y0, log2, depth);
       if (j < bestJ) { bestJ = j; best = c; }
     }
-    // rectangular partitions: each PU picks merge or AMVP motion by SATD cost
+    // rectangular partitions: each PU picks merge or AMVP motion by SATD cost, searching the
+    // reference the 2Nx2N search preferred; not tried when motion alone already predicts the CU
+    if (best.pred == MODE_INTER && best.merge[0] && !best.residual) return;
+    const int rect_ref = c.mvf[0].ref;
     for (int part = PART_2NxN; part <= PART_Nx2N; ++part) {
       Cand rc;
       rc.pred = MODE_INTER;
@@ -319,7 +322,7 @@ struct Analyser {
         PuGeom pg{x0, y0, n, x0, y0, n, n, pi, part};
         if (part == PART_2NxN) { pg.yPb = y0 + pi * h; pg.h = h; }
         else { pg.xPb = x0 + pi * h; pg.w = h; }
-        const PuChoice pc = best_pu(pg);
+        const PuChoice pc = best_pu(pg, rect_ref);
         rc.mvf[pi] = pc.mvf;
         rc.mvd[pi] = pc.mvd;
         rc.merge[pi] = pc.merge;
@@ -344,7 +347,7 @@ struct Analyser {
     double cost = 1e300;
   };
 
-  PuChoice best_pu(const PuGeom& g) {
+  PuChoice best_pu(const PuGeom& g, int only_ref) {
     PuChoice best;
     MvField mc[5];
     merge_candidates(f, g, mc);
@@ -368,6 +371,7 @@ struct Analyser {
     for (int i = 0; i < 5; ++i) extra[i] = mc[i].mv;
     const int nref = static_cast<int>(f.refs.size());
     for (int r = 0; r < nref; ++r) {
+      if (only_ref >= 0 && r != only_ref) continue;
       Mv mvp[2];
       amvp_candidates(f, g, r, mvp);
       MeInput in;
@@ -399,7 +403,9 @@ struct Analyser {
     if (inside) {
       if (f.is_p) inter_candidates(x0, y0, log2, best, jns, depth);
       bool skip_best = f.is_p && best.pred == MODE_INTER && best.merge[0] && !best.residual;
-      if (!skip_best || !f.is_p) intra_candidates(x0, y0, log2, best, jns, depth);
+      // intra is tried in P pictures only where the best inter candidate still needs a residual
+      const bool inter_without_residual = f.is_p && best.pred == MODE_INTER && !best.residual;
+      if (!f.is_p || (!skip_best && !inter_without_residual)) intra_candidates(x0, y0, log2, best, jns, depth);
       jns += split_flag_cost(x0, y0, log2, depth, 0);
       skip_best = best.pred != MODE_INTRA && best.merge[0] && !best.residual;
       if (log2 == s.min_cb_log2 || skip_best) {

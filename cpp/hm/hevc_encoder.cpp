@@ -144,7 +144,7 @@ class HevcEncoder final : public Encoder {
       for (int r = 0; r < a.height; ++r) std::copy_n(a.at(0, r), a.width, b.at(0, r));
     }
     ref->rec.extend_borders();
-    ref->sub_margin = kPad - 8;
+    ref->sub_margin = std::min(kPad - 8, s.cfg.search_range + 16);
     build_subpel_planes(ref->rec.y, ref->sub, ref->sub_margin);
     ref->mvf.resize(n4);
     for (size_t i = 0; i < n4; ++i) ref->mvf[i] = f.blk[i].pred == MODE_INTRA ? MvField{} : f.blk[i].mvf;
