@@ -52,6 +52,17 @@ void RefPic::build_hpel() {
     auto tap = [&](int x, int v) { bo[x - x0] = static_cast<int16_t>(v); ho[x] = clip1((v + 16) >> 5); };
     for (int x = x0; x <= x1; ++x) {
       if (x == x0 + 2) {  // interior: no clamping needed
+#if defined(__SSE2__)
+        const __m128i z = _mm_setzero_si128(), c5 = _mm_set1_epi16(5), c20 = _mm_set1_epi16(20), c16 = _mm_set1_epi16(16);
+        for (; x + 7 <= x1 - 3; x += 8) {
+          auto ld = [&](int k) { return _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r + x + k)), z); };
+          const __m128i v = _mm_add_epi16(
+              _mm_add_epi16(ld(-2), ld(3)),
+              _mm_sub_epi16(_mm_mullo_epi16(_mm_add_epi16(ld(0), ld(1)), c20), _mm_mullo_epi16(_mm_add_epi16(ld(-1), ld(2)), c5)));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(bo + (x - x0)), v);
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(ho + x), _mm_packus_epi16(_mm_srai_epi16(_mm_add_epi16(v, c16), 5), z));
+        }
+#endif
         for (; x <= x1 - 3; ++x)
           tap(x, r[x - 2] - 5 * r[x - 1] + 20 * r[x] + 20 * r[x + 1] - 5 * r[x + 2] + r[x + 3]);
         if (x > x1) break;
@@ -70,7 +81,33 @@ void RefPic::build_hpel() {
     }
     uint8_t* vo = hpel_v.at(0, y);
     uint8_t* co = hpel_c.at(0, y);
-    for (int x = x0; x <= x1; ++x) {
+    int x = x0;
+#if defined(__SSE2__)
+    {
+      const __m128i z = _mm_setzero_si128(), c5 = _mm_set1_epi16(5), c20 = _mm_set1_epi16(20), c16 = _mm_set1_epi16(16);
+      const __m128i one = _mm_set1_epi16(1), m5 = _mm_set1_epi16(-5), p512 = _mm_set1_epi32(512);
+      for (; x + 7 <= x1; x += 8) {
+        auto g = [&](int k) { return _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(grows[k] + x)), z); };
+        const __m128i v = _mm_add_epi16(
+            _mm_add_epi16(g(0), g(5)),
+            _mm_sub_epi16(_mm_mullo_epi16(_mm_add_epi16(g(2), g(3)), c20), _mm_mullo_epi16(_mm_add_epi16(g(1), g(4)), c5)));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(vo + x), _mm_packus_epi16(_mm_srai_epi16(_mm_add_epi16(v, c16), 5), z));
+        auto b = [&](int k) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[k] + (x - x0))); };
+        const __m128i b0 = b(0), b1v = b(1), b2 = b(2), b3 = b(3), b4 = b(4), b5 = b(5);
+        const __m128i c20x = _mm_set1_epi16(20);
+        __m128i lo = _mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi16(b0, b5), one),
+                                                 _mm_madd_epi16(_mm_unpacklo_epi16(b1v, b4), m5)),
+                                   _mm_madd_epi16(_mm_unpacklo_epi16(b2, b3), c20x));
+        __m128i hi = _mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(_mm_unpackhi_epi16(b0, b5), one),
+                                                 _mm_madd_epi16(_mm_unpackhi_epi16(b1v, b4), m5)),
+                                   _mm_madd_epi16(_mm_unpackhi_epi16(b2, b3), c20x));
+        lo = _mm_srai_epi32(_mm_add_epi32(lo, p512), 10);
+        hi = _mm_srai_epi32(_mm_add_epi32(hi, p512), 10);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(co + x), _mm_packus_epi16(_mm_packs_epi32(lo, hi), z));
+      }
+    }
+#endif
+    for (; x <= x1; ++x) {
       const int i = x - x0;
       const int v = grows[0][x] - 5 * grows[1][x] + 20 * grows[2][x] + 20 * grows[3][x] - 5 * grows[4][x] + grows[5][x];
       vo[x] = clip1((v + 16) >> 5);
