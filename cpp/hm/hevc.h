@@ -67,10 +67,11 @@ struct RefPic {
   Picture rec;
   Plane sub[16];               // luma at each quarter-sample phase (fy * 4 + fx), exact 8-tap output
   int sub_margin = 0;          // sub planes are valid this far outside the picture
+  bool has_sub = false;        // not built for very large pictures (memory), MC interpolates then
   // Luma prediction of a block: a pointer into the phase plane, or nullptr when out of range.
   const uint8_t* qpel(int x, int y, int w, int h, Mv mv, int& stride) const {
     const int xi = x + (mv.x >> 2), yi = y + (mv.y >> 2), ph = (mv.y & 3) * 4 + (mv.x & 3);
-    if (xi < -sub_margin || yi < -sub_margin || xi + w > rec.y.width + sub_margin || yi + h > rec.y.height + sub_margin)
+    if (!has_sub || xi < -sub_margin || yi < -sub_margin || xi + w > rec.y.width + sub_margin || yi + h > rec.y.height + sub_margin)
       return nullptr;
     const Plane& p = ph ? sub[ph] : rec.y;
     stride = p.stride;

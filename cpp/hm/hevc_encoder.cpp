@@ -145,7 +145,8 @@ class HevcEncoder final : public Encoder {
     }
     ref->rec.extend_borders();
     ref->sub_margin = std::min(kPad - 8, s.cfg.search_range + 16);
-    build_subpel_planes(ref->rec.y, ref->sub, ref->sub_margin);
+    ref->has_sub = long(s.W) * s.H <= 1920L * 1088;
+    if (ref->has_sub) build_subpel_planes(ref->rec.y, ref->sub, ref->sub_margin);
     ref->mvf.resize(n4);
     for (size_t i = 0; i < n4; ++i) ref->mvf[i] = f.blk[i].pred == MODE_INTRA ? MvField{} : f.blk[i].mvf;
     for (const RefPic* r : f.refs) ref->ref_pocs.push_back(r->poc);
