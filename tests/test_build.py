@@ -142,6 +142,11 @@ def test_killed_build_resumes(tmp_path):
     again = build_mv_dataset(ds, tmp_path, codec="h264", qp=30, workers=2, progress=False)
     assert (again.reused, again.encoded) == (12, 0)
     assert read_manifest(tmp_path) == rows
+    with pytest.raises(ValueError, match="use another output directory"):
+        build_mv_dataset(ds, tmp_path, codec="h264", qp=40, workers=0, progress=False)
+    with pytest.raises(ValueError, match="use another output directory"):
+        build_mv_dataset(ds, tmp_path, codec="h264", qp=30, workers=0, progress=False, ref_frames=1)
+    (tmp_path / "build.json").unlink()  # without the record, each file's own codec/qp still guards it
     with pytest.raises(ValueError, match="built with codec=h264 qp=30"):
         build_mv_dataset(ds, tmp_path, codec="h264", qp=40, workers=0, progress=False)
 

@@ -5,6 +5,7 @@ Output layout (one directory per codec and QP)::
     out_dir/videos/<name>.npz   per-video arrays (see NPZ_KEYS)
     out_dir/manifest.csv        one row per video (MANIFEST_COLUMNS), rates in kbit/s
     out_dir/errors.csv          videos that failed in the last run (name, source, error)
+    out_dir/build.json          codec, QP and encoder options (a resume must use the same)
 
 Each .npz is written under a temporary name and renamed, so a killed build leaves only whole
 files; a rerun skips every valid one. Work is spread over a local process pool or a Dask
@@ -18,6 +19,7 @@ import io
 import os
 import time
 import uuid
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
@@ -332,6 +334,31 @@ class _BuildLock:
         self._f.close()
 
 
+def _check_settings(out_dir: Path, codec: str, qp: int, encode_options: dict) -> dict:
+    """Record the build's settings in out_dir/build.json; refuse to resume with different ones,
+    since reused files would then mix two encoder configurations."""
+    import json
+
+    settings = {"codec": codec, "qp": qp, "encode_options": {k: encode_options[k] for k in sorted(encode_options)}}
+    path = out_dir / "build.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = None
+        if old is not None and old != json.loads(json.dumps(settings)):
+            raise OutputMismatch(f"{out_dir} was built with {old}, not {settings}; use another output directory")
+    return settings
+
+
+def _write_settings(out_dir: Path, settings: dict) -> None:
+    import json
+
+    tmp = out_dir / ".build.json.tmp"
+    tmp.write_text(json.dumps(settings, indent=1) + "\n")
+    os.replace(tmp, out_dir / "build.json")
+
+
 def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, workers: int | None = None,
                      scheduler=None, progress: bool = True, max_in_flight: int | None = None,
                      **encode_options) -> BuildReport:
@@ -373,6 +400,7 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
     t0 = time.perf_counter()
     report = BuildReport(out_dir=out_dir, manifest=out_dir / "manifest.csv")
     with _BuildLock(out_dir):
+        settings = _check_settings(out_dir, codec, qp, encode_options)
         for stale in vid_dir.glob(".*.tmp"):  # left by a killed run; the lock says nobody else writes
             stale.unlink()
         rows: dict[str, dict] = {}
@@ -386,6 +414,7 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
             else:
                 todo.append((v, rel))
         report.reused = len(rows)
+        _write_settings(out_dir, settings)  # only now: the existing files agreed with these settings
 
         bar = None
         if progress:
@@ -398,33 +427,31 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
                     else _InlinePool() if workers == 0 else _LocalPool(workers or os.cpu_count() or 1))
             limit = max_in_flight or 2 * pool.workers
             try:
-                pending: dict = {}  # future -> (video, rel path, attempt)
-                queue = iter(todo)
-                exhausted = False
+                pending: dict = {}  # future -> (video, rel path, submitted alone)
+                queue = deque(todo)
+                suspects: deque = deque()  # in flight when a worker died: rerun one at a time
 
-                def submit(v, rel, attempt):
+                def submit(v, rel, alone):
                     fut = pool.submit(encode_video, v, str(out_dir / rel), rel, codec, qp, encode_options)
-                    pending[fut] = (v, rel, attempt)
+                    pending[fut] = (v, rel, alone)
 
-                while pending or not exhausted:
-                    while not exhausted and len(pending) < limit:
-                        item = next(queue, None)
-                        if item is None:
-                            exhausted = True
-                            break
-                        submit(*item, 1)
+                while True:
+                    while queue and len(pending) < limit:
+                        submit(*queue.popleft(), False)
+                    if not queue and not pending and suspects:
+                        submit(*suspects.popleft(), True)
                     if not pending:
                         break
                     done, _ = pool.wait(set(pending))
-                    retry = []
+                    broken = False
                     for fut in done:
-                        v, rel, attempt = pending.pop(fut)
+                        v, rel, alone = pending.pop(fut)
                         try:
                             name, row, err = fut.result()
                         except BrokenProcessPool:
-                            # A crashing worker takes every in-flight video down with it: retry those.
-                            if attempt < 3:
-                                retry.append((v, rel, attempt + 1))
+                            broken = True
+                            if not alone:  # any in-flight video may be the one that killed it
+                                suspects.append((v, rel))
                                 continue
                             name, row, err = v.name, None, "worker process died (crash or out of memory)"
                         except Exception as e:  # lost dask worker, cancelled future
@@ -436,12 +463,10 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
                             errors.append((name, str(v.path) if v.path is not None else "(rendered)", err))
                         if bar is not None:
                             bar.update(1)
-                    if retry:
+                    if broken:
                         pool.restart()
-                        again = list(pending.values()) + retry  # the old pool's futures are all lost
+                        suspects.extend((v, rel) for v, rel, _ in pending.values())  # lost with the old pool
                         pending.clear()
-                        for item in again:
-                            submit(*item)
             except BaseException:
                 pool.close(abort=True)
                 raise
