@@ -154,7 +154,7 @@ def test_killed_build_resumes(tmp_path):
 def test_bad_videos_are_logged_not_fatal(small_set, tmp_path, boxing_clip):
     junk = tmp_path / "junk.avi"
     junk.write_bytes(b"not a video at all" * 50)
-    videos = [small_set[0],
+    videos = [Video.from_array(small_set[0].name, 0, "a", "train", small_set[0].source()),
               Video("missing", 1, "b", "train", path=tmp_path / "missing.avi"),
               Video("junk", 1, "b", "test", path=junk),
               small_set[1]]

@@ -31,6 +31,14 @@ class Video:
         if (self.path is None) == (self.render is None):
             raise ValueError(f"video {self.name!r}: give exactly one of path and render")
 
+    @classmethod
+    def from_array(cls, name: str, label: int, label_name: str, split: str, array: np.ndarray) -> "Video":
+        """A video held in memory as a (T,H,W,3) uint8 RGB array (pickled whole to workers)."""
+        a = np.asarray(array)
+        if a.dtype != np.uint8 or a.ndim != 4 or a.shape[3] != 3:
+            raise ValueError(f"video {name!r}: expected a (T,H,W,3) uint8 array, got {a.dtype} {a.shape}")
+        return cls(name, label, label_name, split, render=_ArraySource(a))
+
     def source(self):
         """A path string or an RGB array: what ``encode_cropped`` and ``read_video`` accept."""
         return str(self.path) if self.path is not None else self.render()
@@ -43,6 +51,16 @@ class Video:
         from mvclass.io import read_video, yuv420_to_rgb
 
         return np.stack([yuv420_to_rgb(*p) for p in read_video(self.path).frames()])
+
+
+class _ArraySource:
+    """A picklable zero-argument callable returning a fixed array."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __call__(self) -> np.ndarray:
+        return self.array
 
 
 def format_problems(title: str, problems: Sequence[str]) -> str:
