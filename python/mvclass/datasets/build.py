@@ -227,7 +227,8 @@ class BuildReport:
 
     def __str__(self) -> str:
         rate = self.encoded / self.seconds if self.seconds > 0 else float("nan")
-        return (f"{self.out_dir}: {self.encoded} encoded ({rate:.2f} videos/s), {self.reused} already done, "
+        return (f"{self.out_dir}: {self.encoded} encoded in {self.seconds:.1f} s ({rate:.3g} videos/s), "
+                f"{self.reused} already done, "
                 f"{len(self.failed)} failed; manifest {self.manifest}")
 
 
