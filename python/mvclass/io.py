@@ -302,15 +302,17 @@ def sample_clip(frames: int = 60, width: int = 320, height: int = 240, seed: int
     k = np.ones(5, np.float32) / 5
     for ax in (0, 1):
         tex = np.apply_along_axis(lambda m: np.convolve(m, k, mode="same"), ax, tex)
-    obj = np.clip(rng.normal(128, 60, (48, 48, 3)), 0, 255).astype(np.float32)
-    yy, xx = np.mgrid[0:48, 0:48]
-    disc = (yy - 23.5) ** 2 + (xx - 23.5) ** 2 < 22 ** 2
+    size = max(1, min(48, height // 2, width // 2))  # the disc fits small frames too
+    obj = np.clip(rng.normal(128, 60, (size, size, 3)), 0, 255).astype(np.float32)
+    yy, xx = np.mgrid[0:size, 0:size]
+    c = (size - 1) / 2
+    disc = (yy - c) ** 2 + (xx - c) ** 2 < (0.46 * size) ** 2
     out = np.empty((frames, height, width, 3), np.uint8)
     for t in range(frames):
         frame = tex[16:16 + height, 2 * t:2 * t + width].copy()  # background moves left 2 px/frame
-        oy = int(30 + 1.5 * t) % (height - 48)
-        ox = int(40 + 3 * t) % (width - 48)
-        region = frame[oy:oy + 48, ox:ox + 48]
+        oy = int(30 + 1.5 * t) % (height - size + 1)
+        ox = int(40 + 3 * t) % (width - size + 1)
+        region = frame[oy:oy + size, ox:ox + size]
         region[disc] = obj[disc]
         out[t] = np.clip(frame, 0, 255).astype(np.uint8)
     return out
