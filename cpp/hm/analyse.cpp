@@ -17,6 +17,7 @@ namespace {
 struct Cand {
   uint8_t pred = MODE_INTRA, part = PART_2Nx2N;
   uint8_t intra_mode = 1;
+  uint8_t nxn[4] = {1, 1, 1, 1};  // PART_NxN luma modes (chroma follows nxn[0])
   MvField mvf[2];
   Mv mvd[2];
   uint8_t merge[2] = {0, 0}, merge_idx[2] = {0, 0}, mvp_idx[2] = {0, 0};
@@ -126,7 +127,7 @@ struct Analyser {
         b.part = cd.part;
         b.cu_log2 = static_cast<uint8_t>(log2);
         b.depth = static_cast<uint8_t>(depth);
-        b.tu_depth = static_cast<uint8_t>(log2 - tlog2);
+        b.tu_depth = static_cast<uint8_t>(cd.part == PART_NxN ? 1 : log2 - tlog2);
         b.cbf = 0;
         b.root_cbf = 0;
         int pi = 0;
@@ -136,7 +137,12 @@ struct Analyser {
           b.mvf = MvField{};
           b.mvd = Mv{};
           b.merge = 0;
-          b.intra_luma = b.intra_chroma = cd.intra_mode;
+          if (cd.part == PART_NxN) {
+            b.intra_luma = cd.nxn[((y - y0) >= h ? 2 : 0) + ((x - x0) >= h ? 1 : 0)];
+            b.intra_chroma = cd.nxn[0];
+          } else {
+            b.intra_luma = b.intra_chroma = cd.intra_mode;
+          }
           b.chroma_syntax = 4;
         } else {
           b.mvf = cd.mvf[pi];
@@ -156,7 +162,18 @@ struct Analyser {
         if (pu_y) e |= 8;
         b.edge = e;
       }
-    if (intra) {
+    if (intra && cd.part == PART_NxN) {  // four 4x4 luma TBs (DST), chroma 4x4 with the first PU's mode
+      for (int i = 0; i < 4; ++i) {
+        const int tx = x0 + (i & 1) * 4, ty = y0 + (i >> 1) * 4;
+        intra_predict(f, 0, tx, ty, 2, cd.nxn[i], f.rec.y.at(tx, ty), f.rec.y.stride);
+        set_cbf(tx, ty, 4, 1, code_tb(0, tx, ty, 2, cd.nxn[i], cd.residual));
+      }
+      for (int c = 1; c < 3; ++c) {
+        Plane& p = plane(f.rec, c);
+        intra_predict(f, c, x0 / 2, y0 / 2, 2, cd.nxn[0], p.at(x0 / 2, y0 / 2), p.stride);
+        set_cbf(x0, y0, 8, 1 << c, code_tb(c, x0 / 2, y0 / 2, 2, cd.nxn[0], cd.residual));
+      }
+    } else if (intra) {
       for (int ty = y0; ty < y0 + n; ty += tn)
         for (int tx = x0; tx < x0 + n; tx += tn) {
           intra_predict(f, 0, tx, ty, tlog2, cd.intra_mode, f.rec.y.at(tx, ty), f.rec.y.stride);
@@ -237,6 +254,29 @@ struct Analyser {
       Cand c;
       c.pred = MODE_INTRA;
       c.intra_mode = static_cast<uint8_t>(order[i]);
+      const double j = apply(c, x0, y0, log2, depth);
+      if (j < bestJ) { bestJ = j; best = c; }
+    }
+    if (log2 == 3 && s.min_cb_log2 == 3) {  // PART_NxN: each 4x4 PU picks its mode on SATD in turn
+      Cand c;
+      c.pred = MODE_INTRA;
+      c.part = PART_NxN;
+      for (int i = 0; i < 4; ++i) {
+        const int tx = x0 + (i & 1) * 4, ty = y0 + (i >> 1) * 4;
+        intra_mpm(f, tx, ty, cand);
+        intra_refs(f, 0, tx, ty, 2, refs);
+        double bc = 1e300;
+        for (int m = 0; m < 35; ++m) {
+          intra_pred_mode(refs, m, pred, 32);
+          const bool mpm = m == cand[0] || m == cand[1] || m == cand[2];
+          const double cm = satd(f.src.y.at(tx, ty), f.src.y.stride, pred, 32, 4, 4) + sqrt_lambda * (mpm ? 2.0 : 6.0);
+          if (cm < bc) { bc = cm; c.nxn[i] = static_cast<uint8_t>(m); }
+        }
+        for (int y = ty; y < ty + 4; y += 4)  // later PUs' MPMs and references see this one
+          for (int x = tx; x < tx + 4; x += 4) { f.b(x, y).pred = MODE_INTRA; f.b(x, y).intra_luma = c.nxn[i]; }
+        intra_predict(f, 0, tx, ty, 2, c.nxn[i], f.rec.y.at(tx, ty), f.rec.y.stride);
+        code_tb(0, tx, ty, 2, c.nxn[i], true);
+      }
       const double j = apply(c, x0, y0, log2, depth);
       if (j < bestJ) { bestJ = j; best = c; }
     }
