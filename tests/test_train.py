@@ -370,7 +370,7 @@ def _train_and_test(net, manifest, tmp_path, frames, size, layout, iters):
 
 
 def test_3d_net_learns_motion_patterns(motion_set, tmp_path):
-    res = _train_and_test(_tiny_3d(), motion_set, tmp_path, 32, 12, "3d", iters=40)
+    res = _train_and_test(_tiny_3d(), motion_set, tmp_path, 32, 12, "3d", iters=25)
     assert len(res.labels) == 18 and res.views_per_video == 20
     assert res.accuracy >= 0.7, res.confusion()  # chance is 1/6
 
@@ -378,7 +378,7 @@ def test_3d_net_learns_motion_patterns(motion_set, tmp_path):
 def test_2d_net_learns_motion_patterns(motion_set, tmp_path):
     torch.manual_seed(0)
     net = Temporal2D(len(CLASSES), frames=6, size=12)
-    res = _train_and_test(net, motion_set, tmp_path, 6, 12, "2d", iters=40)
+    res = _train_and_test(net, motion_set, tmp_path, 6, 12, "2d", iters=25)
     assert res.accuracy >= 0.7, res.confusion()
 
 

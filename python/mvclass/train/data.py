@@ -291,7 +291,8 @@ class MotionVolumes:
     def test_views(self, index: int) -> np.ndarray:
         """The 10 x 10 test views of one video: for each of ``test_volumes`` evenly spaced starts,
         the 4 corner and centre crops (side ``test_crop`` x short side, resized to ``size``),
-        unflipped then flipped. Shape (test_volumes * 10, *input shape)."""
+        unflipped then flipped (unflipped only when ``flip`` is off). Shape
+        (test_volumes * 10, *input shape), or test_volumes * 5 without flips."""
         mv = self.raw_motion(index)
         h, w = mv.shape[1], mv.shape[2]
         side = max(1, int(round(min(h, w) * self.test_crop)))
