@@ -257,7 +257,8 @@ struct Analyser {
       const double j = apply(c, x0, y0, log2, depth);
       if (j < bestJ) { bestJ = j; best = c; }
     }
-    if (log2 == 3 && s.min_cb_log2 == 3) {  // PART_NxN: each 4x4 PU picks its mode on SATD in turn
+    // PART_NxN, each 4x4 PU picking its mode on SATD in turn (P pictures: only where intra already wins)
+    if (log2 == 3 && s.min_cb_log2 == 3 && (!f.is_p || best.pred == MODE_INTRA)) {
       Cand c;
       c.pred = MODE_INTRA;
       c.part = PART_NxN;
@@ -348,6 +349,7 @@ struct Analyser {
       c.residual = res;
       const double j = apply(c, x0, y0, log2, depth);
       if (j < bestJ) { bestJ = j; best = c; }
+      if (res && !f.b(x0, y0).root_cbf) break;  // the residual was dropped anyway
     }
     // rectangular partitions: each PU picks merge or AMVP motion by SATD cost, searching the
     // reference the 2Nx2N search preferred; not tried when motion alone already predicts the CU
