@@ -249,7 +249,7 @@ struct Analyser {
     int order[35];
     for (int i = 0; i < 35; ++i) order[i] = i;
     std::stable_sort(order, order + 35, [&](int a, int b) { return cost[a] < cost[b]; });
-    const int nrd = log2 >= 5 ? 2 : 3;
+    const int nrd = f.is_p ? 1 : (log2 >= 5 ? 2 : 3);  // intra rarely wins in P pictures
     for (int i = 0; i < nrd; ++i) {
       Cand c;
       c.pred = MODE_INTRA;
