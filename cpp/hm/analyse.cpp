@@ -22,6 +22,7 @@ struct Cand {
   Mv mvd[2];
   uint8_t merge[2] = {0, 0}, merge_idx[2] = {0, 0}, mvp_idx[2] = {0, 0};
   bool residual = true;
+  bool tu_split = false;  // inter: residual quadtree split once below the CU (max_transform_hierarchy_depth_inter 1)
 };
 
 inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
@@ -117,7 +118,7 @@ struct Analyser {
   // Writes the candidate into the records, predicts, codes the residual and reconstructs.
   double apply(const Cand& cd, int x0, int y0, int log2, int depth) {
     const int n = 1 << log2;
-    const int tlog2 = std::min(log2, s.max_tb_log2), tn = 1 << tlog2;
+    const int tlog2 = std::min(log2, s.max_tb_log2) - (cd.tu_split ? 1 : 0), tn = 1 << tlog2;
     const bool intra = cd.pred == MODE_INTRA;
     const int h = n >> 1;
     for (int y = y0; y < y0 + n; y += 4)
@@ -380,6 +381,16 @@ struct Analyser {
       const double jr = apply(rc, x0, y0, log2, depth);
       if (jr < bestJ) { bestJ = jr; best = rc; }
     }
+    try_tu_split(x0, y0, log2, best, bestJ, depth);
+  }
+
+  // Residual quadtree: the best inter candidate again with its TBs split once (CUs up to the max TB).
+  void try_tu_split(int x0, int y0, int log2, Cand& best, double& bestJ, int depth) {
+    if (best.pred != MODE_INTER || !best.residual || best.tu_split || log2 > s.max_tb_log2 || log2 < 4) return;
+    Cand c = best;
+    c.tu_split = true;
+    const double j = apply(c, x0, y0, log2, depth);
+    if (j < bestJ && f.b(x0, y0).root_cbf) { bestJ = j; best = c; }
   }
 
   struct PuChoice {
