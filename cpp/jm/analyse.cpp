@@ -336,29 +336,31 @@ struct InterSearch {
   int best16[4][2] = {};  // 16x16 result per ref, a candidate for smaller partitions
   int ref16 = 0;          // reference chosen for 16x16
 
-  // Searches partition (bx, by, bw, bh) for reference `ref` (or all when ref < 0).
+  // Searches partition (bx, by, bw, bh) for reference `ref_only` (or all when < 0): an integer
+  // search per reference, then sub-sample refinement of the references that can still win.
   int search(int bx, int by, int bw, int bh, int shape, unsigned done, int ref_only, bool count_ref, Part& out,
              const int* parent = nullptr) {
-    int best = INT_MAX;
     int r0 = 0, r1 = c.num_ref_active - 1;
     if (ref_only >= 0) r0 = r1 = ref_only;
     else if (bw * bh < 16) r1 = std::min(r1, ref16 + 1);  // x264-style pruning: refs beyond the 16x16 choice rarely win
-    int prev_mv[2] = {0, 0};
+    MeQuery q[4];
+    int imv[4][2], icost[4];
+    int best_int = INT_MAX;
+    const int X = mbx * 4 + bx, Y = mby * 4 + by;
+    const Nb nbs[3] = {get_nb(c, X - 1, Y, mbx, mby, done), get_nb(c, X, Y - 1, mbx, mby, done),
+                       get_nb(c, X + bw, Y - 1, mbx, mby, done)};
     for (int ref = r0; ref <= r1; ++ref) {
-      MeQuery q;
-      q.x = mbx * 16 + bx * 4; q.y = mby * 16 + by * 4; q.w = bw * 4; q.h = bh * 4;
-      q.src = c.src.y.at(q.x, q.y); q.src_stride = c.src.y.stride;
-      q.ref = c.refs[ref];
-      mv_pred(c, mbx, mby, bx, by, bw, ref, done, shape, q.mvp);
-      q.ref_cost = count_ref ? c.lambda_bits(ref_bits(ref, c.num_ref_active)) : 0;
-      q.range = c.cfg.search_range;
+      MeQuery& qr = q[ref];
+      qr.x = mbx * 16 + bx * 4; qr.y = mby * 16 + by * 4; qr.w = bw * 4; qr.h = bh * 4;
+      qr.src = c.src.y.at(qr.x, qr.y); qr.src_stride = c.src.y.stride;
+      qr.ref = c.refs[ref];
+      mv_pred(c, mbx, mby, bx, by, bw, ref, done, shape, qr.mvp);
+      qr.ref_cost = count_ref ? c.lambda_bits(ref_bits(ref, c.num_ref_active)) : 0;
+      qr.range = c.cfg.search_range;
       // Smaller partitions start next to their parent's vector: a short descent suffices.
-      q.max_iter = bw * bh == 16 ? q.range : bw * bh >= 4 ? 4 : 2;
+      qr.max_iter = bw * bh == 16 ? qr.range : bw * bh >= 4 ? 4 : 2;
       int cand[10][2];
       int n = 0;
-      const int X = mbx * 4 + bx, Y = mby * 4 + by;
-      const Nb nbs[3] = {get_nb(c, X - 1, Y, mbx, mby, done), get_nb(c, X, Y - 1, mbx, mby, done),
-                         get_nb(c, X + bw, Y - 1, mbx, mby, done)};
       for (const Nb& nb : nbs)
         if (nb.ref >= 0) {
           cand[n][0] = nb.mv[0] * (ref + 1) / (nb.ref + 1);
@@ -376,16 +378,23 @@ struct InterSearch {
       }
       if (bw * bh < 16) { cand[n][0] = best16[ref][0]; cand[n][1] = best16[ref][1]; ++n; }
       if (parent) { cand[n][0] = parent[0]; cand[n][1] = parent[1]; ++n; }
-      if (ref > r0) { cand[n][0] = prev_mv[0] * (ref + 1) / ref; cand[n][1] = prev_mv[1] * (ref + 1) / ref; ++n; }
-      if (best != INT_MAX) q.skip_subpel_above = best + best / 4;  // a clearly worse reference is not refined
-      int mv[2];
-      const int cost = motion_search(c, q, cand, n, mv);
-      prev_mv[0] = mv[0]; prev_mv[1] = mv[1];
+      if (ref > r0) { cand[n][0] = imv[ref - 1][0] * (ref + 1) / ref; cand[n][1] = imv[ref - 1][1] * (ref + 1) / ref; ++n; }
+      icost[ref] = motion_search_int(c, qr, cand, n, imv[ref]);
+      best_int = std::min(best_int, icost[ref]);
+    }
+    int best = INT_MAX;
+    for (int ref = r0; ref <= r1; ++ref) {
+      int mv[2] = {imv[ref][0], imv[ref][1]};
+      if (icost[ref] > best_int + best_int / 8) {  // a clearly worse reference is not refined
+        if (bw == 4 && bh == 4) { best16[ref][0] = mv[0]; best16[ref][1] = mv[1]; }
+        continue;
+      }
+      const int cost = motion_refine(c, q[ref], mv);
       if (bw == 4 && bh == 4) { best16[ref][0] = mv[0]; best16[ref][1] = mv[1]; }
       if (cost < best) {
         best = cost;
         out.ref = ref; out.mv[0] = mv[0]; out.mv[1] = mv[1];
-        out.mvd[0] = mv[0] - q.mvp[0]; out.mvd[1] = mv[1] - q.mvp[1];
+        out.mvd[0] = mv[0] - q[ref].mvp[0]; out.mvd[1] = mv[1] - q[ref].mvp[1];
       }
     }
     if (bw == 4 && bh == 4) ref16 = out.ref;

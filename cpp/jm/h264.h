@@ -167,11 +167,12 @@ struct MeQuery {
   int ref_cost;                  // lambda * ref_idx bits
   int range;
   int max_iter;                  // hexagon steps (large blocks search far, small ones refine)
-  int skip_subpel_above = 0x7fffffff;  // integer cost beyond which sub-sample refinement cannot win
 };
-// Predictive search (candidates, hexagon, square, half- then quarter-sample refinement).
-// Returns SATD + lambda * (mvd bits) + ref_cost and the best quarter-sample mv.
-int motion_search(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int ncand, int mv_out[2]);
+// Integer-sample predictive search (candidates, hexagon, square) on SAD + lambda * (mvd bits)
+// + ref_cost; returns that cost and the best mv (quarter-sample units).
+int motion_search_int(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int ncand, int mv_out[2]);
+// Half- then quarter-sample refinement of mv on SATD; returns SATD + lambda * (mvd bits) + ref_cost.
+int motion_refine(const EncCtx& c, const MeQuery& q, int mv[2]);
 
 }  // namespace h264
 }  // namespace mvc

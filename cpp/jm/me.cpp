@@ -31,7 +31,7 @@ struct Search {
 };
 }  // namespace
 
-int motion_search(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int ncand, int mv_out[2]) {
+int motion_search_int(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int ncand, int mv_out[2]) {
   Search s{c, q, 0, 0, 0, 0};
   const Plane& g = q.ref->pic.y;
   const int px = (q.mvp[0] + 2) >> 2, py = (q.mvp[1] + 2) >> 2;
@@ -44,7 +44,6 @@ int motion_search(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int n
   auto clampx = [&](int v) { return std::min(std::max(v, s.xmin), s.xmax); };
   auto clampy = [&](int v) { return std::min(std::max(v, s.ymin), s.ymax); };
 
-  // Integer stage.
   int bx = clampx(px), by = clampy(py);
   int best = s.sad_at(bx, by) + s.mv_cost(bx * 4, by * 4);
   auto try_int = [&](int ix, int iy) {
@@ -69,10 +68,14 @@ int motion_search(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int n
       for (int dx = -1; dx <= 1; ++dx)
         if (dx || dy) try_int(cx + dx, cy + dy);
   }
-  // Sub-sample refinement on SATD.
-  int mx = bx * 4, my = by * 4;
+  mv_out[0] = bx * 4; mv_out[1] = by * 4;
+  return best;
+}
+
+int motion_refine(const EncCtx& c, const MeQuery& q, int mv[2]) {
+  Search s{c, q, 0, 0, 0, 0};
+  int mx = mv[0], my = mv[1];
   int bestq = s.satd_at(mx, my);
-  if (best > q.skip_subpel_above) { mv_out[0] = mx; mv_out[1] = my; return bestq; }
   {  // half-sample square
     const int cx = mx, cy = my;
     for (int dy = -2; dy <= 2; dy += 2)
@@ -91,7 +94,7 @@ int motion_search(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int n
     }
     if (mx == cx && my == cy) break;
   }
-  mv_out[0] = mx; mv_out[1] = my;
+  mv[0] = mx; mv[1] = my;
   return bestq;
 }
 
