@@ -46,6 +46,17 @@ inline int sad16_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, int h)
                                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(b))));
   return _mm_cvtsi128_si32(acc) + _mm_cvtsi128_si32(_mm_srli_si128(acc, 8));
 }
+inline int sad4_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, int h) {
+  __m128i acc = _mm_setzero_si128();
+  for (int y = 0; y < h; y += 2, a += 2 * as, b += 2 * bs) {  // two rows of 4 per psadbw
+    int32_t a0, a1, b0, b1;
+    std::memcpy(&a0, a, 4); std::memcpy(&a1, a + as, 4);
+    std::memcpy(&b0, b, 4); std::memcpy(&b1, b + bs, 4);
+    acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_unpacklo_epi32(_mm_cvtsi32_si128(a0), _mm_cvtsi32_si128(a1)),
+                                          _mm_unpacklo_epi32(_mm_cvtsi32_si128(b0), _mm_cvtsi32_si128(b1))));
+  }
+  return _mm_cvtsi128_si32(acc);
+}
 inline int sad8_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, int h) {
   __m128i acc = _mm_setzero_si128();
   for (int y = 0; y < h; ++y, a += as, b += bs)
@@ -150,6 +161,7 @@ int sad(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
 #if defined(__SSE2__)
   if (w == 16) return sad16_sse2(a, as, b, bs, h);
   if (w == 8) return sad8_sse2(a, as, b, bs, h);
+  if (w == 4 && (h & 1) == 0) return sad4_sse2(a, as, b, bs, h);
 #endif
   switch (w) {  // fixed widths let the compiler vectorise the inner loop
     case 4: return sad_w<4>(a, as, b, bs, h);
@@ -197,6 +209,57 @@ int64_t ssd(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
       s += d * d;
     }
   return s;
+}
+
+namespace {
+template <int W, int H>
+int sad_wh(const uint8_t* a, int as, const uint8_t* b, int bs) {
+#if defined(__SSE2__)
+  if (W == 16) return sad16_sse2(a, as, b, bs, H);
+  if (W == 8) return sad8_sse2(a, as, b, bs, H);
+  return sad4_sse2(a, as, b, bs, H);
+#else
+  return sad_w<W>(a, as, b, bs, H);
+#endif
+}
+template <int W, int H>
+int satd_wh(const uint8_t* a, int as, const uint8_t* b, int bs) {
+  int s = 0;
+#if defined(__SSE2__)
+  if (W % 8 == 0 && H % 8 == 0) {
+    for (int y = 0; y < H; y += 8)
+      for (int x = 0; x < W; x += 8) s += satd8x8_sse2(a + y * as + x, as, b + y * bs + x, bs);
+  } else {
+    for (int y = 0; y < H; y += 4)
+      for (int x = 0; x < W; x += 8 - 4 * (W == 4))
+        s += W == 4 ? satd8x4_sse2<true>(a + y * as + x, as, b + y * bs + x, bs)
+                    : satd8x4_sse2<false>(a + y * as + x, as, b + y * bs + x, bs);
+  }
+#else
+  for (int y = 0; y < H; y += 4)
+    for (int x = 0; x < W; x += 4) s += satd4x4(a + y * as + x, as, b + y * bs + x, bs);
+#endif
+  return s;
+}
+int size_index(int w, int h) {
+  const int iw = w == 4 ? 0 : w == 8 ? 1 : w == 16 ? 2 : -1;
+  const int ih = h == 4 ? 0 : h == 8 ? 1 : h == 16 ? 2 : -1;
+  return iw < 0 || ih < 0 ? -1 : iw * 3 + ih;
+}
+}  // namespace
+
+PixelCmp sad_fn(int w, int h) {
+  static const PixelCmp t[9] = {sad_wh<4, 4>,  sad_wh<4, 8>,  sad_wh<4, 16>,  sad_wh<8, 4>,  sad_wh<8, 8>,
+                                sad_wh<8, 16>, sad_wh<16, 4>, sad_wh<16, 8>, sad_wh<16, 16>};
+  const int i = size_index(w, h);
+  return i < 0 ? nullptr : t[i];
+}
+
+PixelCmp satd_fn(int w, int h) {
+  static const PixelCmp t[9] = {satd_wh<4, 4>,  satd_wh<4, 8>,  satd_wh<4, 16>,  satd_wh<8, 4>,  satd_wh<8, 8>,
+                                satd_wh<8, 16>, satd_wh<16, 4>, satd_wh<16, 8>, satd_wh<16, 16>};
+  const int i = size_index(w, h);
+  return i < 0 ? nullptr : t[i];
 }
 
 }  // namespace mvc

@@ -13,4 +13,10 @@ int satd(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int w, 
 // Sum of squared differences.
 int64_t ssd(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int w, int h);
 
+// The same SAD / SATD specialised for one block size (no per-call size dispatch), for the
+// inner loops of motion search; w, h in {4, 8, 16}.
+using PixelCmp = int (*)(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride);
+PixelCmp sad_fn(int w, int h);
+PixelCmp satd_fn(int w, int h);
+
 }  // namespace mvc

@@ -28,6 +28,15 @@ inline void avg_block(const uint8_t* a, const uint8_t* b, int st, uint8_t* d, in
                                                                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b))));
     return;
   }
+  if (w == 4) {
+    for (int j = 0; j < h; ++j, a += st, b += st, d += ds) {
+      int32_t va, vb;
+      std::memcpy(&va, a, 4); std::memcpy(&vb, b, 4);
+      const int32_t v = _mm_cvtsi128_si32(_mm_avg_epu8(_mm_cvtsi32_si128(va), _mm_cvtsi32_si128(vb)));
+      std::memcpy(d, &v, 4);
+    }
+    return;
+  }
 #endif
   for (int j = 0; j < h; ++j, a += st, b += st, d += ds)
     for (int i = 0; i < w; ++i) d[i] = static_cast<uint8_t>((a[i] + b[i] + 1) >> 1);

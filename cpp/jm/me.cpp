@@ -14,25 +14,26 @@ namespace {
 struct Search {
   const EncCtx& c;
   const MeQuery& q;
-  int xmin, xmax, ymin, ymax;  // integer mv limits
+  int xmin = 0, xmax = 0, ymin = 0, ymax = 0;  // integer mv limits
+  PixelCmp sadf = sad_fn(q.w, q.h), satdf = satd_fn(q.w, q.h);
   int mv_cost(int mx, int my) const {  // quarter-sample mv
     return c.lambda_bits(mvd_bits(mx - q.mvp[0]) + mvd_bits(my - q.mvp[1])) + q.ref_cost;
   }
   int sad_at(int ix, int iy) const {
     const Plane& g = q.ref->pic.y;
-    return sad(q.src, q.src_stride, g.at(q.x + ix, q.y + iy), g.stride, q.w, q.h);
+    return sadf(q.src, q.src_stride, g.at(q.x + ix, q.y + iy), g.stride);
   }
   int satd_at(int mx, int my) const {
     uint8_t buf[16 * 16];
     int st;
     const uint8_t* p = mc_luma_ref(*q.ref, q.x, q.y, mx, my, q.w, q.h, buf, 16, &st);
-    return satd(q.src, q.src_stride, p, st, q.w, q.h) + mv_cost(mx, my);
+    return satdf(q.src, q.src_stride, p, st) + mv_cost(mx, my);
   }
 };
 }  // namespace
 
 int motion_search_int(const EncCtx& c, const MeQuery& q, const int (*cand)[2], int ncand, int mv_out[2]) {
-  Search s{c, q, 0, 0, 0, 0};
+  Search s{c, q};
   const Plane& g = q.ref->pic.y;
   const int px = (q.mvp[0] + 2) >> 2, py = (q.mvp[1] + 2) >> 2;
   s.xmin = std::max(px - q.range, -g.pad + 4 - q.x);
@@ -73,7 +74,7 @@ int motion_search_int(const EncCtx& c, const MeQuery& q, const int (*cand)[2], i
 }
 
 int motion_refine(const EncCtx& c, const MeQuery& q, int mv[2]) {
-  Search s{c, q, 0, 0, 0, 0};
+  Search s{c, q};
   int mx = mv[0], my = mv[1];
   int bestq = s.satd_at(mx, my);
   {  // half-sample square
@@ -86,13 +87,16 @@ int motion_refine(const EncCtx& c, const MeQuery& q, int mv[2]) {
       }
   }
   static const int dia[4][2] = {{0, -1}, {-1, 0}, {1, 0}, {0, 1}};
+  int px = 1 << 30, py = 0;  // the previous centre is never re-evaluated
   for (int it = 0; it < 2; ++it) {  // quarter-sample diamond, twice at most
     const int cx = mx, cy = my;
     for (auto& d : dia) {
+      if (cx + d[0] == px && cy + d[1] == py) continue;
       const int cst = s.satd_at(cx + d[0], cy + d[1]);
       if (cst < bestq) { bestq = cst; mx = cx + d[0]; my = cy + d[1]; }
     }
     if (mx == cx && my == cy) break;
+    px = cx; py = cy;
   }
   mv[0] = mx; mv[1] = my;
   return bestq;
