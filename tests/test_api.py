@@ -5,20 +5,9 @@ import pytest
 import mvclass
 from mvclass.api import CATEGORIES, MOTION_CATEGORIES
 from mvclass.io import sample_clip
+from _util import translating_clip
 
 CODECS = ["h264", "hevc"]
-
-
-def translating_clip(frames=8, h=64, w=96, dx=2, dy=1, seed=3):
-    """Smooth random texture moving (dx, dy) pixels per frame: known motion."""
-    rng = np.random.default_rng(seed)
-    big = rng.integers(0, 256, ((h + frames * abs(dy) + 8) // 4 + 2, (w + frames * abs(dx) + 8) // 4 + 2, 3))
-    tex = np.repeat(np.repeat(big, 4, 0), 4, 1).astype(np.float32)
-    for ax in (0, 1):
-        tex = (tex + np.roll(tex, 1, ax) + np.roll(tex, -1, ax)) / 3
-    tex = tex.astype(np.uint8)
-    oy, ox = frames * abs(dy) + 4, frames * abs(dx) + 4
-    return np.stack([tex[oy - t * dy:oy - t * dy + h, ox - t * dx:ox - t * dx + w] for t in range(frames)])
 
 
 @pytest.fixture(scope="module", params=CODECS)
@@ -79,7 +68,8 @@ def test_save(result, tmp_path):
 
 @pytest.mark.parametrize("codec", CODECS)
 def test_known_translation_recovered(codec):
-    clip = translating_clip(dx=2, dy=-1)
+    frames = translating_clip(8, 64, 96, dx4=8, dy4=-4)  # content moves (+2, -1) px per frame
+    clip = tuple(np.stack([f[k] for f in frames]) for k in range(3))
     r = mvclass.encode_cropped(clip, qp=22, codec=codec, ref_frames=1)
     mv = r.mv[1:][r.mv_mask[1:]]
     # Content moving (+2, -1) px/frame is predicted from (-2, +1) px back: quarter-pel (-8, +4).

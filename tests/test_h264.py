@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mvclass import _core
-from _h264_util import decode, encode, load_yuv, planes, translating_clip
+from _util import decode, encode, load_yuv, planes, translating_clip
 
 CASES = [  # (qp, partitions_all, ref_frames, frames)
     (30, True, 3, 40),

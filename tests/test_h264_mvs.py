@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mvclass import _core
-from _h264_util import decode, encode, load_yuv, translating_clip
+from _util import decode, encode, load_yuv, translating_clip
 
 
 def check_exported_mvs(res, dec):
@@ -38,7 +38,7 @@ def test_exported_mvs_match_boxing(boxing_clip, parts, refs, qp):
     frames = load_yuv(boxing_clip, 16)
     res = encode(frames, qp=qp, partitions_all=parts, ref_frames=refs)
     for key in ("nal_full", "nal_cropped"):
-        dec = decode(b"".join(r[key] for r in res))
+        dec = decode(b"".join(r[key] for r in res), export_mvs=True)
         assert len(dec) == len(frames)
         assert check_exported_mvs(res, dec) > 100
 
@@ -47,5 +47,5 @@ def test_exported_mvs_match_translation():
     frames = translating_clip(5, 64, 96, -7, 5, seed=1)
     res = encode(frames, qp=26, ref_frames=3)
     for key in ("nal_full", "nal_cropped"):
-        dec = decode(b"".join(r[key] for r in res))
+        dec = decode(b"".join(r[key] for r in res), export_mvs=True)
         check_exported_mvs(res, dec)

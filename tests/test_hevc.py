@@ -10,37 +10,16 @@ import pytest
 
 import mvclass
 from mvclass import _core
-from _h264_util import load_yuv, translating_clip
+import _util
+from _util import load_yuv, planes, translating_clip
 
 
 def encode(frames, **opts):
-    h, w = frames[0][0].shape
-    enc = _core.Encoder("hevc", w, h, dict(opts))
-    return [enc.encode(*f) for f in frames]
+    return _util.encode(frames, "hevc", **opts)
 
 
 def decode(data: bytes):
-    """Decode an Annex B HEVC stream with FFmpeg, failing on any bitstream error."""
-    ctx = av.codec.CodecContext.create("hevc", "r")
-    ctx.options = {"err_detect": "careful+bitstream+explode"}
-    frames = []
-    for pkt in ctx.parse(data):
-        frames += ctx.decode(pkt)
-    for pkt in ctx.parse(None):  # flush the parser: the last picture is still buffered there
-        frames += ctx.decode(pkt)
-    frames += ctx.decode(None)
-    return frames
-
-
-def planes(frame):
-    """(Y, U, V) arrays of a decoded yuv420p frame, any size (odd chroma sizes included)."""
-    assert frame.format.name == "yuv420p"
-    out = []
-    for i, p in enumerate(frame.planes):
-        w, h = (frame.width, frame.height) if i == 0 else ((frame.width + 1) // 2, (frame.height + 1) // 2)
-        a = np.frombuffer(memoryview(p), np.uint8).reshape(-1, p.line_size)
-        out.append(a[:h, :w])
-    return out
+    return _util.decode(data, "hevc")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mvclass.io import _av_planes
+from mvclass.io import av_frame_planes
 
 DECODERS = {"h264": "h264", "hevc": "hevc"}
 STRICT = "careful+bitstream+explode"
@@ -44,6 +44,16 @@ def sniff_codec(raw: bytes) -> str:
     if h0 & 0x80 == 0 and h0 & 0x1F in (1, 5, 6, 7, 8, 9):
         return "h264"
     raise ValueError("cannot tell the codec from the first NAL unit; pass codec='h264' or 'hevc'")
+
+
+def decode_frames(data, codec: str | None = None, *, strict: bool = True, export_mvs: bool = False):
+    """Decode an Annex-B stream into PyAV frames (with their side data); see :func:`decode`."""
+    options = {}
+    if strict:
+        options["err_detect"] = STRICT
+    if export_mvs:
+        options["flags2"] = "+export_mvs"
+    return _decode_frames(data, codec, options)
 
 
 def _decode_frames(data, codec: str | None, options: dict):
@@ -80,8 +90,7 @@ def decode(data, codec: str | None = None, *, strict: bool = True) -> list[tuple
     ``strict`` turns on FFmpeg's ``err_detect=careful+bitstream+explode``: any syntax error
     raises ``ValueError`` instead of being concealed.
     """
-    opts = {"err_detect": STRICT} if strict else {}
-    return [_av_planes(f) for f in _decode_frames(data, codec, opts)]
+    return [av_frame_planes(f) for f in decode_frames(data, codec, strict=strict)]
 
 
 def exported_motion(data, *, strict: bool = True):
@@ -91,10 +100,7 @@ def exported_motion(data, *, strict: bool = True):
     bitstream's sign (reference position = block position + mv) and ``valid`` bool, True on
     blocks that FFmpeg reported a forward MV for (inter and skip blocks; intra blocks have none).
     """
-    opts = {"flags2": "+export_mvs"}
-    if strict:
-        opts["err_detect"] = STRICT
-    frames = _decode_frames(data, "h264", opts)
+    frames = decode_frames(data, "h264", strict=strict, export_mvs=True)
     if not frames:
         raise ValueError("stream decoded to no frames")
     h4, w4 = -(-frames[0].height // 4), -(-frames[0].width // 4)

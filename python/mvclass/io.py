@@ -200,11 +200,12 @@ def _open_yuv(path: Path, width, height, fps: float | None) -> VideoSource:
     return VideoSource(w, h, fps or DEFAULT_FPS, path.stem, size // frame_bytes, frames)
 
 
-def _av_planes(frame) -> Planes:
+def av_frame_planes(frame) -> Planes:
+    """(Y, U, V) uint8 planes of a PyAV video frame (converted to yuv420p if needed)."""
     f = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
     out = []
     for i, plane in enumerate(f.planes):
-        w, h = (f.width, f.height) if i == 0 else (f.width // 2, f.height // 2)
+        w, h = (f.width, f.height) if i == 0 else ((f.width + 1) // 2, (f.height + 1) // 2)
         a = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:h, :w]
         out.append(np.ascontiguousarray(a))
     return tuple(out)
@@ -230,7 +231,7 @@ def _open_av(path: Path, fps: float | None) -> VideoSource:
         try:
             with av.open(str(path)) as c:
                 for frame in c.decode(video=0):
-                    yield _av_planes(frame)
+                    yield av_frame_planes(frame)
         except av.error.FFmpegError as e:
             raise ValueError(f"{path}: decoding failed ({e})") from None
 

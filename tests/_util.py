@@ -1,22 +1,18 @@
-"""Helpers shared by the H.264 encoder tests: clip loading, encoding through the native
+"""Helpers shared by the encoder tests: clips with known content, encoding through the native
 module, and decoding with FFmpeg (PyAV) as the independent oracle."""
 from __future__ import annotations
 
-import av
 import numpy as np
 
 from mvclass import _core
+from mvclass.decode import decode_frames
+from mvclass.io import av_frame_planes as planes  # noqa: F401  (re-exported for the tests)
+from mvclass.io import read_frames
 
 
 def load_yuv(path, n):
     """First ``n`` frames of a video as (Y, U, V) uint8 planes (4:2:0)."""
-    out = []
-    with av.open(str(path)) as c:
-        for f in c.decode(video=0):
-            out.append(tuple(np.ascontiguousarray(p) for p in planes(f.reformat(format="yuv420p"))))
-            if len(out) >= n:
-                break
-    return out
+    return read_frames(path, max_frames=n)
 
 
 def translating_clip(n, h, w, dx4, dy4, seed=0):
@@ -40,32 +36,13 @@ def translating_clip(n, h, w, dx4, dy4, seed=0):
     return frames
 
 
-def encode(frames, **opts):
+def encode(frames, codec="h264", **opts):
+    """Encode (Y, U, V) frames with the native encoder; one output dict per frame."""
     h, w = frames[0][0].shape
-    enc = _core.Encoder("h264", w, h, dict(opts))
+    enc = _core.Encoder(codec, w, h, dict(opts))
     return [enc.encode(*f) for f in frames]
 
 
-def decode(data: bytes, export_mvs: bool = True):
-    """Decode an Annex B H.264 stream with FFmpeg, failing on any bitstream error."""
-    ctx = av.codec.CodecContext.create("h264", "r")
-    opts = {"err_detect": "careful+bitstream+explode"}
-    if export_mvs:
-        opts["flags2"] = "+export_mvs"
-    ctx.options = opts
-    frames = []
-    for pkt in ctx.parse(data):
-        frames += ctx.decode(pkt)
-    for pkt in ctx.parse(None):  # flush the parser: the last picture is still buffered there
-        frames += ctx.decode(pkt)
-    frames += ctx.decode(None)
-    return frames
-
-
-def planes(frame):
-    assert frame.format.name == "yuv420p"
-    a = frame.to_ndarray()
-    h, w = frame.height, frame.width
-    c = a[h:].ravel()  # U then V, packed into rows of width w
-    n = (h // 2) * (w // 2)
-    return a[:h], c[:n].reshape(h // 2, w // 2), c[n:2 * n].reshape(h // 2, w // 2)
+def decode(data: bytes, codec="h264", export_mvs: bool = False):
+    """Decode an Annex B stream with FFmpeg into PyAV frames, failing on any bitstream error."""
+    return decode_frames(data, codec, strict=True, export_mvs=export_mvs)
