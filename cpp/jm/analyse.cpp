@@ -422,7 +422,7 @@ bool residual_is_zero(const EncCtx& c, int mbx, int mby, const uint8_t* py, cons
       for (int x = 0; x < 4; ++x)
         diff[y * 4 + x] = int16_t(s[(by * 4 + y) * ss + bx * 4 + x] - py[(by * 4 + y) * 16 + bx * 4 + x]);
     fdct4(diff, coef);
-    if (quant4(coef, lv, c.qp, false, 0)) return false;
+    if (!quant4_zero(coef, c.qp, false, 0)) return false;
   }
   const Plane* sp[2] = {&c.src.u, &c.src.v};
   const uint8_t* pp[2] = {pu, pv};
@@ -436,7 +436,7 @@ bool residual_is_zero(const EncCtx& c, int mbx, int mby, const uint8_t* py, cons
           diff[y * 4 + x] = int16_t(cs[(by * 4 + y) * sp[k]->stride + bx * 4 + x] - pp[k][(by * 4 + y) * 8 + bx * 4 + x]);
       fdct4(diff, coef);
       dc[b] = coef[0];
-      if (quant4(coef, lv, c.qpc, false, 1)) return false;
+      if (!quant4_zero(coef, c.qpc, false, 1)) return false;
     }
     if (quant_dc_chroma(dc, lv, c.qpc, false)) return false;
   }

@@ -65,6 +65,8 @@ void fdct4(const int16_t* diff /*16, raster*/, int32_t* out);
 void idct4_add(int32_t* coef /*16 raster, dequantised*/, uint8_t* dst, int stride);
 // Quantise 16 raster coefficients to scan-ordered levels; start=1 skips DC. Returns nnz.
 int quant4(const int32_t* coef, int16_t* levels_scan, int qp, bool intra, int start);
+// True when quant4 would return 0 (start=1 skips the DC at raster 0, as in quant4).
+bool quant4_zero(const int32_t* coef, int qp, bool intra, int start);
 void dequant4(const int16_t* levels_scan, int32_t* coef, int qp, int start);
 int quant_dc_luma(const int32_t* dc_raster /*16*/, int16_t* levels_scan, int qp, bool intra);
 void dequant_dc_luma(const int16_t* levels_scan, int32_t* dc_raster, int qp);

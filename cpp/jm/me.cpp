@@ -77,26 +77,21 @@ int motion_refine(const EncCtx& c, const MeQuery& q, int mv[2]) {
   Search s{c, q};
   int mx = mv[0], my = mv[1];
   int bestq = s.satd_at(mx, my);
-  {  // half-sample square
-    const int cx = mx, cy = my;
-    for (int dy = -2; dy <= 2; dy += 2)
-      for (int dx = -2; dx <= 2; dx += 2) {
-        if (!dx && !dy) continue;
-        const int cst = s.satd_at(cx + dx, cy + dy);
-        if (cst < bestq) { bestq = cst; mx = cx + dx; my = cy + dy; }
-      }
-  }
   static const int dia[4][2] = {{0, -1}, {-1, 0}, {1, 0}, {0, 1}};
-  int px = 1 << 30, py = 0;  // the previous centre is never re-evaluated
-  for (int it = 0; it < 2; ++it) {  // quarter-sample diamond, twice at most
-    const int cx = mx, cy = my;
-    for (auto& d : dia) {
-      if (cx + d[0] == px && cy + d[1] == py) continue;
-      const int cst = s.satd_at(cx + d[0], cy + d[1]);
-      if (cst < bestq) { bestq = cst; mx = cx + d[0]; my = cy + d[1]; }
+  // Half-sample then quarter-sample diamond, twice at most each; the previous centre is not re-evaluated.
+  for (int step = 2; step >= 1; --step) {
+    int px = 1 << 30, py = 0;
+    for (int it = 0; it < 2; ++it) {
+      const int cx = mx, cy = my;
+      for (auto& d : dia) {
+        const int x = cx + step * d[0], y = cy + step * d[1];
+        if (x == px && y == py) continue;
+        const int cst = s.satd_at(x, y);
+        if (cst < bestq) { bestq = cst; mx = x; my = y; }
+      }
+      if (mx == cx && my == cy) break;
+      px = cx; py = cy;
     }
-    if (mx == cx && my == cy) break;
-    px = cx; py = cy;
   }
   mv[0] = mx; mv[1] = my;
   return bestq;

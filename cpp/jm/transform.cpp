@@ -42,19 +42,34 @@ void idct4_add(int32_t* c, uint8_t* dst, int stride) {
   }
 }
 
+// |coef| <= 9180 for 8-bit residuals and MF <= 13107, so every product fits 32 bits.
 int quant4(const int32_t* coef, int16_t* lv, int qp, bool intra, int start) {
   const int qbits = 15 + qp / 6;
   const int f = ((1 << qbits) >> 6) * (intra ? kDzIntra : kDzInter);
   const int* mf = kQuantMF[qp % 6];
+  int32_t q[16];
+  for (int i = 0; i < 16; ++i) {  // raster order, vectorisable
+    const int c = coef[i];
+    const int l = (std::abs(c) * mf[i] + f) >> qbits;
+    q[i] = c < 0 ? -l : l;
+  }
   int nnz = 0;
   for (int i = start; i < 16; ++i) {
-    const int pos = kZigzag[i];
-    const int c = coef[pos];
-    int l = static_cast<int>((static_cast<int64_t>(std::abs(c)) * mf[pos] + f) >> qbits);
-    if (l) { ++nnz; if (c < 0) l = -l; }
+    const int l = q[kZigzag[i]];
+    nnz += l != 0;
     lv[i] = static_cast<int16_t>(l);
   }
   return nnz;
+}
+
+bool quant4_zero(const int32_t* coef, int qp, bool intra, int start) {
+  const int qbits = 15 + qp / 6;
+  const int f = ((1 << qbits) >> 6) * (intra ? kDzIntra : kDzInter);
+  const int* mf = kQuantMF[qp % 6];
+  const int limit = (1 << qbits) - f;  // a level is non-zero iff |c| * mf >= limit
+  int any = 0;
+  for (int i = start; i < 16; ++i) any |= std::abs(coef[i]) * mf[i] >= limit;
+  return !any;
 }
 
 void dequant4(const int16_t* lv, int32_t* coef, int qp, int start) {
