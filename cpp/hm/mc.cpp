@@ -1,6 +1,7 @@
 // Fractional sample interpolation (8.5.3.3.3): 8-tap luma and 4-tap chroma filters with the
 // standard's 14-bit intermediate precision, then default weighted (uni) prediction (8.5.3.3.4.2).
 #include <algorithm>
+#include <vector>
 
 #include "hm/hevc.h"
 
@@ -111,16 +112,65 @@ const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, 
   return buf;
 }
 
+// Each horizontal phase is filtered once into a 16-bit plane shared by its four vertical phases
+// (the same arithmetic as interp(), so the planes equal per-block interpolation exactly).
 void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
-  for (int ph = 1; ph < 16; ++ph) {
-    const int fx = ph & 3, fy = ph >> 2;
-    Plane& o = sub[ph];
-    o.alloc(ref.width, ref.height, ref.pad);
-    for (int y = -margin; y < ref.height + margin; y += 64)
-      for (int x = -margin; x < ref.width + margin; x += 64) {
-        const int w = std::min(64, ref.width + margin - x), h = std::min(64, ref.height + margin - y);
-        interp<8>(ref, x, y, fx, fy, kLuma[fx], kLuma[fy], w, h, o.at(x, y), o.stride);
+  const int x0 = -margin, y0 = -margin, w = ref.width + 2 * margin, h = ref.height + 2 * margin;
+  for (int ph = 1; ph < 16; ++ph) sub[ph].alloc(ref.width, ref.height, ref.pad);
+  if (margin + 4 > ref.pad) {  // too little padding for direct access: per-block path clamps
+    for (int ph = 1; ph < 16; ++ph) {
+      const int fx = ph & 3, fy = ph >> 2;
+      for (int y = y0; y < y0 + h; y += 64)
+        for (int x = x0; x < x0 + w; x += 64)
+          interp<8>(ref, x, y, fx, fy, kLuma[fx], kLuma[fy], std::min(64, x0 + w - x), std::min(64, y0 + h - y),
+                    sub[ph].at(x, y), sub[ph].stride);
+    }
+    return;
+  }
+  const int rows = h + 7;
+  std::vector<int16_t> mid(static_cast<size_t>(rows) * w);
+  std::vector<int32_t> acc(w);
+  for (int fx = 0; fx < 4; ++fx) {
+    const int* cx = kLuma[fx];
+    if (fx) {
+      for (int y = 0; y < rows; ++y) {  // rows y0-3 .. y0+h+3
+        const uint8_t* r = ref.at(x0 - 3, y0 - 3 + y);
+        int16_t* d = mid.data() + static_cast<size_t>(y) * w;
+        std::fill(d, d + w, int16_t(0));
+        for (int k = 0; k < 8; ++k) {  // partial sums stay within 112 * 255, exact in 16 bits
+          const int16_t c = static_cast<int16_t>(cx[k]);
+          if (!c) continue;
+          for (int x = 0; x < w; ++x) d[x] = static_cast<int16_t>(d[x] + c * r[x + k]);
+        }
       }
+      uint8_t* o = sub[fx].at(x0, y0);
+      for (int y = 0; y < h; ++y) {
+        const int16_t* m = mid.data() + static_cast<size_t>(y + 3) * w;
+        for (int x = 0; x < w; ++x) o[y * sub[fx].stride + x] = clip1((m[x] + 32) >> 6);
+      }
+    }
+    for (int fy = 1; fy < 4; ++fy) {
+      const int* cy = kLuma[fy];
+      Plane& op = sub[fy * 4 + fx];
+      for (int y = 0; y < h; ++y) {
+        uint8_t* o = op.at(x0, y0 + y);
+        std::fill(acc.begin(), acc.end(), 0);
+        for (int k = 0; k < 8; ++k) {
+          const int c = cy[k];
+          if (fx) {
+            const int16_t* m = mid.data() + static_cast<size_t>(y + k) * w;
+            for (int x = 0; x < w; ++x) acc[x] += c * m[x];
+          } else {
+            const uint8_t* r = ref.at(x0, y0 + y + k - 3);
+            for (int x = 0; x < w; ++x) acc[x] += c * r[x];
+          }
+        }
+        if (fx)
+          for (int x = 0; x < w; ++x) o[x] = clip1(((acc[x] >> 6) + 32) >> 6);
+        else
+          for (int x = 0; x < w; ++x) o[x] = clip1((acc[x] + 32) >> 6);
+      }
+    }
   }
 }
 
