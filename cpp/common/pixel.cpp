@@ -68,13 +68,20 @@ inline int sad8_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, int h) 
 // Hadamard SATD of two horizontally adjacent 4x4 blocks (an 8x4 area), same value as two
 // satd4x4 calls: every 4x4 Hadamard sum is even, so halving the total is exact.
 // W4 = true: a single 4x4 block (upper lanes zero contribute nothing).
-template <bool W4>
+// Stacked = true: a 4x8 area, its lower 4x4 block packed beside the upper one.
+template <bool W4, bool Stacked = false>
 inline int satd8x4_sse2(const uint8_t* a, int as, const uint8_t* b, int bs) {
   const __m128i z = _mm_setzero_si128();
   __m128i d[4];
   for (int i = 0; i < 4; ++i) {
     __m128i va, vb;
-    if (W4) {
+    if (Stacked) {
+      int32_t a0, a1, b0, b1;
+      std::memcpy(&a0, a + i * as, 4); std::memcpy(&a1, a + (i + 4) * as, 4);
+      std::memcpy(&b0, b + i * bs, 4); std::memcpy(&b1, b + (i + 4) * bs, 4);
+      va = _mm_unpacklo_epi32(_mm_cvtsi32_si128(a0), _mm_cvtsi32_si128(a1));
+      vb = _mm_unpacklo_epi32(_mm_cvtsi32_si128(b0), _mm_cvtsi32_si128(b1));
+    } else if (W4) {
       int32_t ia, ib;
       std::memcpy(&ia, a + i * as, 4);
       std::memcpy(&ib, b + i * bs, 4);
@@ -229,6 +236,8 @@ int satd_wh(const uint8_t* a, int as, const uint8_t* b, int bs) {
   if (W % 8 == 0 && H % 8 == 0) {
     for (int y = 0; y < H; y += 8)
       for (int x = 0; x < W; x += 8) s += satd8x8_sse2(a + y * as + x, as, b + y * bs + x, bs);
+  } else if (W == 4 && H % 8 == 0) {
+    for (int y = 0; y < H; y += 8) s += satd8x4_sse2<false, true>(a + y * as, as, b + y * bs, bs);
   } else {
     for (int y = 0; y < H; y += 4)
       for (int x = 0; x < W; x += 8 - 4 * (W == 4))

@@ -597,8 +597,9 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
   uint8_t pi16[256];
   const int cost16 = choose_i16(c, mbx, mby, i16_mode, pi16);
   int cost4 = INT_MAX;
-  Mb m4;
+  Mb& m4 = c.i4_trial;  // zeroed only when Intra4x4 is tried
   if (cost16 < best.cost + best.cost / 4) {
+    m4 = Mb();
     cost4 = code_i4(c, m4, mbx, mby);
     if (cost4 >= best.cost || cost4 >= cost16) clear_i4modes(c, mbx, mby);
   }

@@ -130,6 +130,7 @@ struct EncCtx {
   Picture src, rec;
   std::vector<RefPic*> refs;     // refs[0] = most recent (ref_idx 0)
   std::vector<Mb> mbs;
+  Mb i4_trial;                   // Intra4x4 candidate of a P macroblock (no per-MB construction)
   std::vector<int16_t> mv4;      // current picture 4x4 motion field (w4*h4*2)
   std::vector<int8_t> ref4;      // -1 intra
   std::vector<int8_t> i4mode4;   // Intra4x4 mode per 4x4 block, -1 when not Intra4x4
