@@ -66,7 +66,60 @@ const int32_t* matrix(int log2n, bool dst) {
 }
 }  // namespace
 
+namespace {
+// N-point forward DCT of one vector by even/odd decomposition (the matrix's rows 2k are the
+// N/2-point matrix, odd rows are antisymmetric): the same integer sums as the matrix product.
+template <int N>
+void fdct1(const int32_t* x, int32_t* y) {
+  if constexpr (N == 2) {
+    y[0] = 64 * (x[0] + x[1]);
+    y[1] = 64 * (x[0] - x[1]);
+  } else {
+    constexpr int H = N / 2;
+    constexpr int L = N == 4 ? 2 : (N == 8 ? 3 : (N == 16 ? 4 : 5));
+    int32_t e[H], o[H], ye[H];
+    for (int i = 0; i < H; ++i) { e[i] = x[i] + x[N - 1 - i]; o[i] = x[i] - x[N - 1 - i]; }
+    fdct1<H>(e, ye);
+    const int32_t* M = matrix(L, false);
+    for (int k = 0; k < H; ++k) {
+      const int32_t* mk = M + (2 * k + 1) * N;
+      int32_t sacc = 0;
+      for (int i = 0; i < H; ++i) sacc += mk[i] * o[i];
+      y[2 * k] = ye[k];
+      y[2 * k + 1] = sacc;
+    }
+  }
+}
+
+template <int N>
+void fdct2(const int16_t* res, int rs, int32_t* out) {
+  constexpr int L = N == 4 ? 2 : (N == 8 ? 3 : (N == 16 ? 4 : 5));
+  constexpr int sh1 = L - 1, sh2 = L + 6;
+  int32_t tmp[N * N];  // tmp[k][y] (transposed first-stage output)
+  int32_t v[N], z[N];
+  for (int y = 0; y < N; ++y) {
+    for (int x = 0; x < N; ++x) v[x] = res[y * rs + x];
+    fdct1<N>(v, z);
+    for (int k = 0; k < N; ++k) tmp[k * N + y] = (z[k] + (1 << (sh1 - 1))) >> sh1;
+  }
+  for (int x = 0; x < N; ++x) {
+    fdct1<N>(tmp + x * N, z);
+    for (int k = 0; k < N; ++k) out[k * N + x] = (z[k] + (1 << (sh2 - 1))) >> sh2;
+  }
+}
+}  // namespace
+
 void forward_transform(const int16_t* res, int rs, int32_t* out, int log2n, bool dst) {
+  if (!dst) {
+    switch (log2n) {
+      case 2: fdct2<4>(res, rs, out); return;
+      case 3: fdct2<8>(res, rs, out); return;
+      case 4: fdct2<16>(res, rs, out); return;
+      case 5: fdct2<32>(res, rs, out); return;
+      default: break;
+    }
+  }
+
   const int n = 1 << log2n;
   const int32_t* M = matrix(log2n, dst);
   const int sh1 = log2n - 1, sh2 = log2n + 6;  // 8-bit video
