@@ -54,7 +54,8 @@ void RefPic::build_hpel() {
   const int x0 = -g.pad, x1 = g.width + g.pad - 1, y0 = -g.pad, y1 = g.height + g.pad - 1;
   const int W = x1 - x0 + 1, H = y1 - y0 + 1;
   // Taps clamped to the padded area equal taps clamped to the picture (the border replicates edges).
-  std::vector<int16_t> b1(static_cast<size_t>(W) * H);
+  thread_local std::vector<int16_t> b1;  // kept between pictures: no page faults per picture
+  b1.resize(static_cast<size_t>(W) * H);
   for (int y = y0; y <= y1; ++y) {
     const uint8_t* r = g.at(0, y);
     int16_t* bo = b1.data() + static_cast<size_t>(y - y0) * W;
@@ -178,6 +179,35 @@ void mc_chroma(const Plane& p, int x, int y, int mvx, int mvy, int w, int h, uin
   const int fx = mvx & 7, fy = mvy & 7;
   const int wa = (8 - fx) * (8 - fy), wb = fx * (8 - fy), wc = (8 - fx) * fy, wd = fx * fy;
   const uint8_t* s = p.at(ix, iy);
+#if defined(__SSE2__)
+  if (w == 8 || w == 4) {  // every weighted sum is at most 64 * 255 + 32: exact in 16 bits
+    const __m128i z = _mm_setzero_si128(), r32 = _mm_set1_epi16(32);
+    const __m128i ka = _mm_set1_epi16(static_cast<int16_t>(wa)), kb = _mm_set1_epi16(static_cast<int16_t>(wb));
+    const __m128i kc = _mm_set1_epi16(static_cast<int16_t>(wc)), kd = _mm_set1_epi16(static_cast<int16_t>(wd));
+    auto ld = [&](const uint8_t* q) {
+      if (w == 8) return _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q)), z);
+      int32_t v;
+      std::memcpy(&v, q, 4);
+      return _mm_unpacklo_epi8(_mm_cvtsi32_si128(v), z);
+    };
+    for (int j = 0; j < h; ++j, s += p.stride, dst += ds) {
+      const __m128i v = _mm_srli_epi16(
+          _mm_add_epi16(_mm_add_epi16(_mm_add_epi16(_mm_mullo_epi16(ld(s), ka), _mm_mullo_epi16(ld(s + 1), kb)),
+                                      _mm_add_epi16(_mm_mullo_epi16(ld(s + p.stride), kc),
+                                                    _mm_mullo_epi16(ld(s + p.stride + 1), kd))),
+                        r32),
+          6);
+      const __m128i packed = _mm_packus_epi16(v, z);
+      if (w == 8) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), packed);
+      } else {
+        const int32_t o = _mm_cvtsi128_si32(packed);
+        std::memcpy(dst, &o, 4);
+      }
+    }
+    return;
+  }
+#endif
   for (int j = 0; j < h; ++j, s += p.stride, dst += ds)
     for (int i = 0; i < w; ++i)
       dst[i] = static_cast<uint8_t>((wa * s[i] + wb * s[i + 1] + wc * s[i + p.stride] + wd * s[i + p.stride + 1] + 32) >> 6);

@@ -45,12 +45,18 @@ int motion_search_int(const EncCtx& c, const MeQuery& q, const int (*cand)[2], i
   auto clampx = [&](int v) { return std::min(std::max(v, s.xmin), s.xmax); };
   auto clampy = [&](int v) { return std::min(std::max(v, s.ymin), s.ymax); };
 
+  const PixelCmp sadf = s.sadf;
+  const uint8_t* const src = q.src;
+  const uint8_t* const org = g.at(q.x, q.y);
+  const int ss = q.src_stride, rs = g.stride;
   int bx = clampx(px), by = clampy(py);
-  int best = s.sad_at(bx, by) + s.mv_cost(bx * 4, by * 4);
+  int best = sadf(src, ss, org + by * rs + bx, rs) + s.mv_cost(bx * 4, by * 4);
   auto try_int = [&](int ix, int iy) {
     ix = clampx(ix); iy = clampy(iy);
     if (ix == bx && iy == by) return false;
-    const int cst = s.sad_at(ix, iy) + s.mv_cost(ix * 4, iy * 4);
+    const int mc = s.mv_cost(ix * 4, iy * 4);
+    if (mc >= best) return false;  // SAD >= 0: cannot win
+    const int cst = sadf(src, ss, org + iy * rs + ix, rs) + mc;
     if (cst < best) { best = cst; bx = ix; by = iy; return true; }
     return false;
   };
