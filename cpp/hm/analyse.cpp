@@ -242,10 +242,24 @@ struct Analyser {
     double cost[35];
     IntraRefs refs;
     intra_refs(f, 0, x0, y0, tlog2, refs);
-    for (int m = 0; m < 35; ++m) {
+    auto eval = [&](int m) {
+      if (cost[m] < 1e299) return;
       intra_pred_mode(refs, m, pred, 32);
       const bool mpm = m == cand[0] || m == cand[1] || m == cand[2];
       cost[m] = satd(f.src.y.at(x0, y0), f.src.y.stride, pred, 32, tn, tn) + sqrt_lambda * (mpm ? 2.0 : 6.0);
+    };
+    for (int m = 0; m < 35; ++m) cost[m] = 1e300;
+    if (f.is_p) {  // coarse-to-fine: every fourth angle, the MPMs, then the neighbours of the best angle
+      for (int m = 0; m < 35; m += (m < 2 ? 1 : 4)) eval(m);
+      for (int k = 0; k < 3; ++k) eval(cand[k]);
+      for (int d = 2; d >= 1; --d) {
+        int ba = 2;
+        for (int m = 2; m < 35; ++m) if (cost[m] < cost[ba]) ba = m;
+        if (ba - d >= 2) eval(ba - d);
+        if (ba + d <= 34) eval(ba + d);
+      }
+    } else {
+      for (int m = 0; m < 35; ++m) eval(m);
     }
     int order[35];
     for (int i = 0; i < 35; ++i) order[i] = i;
@@ -287,6 +301,7 @@ struct Analyser {
   void inter_candidates(int x0, int y0, int log2, Cand& best, double& bestJ, int depth) {
     const int n = 1 << log2;
     PuGeom g{x0, y0, n, x0, y0, n, n, 0, PART_2Nx2N};
+    int best_rc = 1;  // rqt_root_cbf the best candidate ended with
     MvField mc[5];
     merge_candidates(f, g, mc);
     // merge / skip: rank by SATD, RD-check the best two as skip and the best with residual
@@ -315,7 +330,7 @@ struct Analyser {
         if (k > 0 && res) break;
         c.residual = res;
         const double j = apply(c, x0, y0, log2, depth);
-        if (j < bestJ) { bestJ = j; best = c; }
+        if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; }
       }
     }
     // AMVP 2Nx2N
@@ -349,12 +364,13 @@ struct Analyser {
     for (int res = 1; res >= 0; --res) {  // with residual, and motion only (rqt_root_cbf = 0)
       c.residual = res;
       const double j = apply(c, x0, y0, log2, depth);
-      if (j < bestJ) { bestJ = j; best = c; }
+      if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; }
       if (res && !f.b(x0, y0).root_cbf) break;  // the residual was dropped anyway
     }
     // rectangular partitions: each PU picks merge or AMVP motion by SATD cost, searching the
     // reference the 2Nx2N search preferred; not tried when motion alone already predicts the CU
-    if (best.pred == MODE_INTER && best.merge[0] && !best.residual) return;
+    // cbf fast mode: where the best 2Nx2N candidate codes no residual, rectangular PUs rarely pay
+    if (best.pred == MODE_INTER && (!best.residual || !best_rc)) return;
     const int rect_ref = c.mvf[0].ref;
     for (int part = PART_2NxN; part <= PART_Nx2N; ++part) {
       Cand rc;
