@@ -1,5 +1,8 @@
 // 4x4 integer transform, Hadamard DC transforms and quantisation (H.264 8.5.10-8.5.12).
 #include <cstdlib>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "jm/h264.h"
 
@@ -13,7 +16,42 @@ constexpr int kDzIntra = 21, kDzInter = 21;
 namespace mvc {
 namespace h264 {
 
+#if defined(__SSE2__)
+namespace {
+// 4x4 transpose of int16 lanes 0..3 held in four registers.
+inline void transpose4_16(__m128i& a, __m128i& b, __m128i& c, __m128i& d) {
+  const __m128i ab = _mm_unpacklo_epi16(a, b), cd = _mm_unpacklo_epi16(c, d);
+  const __m128i lo = _mm_unpacklo_epi32(ab, cd), hi = _mm_unpackhi_epi32(ab, cd);
+  a = lo; b = _mm_srli_si128(lo, 8); c = hi; d = _mm_srli_si128(hi, 8);
+}
+// One 1-D core transform stage on four vectors (element k of each input line in vector k).
+inline void fdct4_stage(__m128i& v0, __m128i& v1, __m128i& v2, __m128i& v3) {
+  const __m128i a0 = _mm_add_epi16(v0, v3), a1 = _mm_add_epi16(v1, v2);
+  const __m128i a2 = _mm_sub_epi16(v1, v2), a3 = _mm_sub_epi16(v0, v3);
+  v0 = _mm_add_epi16(a0, a1);
+  v1 = _mm_add_epi16(_mm_add_epi16(a3, a3), a2);
+  v2 = _mm_sub_epi16(a0, a1);
+  v3 = _mm_sub_epi16(a3, _mm_add_epi16(a2, a2));
+}
+}  // namespace
+#endif
+
+// Residuals of 8-bit samples keep every intermediate within int16 (|out| <= 9180).
 void fdct4(const int16_t* d, int32_t* out) {
+#if defined(__SSE2__)
+  __m128i r0 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(d));
+  __m128i r1 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(d + 4));
+  __m128i r2 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(d + 8));
+  __m128i r3 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(d + 12));
+  transpose4_16(r0, r1, r2, r3);  // rk = sample k of every row
+  fdct4_stage(r0, r1, r2, r3);    // rk = row coefficient k of every row
+  transpose4_16(r0, r1, r2, r3);  // ri = row i's coefficients
+  fdct4_stage(r0, r1, r2, r3);    // ri = output row i
+  const __m128i v[4] = {r0, r1, r2, r3};
+  for (int i = 0; i < 4; ++i)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 * i), _mm_srai_epi32(_mm_unpacklo_epi16(v[i], v[i]), 16));
+  return;
+#endif
   int32_t t[16];
   for (int i = 0; i < 4; ++i) {  // rows
     const int16_t* r = d + 4 * i;
