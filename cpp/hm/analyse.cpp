@@ -331,6 +331,8 @@ struct Analyser {
         c.residual = res;
         const double j = apply(c, x0, y0, log2, depth);
         if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; }
+        // early skip: the best merge candidate's residual does not pay for itself, so the CU is a skip
+        if (res && !f.b(x0, y0).root_cbf && best.pred == MODE_INTER && best.merge[0] && !best.residual) return;
       }
     }
     // AMVP 2Nx2N
