@@ -145,7 +145,65 @@ void forward_transform(const int16_t* res, int rs, int32_t* out, int log2n, bool
   }
 }
 
+namespace {
+// N-point inverse DCT of one vector, out[n] = sum_k M[k][n] c[k], by the same even/odd split.
+template <int N>
+void idct1(const int32_t* c, int32_t* out) {
+  if constexpr (N == 2) {
+    out[0] = 64 * (c[0] + c[1]);
+    out[1] = 64 * (c[0] - c[1]);
+  } else {
+    constexpr int H = N / 2;
+    constexpr int L = N == 4 ? 2 : (N == 8 ? 3 : (N == 16 ? 4 : 5));
+    int32_t ce[H], co[H], ev[H], od[H];
+    for (int k = 0; k < H; ++k) { ce[k] = c[2 * k]; co[k] = c[2 * k + 1]; od[k] = 0; }
+    idct1<H>(ce, ev);
+    const int32_t* M = matrix(L, false);
+    for (int k = 0; k < H; ++k) {
+      const int32_t v = co[k];
+      if (!v) continue;
+      const int32_t* mk = M + (2 * k + 1) * N;
+      for (int i = 0; i < H; ++i) od[i] += mk[i] * v;
+    }
+    for (int i = 0; i < H; ++i) { out[i] = ev[i] + od[i]; out[N - 1 - i] = ev[i] - od[i]; }
+  }
+}
+
+template <int N>
+void idct2(const int32_t* in, int16_t* res) {
+  int32_t tmp[N * N], col[N], v[N];
+  int last_row = -1;
+  for (int k = 0; k < N; ++k)
+    for (int x = 0; x < N; ++x)
+      if (in[k * N + x]) last_row = k;
+  if (last_row < 0) {
+    for (int i = 0; i < N * N; ++i) res[i] = 0;
+    return;
+  }
+  for (int x = 0; x < N; ++x) {  // first stage (columns), clipped to 16 bits
+    bool any = false;
+    for (int k = 0; k < N; ++k) { col[k] = k <= last_row ? in[k * N + x] : 0; any |= col[k] != 0; }
+    if (!any) { for (int y = 0; y < N; ++y) tmp[y * N + x] = 0; continue; }
+    idct1<N>(col, v);
+    for (int y = 0; y < N; ++y) tmp[y * N + x] = clip16((int64_t(v[y]) + 64) >> 7);
+  }
+  for (int y = 0; y < N; ++y) {  // second stage (rows), bdShift = 20 - BitDepth
+    idct1<N>(tmp + y * N, v);
+    for (int x = 0; x < N; ++x) res[y * N + x] = static_cast<int16_t>((v[x] + (1 << 11)) >> 12);
+  }
+}
+}  // namespace
+
 void inverse_transform(const int32_t* in, int16_t* res, int log2n, bool dst) {
+  if (!dst) {
+    switch (log2n) {
+      case 2: idct2<4>(in, res); return;
+      case 3: idct2<8>(in, res); return;
+      case 4: idct2<16>(in, res); return;
+      case 5: idct2<32>(in, res); return;
+      default: break;
+    }
+  }
   const int n = 1 << log2n;
   const int32_t* M = matrix(log2n, dst);
   int last_row = -1;
