@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include <emmintrin.h>
+
 #include "hm/hevc.h"
 
 namespace mvc {
@@ -128,47 +130,77 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
     return;
   }
   const int rows = h + 7;
-  std::vector<int16_t> mid(static_cast<size_t>(rows) * w);
-  std::vector<int32_t> acc(w);
+  const int wv = w & ~7;  // SSE2 part; the remaining columns run the scalar loops
+  std::vector<int16_t> mid(static_cast<size_t>(rows) * w + 8);
+  const __m128i zero = _mm_setzero_si128();
   for (int fx = 0; fx < 4; ++fx) {
     const int* cx = kLuma[fx];
     if (fx) {
       for (int y = 0; y < rows; ++y) {  // rows y0-3 .. y0+h+3
         const uint8_t* r = ref.at(x0 - 3, y0 - 3 + y);
         int16_t* d = mid.data() + static_cast<size_t>(y) * w;
-        std::fill(d, d + w, int16_t(0));
-        for (int k = 0; k < 8; ++k) {  // partial sums stay within 112 * 255, exact in 16 bits
-          const int16_t c = static_cast<int16_t>(cx[k]);
-          if (!c) continue;
-          for (int x = 0; x < w; ++x) d[x] = static_cast<int16_t>(d[x] + c * r[x + k]);
+        for (int x = 0; x < wv; x += 8) {  // partial sums stay within 112 * 255: exact in 16 bits
+          __m128i acc = zero;
+          for (int k = 0; k < 8; ++k) {
+            if (!cx[k]) continue;
+            const __m128i v = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r + x + k)), zero);
+            acc = _mm_add_epi16(acc, _mm_mullo_epi16(v, _mm_set1_epi16(static_cast<int16_t>(cx[k]))));
+          }
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + x), acc);
+        }
+        for (int x = wv; x < w; ++x) {
+          int sacc = 0;
+          for (int k = 0; k < 8; ++k) sacc += cx[k] * r[x + k];
+          d[x] = static_cast<int16_t>(sacc);
         }
       }
-      uint8_t* o = sub[fx].at(x0, y0);
       for (int y = 0; y < h; ++y) {
         const int16_t* m = mid.data() + static_cast<size_t>(y + 3) * w;
-        for (int x = 0; x < w; ++x) o[y * sub[fx].stride + x] = clip1((m[x] + 32) >> 6);
+        uint8_t* o = sub[fx].at(x0, y0 + y);
+        for (int x = 0; x < wv; x += 8) {
+          const __m128i v = _mm_srai_epi16(_mm_add_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m + x)), _mm_set1_epi16(32)), 6);
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(v, v));
+        }
+        for (int x = wv; x < w; ++x) o[x] = clip1((m[x] + 32) >> 6);
       }
     }
     for (int fy = 1; fy < 4; ++fy) {
       const int* cy = kLuma[fy];
       Plane& op = sub[fy * 4 + fx];
+      __m128i cpair[4];
+      for (int k = 0; k < 4; ++k)
+        cpair[k] = _mm_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
       for (int y = 0; y < h; ++y) {
         uint8_t* o = op.at(x0, y0 + y);
-        std::fill(acc.begin(), acc.end(), 0);
-        for (int k = 0; k < 8; ++k) {
-          const int c = cy[k];
-          if (fx) {
-            const int16_t* m = mid.data() + static_cast<size_t>(y + k) * w;
-            for (int x = 0; x < w; ++x) acc[x] += c * m[x];
-          } else {
-            const uint8_t* r = ref.at(x0, y0 + y + k - 3);
-            for (int x = 0; x < w; ++x) acc[x] += c * r[x];
+        for (int x = 0; x < wv; x += 8) {  // pairs of taps through pmaddwd, exact 32-bit sums
+          __m128i lo = zero, hi = zero;
+          for (int k = 0; k < 4; ++k) {
+            __m128i ra, rb;
+            if (fx) {
+              ra = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid.data() + static_cast<size_t>(y + 2 * k) * w + x));
+              rb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid.data() + static_cast<size_t>(y + 2 * k + 1) * w + x));
+            } else {
+              ra = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ref.at(x0 + x, y0 + y + 2 * k - 3))), zero);
+              rb = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ref.at(x0 + x, y0 + y + 2 * k - 2))), zero);
+            }
+            lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_unpacklo_epi16(ra, rb), cpair[k]));
+            hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_unpackhi_epi16(ra, rb), cpair[k]));
           }
+          if (fx) {
+            lo = _mm_srai_epi32(lo, 6);
+            hi = _mm_srai_epi32(hi, 6);
+          }
+          lo = _mm_srai_epi32(_mm_add_epi32(lo, _mm_set1_epi32(32)), 6);
+          hi = _mm_srai_epi32(_mm_add_epi32(hi, _mm_set1_epi32(32)), 6);
+          const __m128i p16 = _mm_packs_epi32(lo, hi);
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(p16, p16));
         }
-        if (fx)
-          for (int x = 0; x < w; ++x) o[x] = clip1(((acc[x] >> 6) + 32) >> 6);
-        else
-          for (int x = 0; x < w; ++x) o[x] = clip1((acc[x] + 32) >> 6);
+        for (int x = wv; x < w; ++x) {
+          int sacc = 0;
+          for (int k = 0; k < 8; ++k)
+            sacc += cy[k] * (fx ? int(mid[static_cast<size_t>(y + k) * w + x]) : int(*ref.at(x0 + x, y0 + y + k - 3)));
+          o[x] = fx ? clip1(((sacc >> 6) + 32) >> 6) : clip1((sacc + 32) >> 6);
+        }
       }
     }
   }
