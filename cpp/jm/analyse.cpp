@@ -335,6 +335,7 @@ struct InterSearch {
   int mbx, mby;
   int best16[4][2] = {};  // 16x16 result per ref, a candidate for smaller partitions
   int ref16 = 0;          // reference chosen for 16x16
+  unsigned ref_set = ~0u; // references a search may use (bit per ref_idx)
 
   // Searches partition (bx, by, bw, bh) for reference `ref_only` (or all when < 0): an integer
   // search per reference, then sub-sample refinement of the references that can still win.
@@ -342,14 +343,16 @@ struct InterSearch {
              const int* parent = nullptr) {
     int r0 = 0, r1 = c.num_ref_active - 1;
     if (ref_only >= 0) r0 = r1 = ref_only;
-    else if (bw * bh < 16) r1 = std::min(r1, ref16 + 1);  // x264-style pruning: refs beyond the 16x16 choice rarely win
+    else if (bw * bh < 16 && ref_set == ~0u) r1 = std::min(r1, ref16 + 1);  // x264-style pruning: refs beyond the 16x16 choice rarely win
     MeQuery q[4];
-    int imv[4][2], icost[4];
+    int imv[4][2], icost[4] = {INT_MAX, INT_MAX, INT_MAX, INT_MAX};
+    int prev = -1;
     int best_int = INT_MAX;
     const int X = mbx * 4 + bx, Y = mby * 4 + by;
     const Nb nbs[3] = {get_nb(c, X - 1, Y, mbx, mby, done), get_nb(c, X, Y - 1, mbx, mby, done),
                        get_nb(c, X + bw, Y - 1, mbx, mby, done)};
     for (int ref = r0; ref <= r1; ++ref) {
+      if (!((ref_set >> ref) & 1)) continue;
       MeQuery& qr = q[ref];
       qr.x = mbx * 16 + bx * 4; qr.y = mby * 16 + by * 4; qr.w = bw * 4; qr.h = bh * 4;
       qr.src = c.src.y.at(qr.x, qr.y); qr.src_stride = c.src.y.stride;
@@ -378,13 +381,15 @@ struct InterSearch {
       }
       if (bw * bh < 16) { cand[n][0] = best16[ref][0]; cand[n][1] = best16[ref][1]; ++n; }
       if (parent) { cand[n][0] = parent[0]; cand[n][1] = parent[1]; ++n; }
-      if (ref > r0) { cand[n][0] = imv[ref - 1][0] * (ref + 1) / ref; cand[n][1] = imv[ref - 1][1] * (ref + 1) / ref; ++n; }
+      if (prev >= 0) { cand[n][0] = imv[prev][0] * (ref + 1) / (prev + 1); cand[n][1] = imv[prev][1] * (ref + 1) / (prev + 1); ++n; }
       icost[ref] = motion_search_int(c, qr, cand, n, imv[ref]);
       best_int = std::min(best_int, icost[ref]);
+      prev = ref;
     }
     int best = INT_MAX;
     for (int ref = r0; ref <= r1; ++ref) {
       int mv[2] = {imv[ref][0], imv[ref][1]};
+      if (icost[ref] == INT_MAX) continue;
       if (icost[ref] > best_int + best_int / 8) {  // a clearly worse reference is not refined
         if (bw == 4 && bh == 4) { best16[ref][0] = mv[0]; best16[ref][1] = mv[1]; }
         continue;
@@ -526,11 +531,15 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
       cost8 += c8[k];
     }
     if (cost8 < best.cost) {
+      // 16x8 and 8x16 use only the references their 8x8 blocks chose (x264 habit)
+      auto refs_of = [&](int a, int b) { return (1u << p8[a].ref) | (1u << p8[b].ref); };
       {  // 16x8
         InterMode im;
         im.type = MB_P16x8;
+        is.ref_set = refs_of(0, 1);
         int cost = is.search(0, 0, 4, 2, SH_16x8_TOP, 0, -1, true, im.part[0]);
         set_motion(c, mbx, mby, 0, 0, 4, 2, im.part[0].ref, im.part[0].mv);
+        is.ref_set = refs_of(2, 3);
         cost += is.search(0, 2, 4, 2, SH_16x8_BOTTOM, rect_mask(0, 0, 4, 2), -1, true, im.part[1]);
         im.cost = cost + c.lambda_bits(3);
         if (im.cost < best.cost) best = im;
@@ -538,9 +547,12 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
       {  // 8x16
         InterMode im;
         im.type = MB_P8x16;
+        is.ref_set = refs_of(0, 2);
         int cost = is.search(0, 0, 2, 4, SH_8x16_LEFT, 0, -1, true, im.part[0]);
         set_motion(c, mbx, mby, 0, 0, 2, 4, im.part[0].ref, im.part[0].mv);
+        is.ref_set = refs_of(1, 3);
         cost += is.search(2, 0, 2, 4, SH_8x16_RIGHT, rect_mask(0, 0, 2, 4), -1, true, im.part[1]);
+        is.ref_set = ~0u;
         im.cost = cost + c.lambda_bits(3);
         if (im.cost < best.cost) best = im;
       }
