@@ -26,6 +26,25 @@ inline int eo_cat(int c, int a, int b) {
 
 void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, Stats& st) {
   std::memset(&st, 0, sizeof(st));
+  if (x0 > 0 && y0 > 0 && x0 + w < dbk.width && y0 + h < dbk.height) {  // interior CTB: every neighbour exists
+    const int ds = dbk.stride;
+    const int off[4][2] = {{-1, 1}, {-ds, ds}, {-ds - 1, ds + 1}, {-ds + 1, ds - 1}};
+    for (int y = y0; y < y0 + h; ++y) {
+      const uint8_t* p = dbk.at(x0, y);
+      const uint8_t* q = src.at(x0, y);
+      for (int x = 0; x < w; ++x) {
+        const int c = p[x], d = int(q[x]) - c;
+        st.band_sum[c >> 3] += d;
+        st.band_cnt[c >> 3] += 1;
+        for (int k = 0; k < 4; ++k) {
+          const int cat = eo_cat(c, p[x + off[k][0]], p[x + off[k][1]]);
+          st.eo_sum[k][cat] += d;
+          st.eo_cnt[k][cat] += 1;
+        }
+      }
+    }
+    return;
+  }
   for (int y = y0; y < y0 + h; ++y)
     for (int x = x0; x < x0 + w; ++x) {
       const int c = *dbk.at(x, y), d = int(*src.at(x, y)) - c;
