@@ -301,7 +301,8 @@ struct Analyser {
   void inter_candidates(int x0, int y0, int log2, Cand& best, double& bestJ, int depth) {
     const int n = 1 << log2;
     PuGeom g{x0, y0, n, x0, y0, n, n, 0, PART_2Nx2N};
-    int best_rc = 1;  // rqt_root_cbf the best candidate ended with
+    int& best_rc = inter_rc_;  // rqt_root_cbf the best candidate ended with
+    best_rc = 1;
     MvField mc[5];
     merge_candidates(f, g, mc);
     // merge / skip: rank by SATD, RD-check the best two as skip and the best with residual
@@ -466,6 +467,8 @@ struct Analyser {
     return best;
   }
 
+  int inter_rc_ = 1;  // rqt_root_cbf of the best inter candidate of the last inter_candidates()
+
   double quadtree(int x0, int y0, int log2, int depth) {
     const int n = 1 << log2;
     const bool inside = x0 + n <= s.W && y0 + n <= s.H;
@@ -479,7 +482,9 @@ struct Analyser {
       if (!f.is_p || (!skip_best && !inter_without_residual)) intra_candidates(x0, y0, log2, best, jns, depth);
       jns += split_flag_cost(x0, y0, log2, depth, 0);
       skip_best = best.pred != MODE_INTRA && best.merge[0] && !best.residual;
-      if (log2 == s.min_cb_log2 || skip_best) {
+      // early CU termination: motion alone predicts the CU (no residual coded), smaller CUs rarely pay
+      const bool no_residual = best.pred != MODE_INTRA && (!best.residual || !inter_rc_);
+      if (log2 == s.min_cb_log2 || skip_best || no_residual) {
         apply(best, x0, y0, log2, depth);
         return jns;
       }

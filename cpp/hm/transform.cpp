@@ -60,10 +60,8 @@ struct Mats {
       for (int n = 0; n < 4; ++n) m[0][k * 4 + n] = kDst[k][n];
   }
 };
-const int32_t* matrix(int log2n, bool dst) {
-  static const Mats t;
-  return t.m[dst ? 0 : log2n - 1];
-}
+const Mats kMats;  // built at load time so the hot transforms index it without a guard
+inline const int32_t* matrix(int log2n, bool dst) { return kMats.m[dst ? 0 : log2n - 1]; }
 }  // namespace
 
 namespace {
