@@ -69,27 +69,27 @@ inline int sad8_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, int h) 
 // satd4x4 calls: every 4x4 Hadamard sum is even, so halving the total is exact.
 // W4 = true: a single 4x4 block (upper lanes zero contribute nothing).
 // Stacked = true: a 4x8 area, its lower 4x4 block packed beside the upper one.
-template <bool W4, bool Stacked = false>
-inline int satd8x4_sse2(const uint8_t* a, int as, const uint8_t* b, int bs) {
+// Avg = true: the second block is the rounded average of b and b2 (a quarter-sample prediction).
+template <bool W4, bool Stacked = false, bool Avg = false>
+inline int satd8x4_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, const uint8_t* b2 = nullptr) {
   const __m128i z = _mm_setzero_si128();
   __m128i d[4];
-  for (int i = 0; i < 4; ++i) {
-    __m128i va, vb;
+  auto row = [](const uint8_t* p, int st, int i) {
     if (Stacked) {
-      int32_t a0, a1, b0, b1;
-      std::memcpy(&a0, a + i * as, 4); std::memcpy(&a1, a + (i + 4) * as, 4);
-      std::memcpy(&b0, b + i * bs, 4); std::memcpy(&b1, b + (i + 4) * bs, 4);
-      va = _mm_unpacklo_epi32(_mm_cvtsi32_si128(a0), _mm_cvtsi32_si128(a1));
-      vb = _mm_unpacklo_epi32(_mm_cvtsi32_si128(b0), _mm_cvtsi32_si128(b1));
+      int32_t r0, r1;
+      std::memcpy(&r0, p + i * st, 4); std::memcpy(&r1, p + (i + 4) * st, 4);
+      return _mm_unpacklo_epi32(_mm_cvtsi32_si128(r0), _mm_cvtsi32_si128(r1));
     } else if (W4) {
-      int32_t ia, ib;
-      std::memcpy(&ia, a + i * as, 4);
-      std::memcpy(&ib, b + i * bs, 4);
-      va = _mm_cvtsi32_si128(ia); vb = _mm_cvtsi32_si128(ib);
-    } else {
-      va = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(a + i * as));
-      vb = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i * bs));
+      int32_t r0;
+      std::memcpy(&r0, p + i * st, 4);
+      return _mm_cvtsi32_si128(r0);
     }
+    return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + i * st));
+  };
+  for (int i = 0; i < 4; ++i) {
+    const __m128i va = row(a, as, i);
+    __m128i vb = row(b, bs, i);
+    if (Avg) vb = _mm_avg_epu8(vb, row(b2, bs, i));
     d[i] = _mm_sub_epi16(_mm_unpacklo_epi8(va, z), _mm_unpacklo_epi8(vb, z));
   }
   const __m128i s01 = _mm_add_epi16(d[0], d[1]), t01 = _mm_sub_epi16(d[0], d[1]);
@@ -139,12 +139,16 @@ inline void transpose8x8_16(__m128i* r) {
   r[4] = _mm_unpacklo_epi64(b2, b6); r[5] = _mm_unpackhi_epi64(b2, b6);
   r[6] = _mm_unpacklo_epi64(b3, b7); r[7] = _mm_unpackhi_epi64(b3, b7);
 }
-inline int satd8x8_sse2(const uint8_t* a, int as, const uint8_t* b, int bs) {
+template <bool Avg = false>
+inline int satd8x8_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, const uint8_t* b2 = nullptr) {
   const __m128i z = _mm_setzero_si128();
   __m128i d[8];
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < 8; ++i) {
+    __m128i vb = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i * bs));
+    if (Avg) vb = _mm_avg_epu8(vb, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b2 + i * bs)));
     d[i] = _mm_sub_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a + i * as)), z),
-                         _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i * bs)), z));
+                         _mm_unpacklo_epi8(vb, z));
+  }
   hadamard4_rows(d[0], d[1], d[2], d[3]);
   hadamard4_rows(d[4], d[5], d[6], d[7]);
   transpose8x8_16(d);
@@ -250,6 +254,32 @@ int satd_wh(const uint8_t* a, int as, const uint8_t* b, int bs) {
 #endif
   return s;
 }
+#if defined(__SSE2__)
+template <int W, int H>
+int satd_avg_wh(const uint8_t* a, int as, const uint8_t* b, const uint8_t* b2, int bs) {
+  int s = 0;
+  if (W % 8 == 0 && H % 8 == 0) {
+    for (int y = 0; y < H; y += 8)
+      for (int x = 0; x < W; x += 8) s += satd8x8_sse2<true>(a + y * as + x, as, b + y * bs + x, bs, b2 + y * bs + x);
+  } else if (W == 4 && H % 8 == 0) {
+    for (int y = 0; y < H; y += 8) s += satd8x4_sse2<false, true, true>(a + y * as, as, b + y * bs, bs, b2 + y * bs);
+  } else {
+    for (int y = 0; y < H; y += 4)
+      for (int x = 0; x < W; x += 8 - 4 * (W == 4))
+        s += W == 4 ? satd8x4_sse2<true, false, true>(a + y * as + x, as, b + y * bs + x, bs, b2 + y * bs + x)
+                    : satd8x4_sse2<false, false, true>(a + y * as + x, as, b + y * bs + x, bs, b2 + y * bs + x);
+  }
+  return s;
+}
+#else
+template <int W, int H>
+int satd_avg_wh(const uint8_t* a, int as, const uint8_t* b, const uint8_t* b2, int bs) {
+  uint8_t avg[16 * 16];
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) avg[y * 16 + x] = static_cast<uint8_t>((b[y * bs + x] + b2[y * bs + x] + 1) >> 1);
+  return satd_wh<W, H>(a, as, avg, 16);
+}
+#endif
 int size_index(int w, int h) {
   const int iw = w == 4 ? 0 : w == 8 ? 1 : w == 16 ? 2 : -1;
   const int ih = h == 4 ? 0 : h == 8 ? 1 : h == 16 ? 2 : -1;
@@ -267,6 +297,14 @@ PixelCmp sad_fn(int w, int h) {
 PixelCmp satd_fn(int w, int h) {
   static const PixelCmp t[9] = {satd_wh<4, 4>,  satd_wh<4, 8>,  satd_wh<4, 16>,  satd_wh<8, 4>,  satd_wh<8, 8>,
                                 satd_wh<8, 16>, satd_wh<16, 4>, satd_wh<16, 8>, satd_wh<16, 16>};
+  const int i = size_index(w, h);
+  return i < 0 ? nullptr : t[i];
+}
+
+PixelCmpAvg satd_avg_fn(int w, int h) {
+  static const PixelCmpAvg t[9] = {satd_avg_wh<4, 4>,  satd_avg_wh<4, 8>,  satd_avg_wh<4, 16>,
+                                   satd_avg_wh<8, 4>,  satd_avg_wh<8, 8>,  satd_avg_wh<8, 16>,
+                                   satd_avg_wh<16, 4>, satd_avg_wh<16, 8>, satd_avg_wh<16, 16>};
   const int i = size_index(w, h);
   return i < 0 ? nullptr : t[i];
 }

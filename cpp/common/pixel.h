@@ -18,5 +18,9 @@ int64_t ssd(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int 
 using PixelCmp = int (*)(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride);
 PixelCmp sad_fn(int w, int h);
 PixelCmp satd_fn(int w, int h);
+// SATD against the rounded average (b + b2 + 1) >> 1 of two blocks with one stride, without
+// storing it: a quarter-sample prediction compared in place.
+using PixelCmpAvg = int (*)(const uint8_t* a, int a_stride, const uint8_t* b, const uint8_t* b2, int b_stride);
+PixelCmpAvg satd_avg_fn(int w, int h);
 
 }  // namespace mvc

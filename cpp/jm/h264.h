@@ -3,6 +3,8 @@
 // me (motion search), analyse (mode decision + reconstruction), cavlc (7.3.5, 9.2),
 // deblock (8.7), headers (7.3.2), h264_encoder (frame loop, DPB).
 #pragma once
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -101,6 +103,29 @@ void mc_luma(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint
 // is needed (full and half positions), else fills buf.
 const uint8_t* mc_luma_ref(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint8_t* buf, int buf_stride,
                            int* stride_out);
+// The one or two full/half-sample blocks whose rounded average is mc_luma's prediction
+// (a == b when no averaging is needed); returns their stride. Inline: the sub-sample search
+// calls it for every candidate.
+struct QpelSrc { int8_t plane, dx, dy; };  // plane 0 = full, 1 = b (x+1/2), 2 = h (y+1/2), 3 = j
+inline constexpr QpelSrc kQpelSrc[16][2] = {
+    {{0, 0, 0}, {0, 0, 0}}, {{0, 0, 0}, {1, 0, 0}}, {{1, 0, 0}, {1, 0, 0}}, {{1, 0, 0}, {0, 1, 0}},
+    {{0, 0, 0}, {2, 0, 0}}, {{1, 0, 0}, {2, 0, 0}}, {{1, 0, 0}, {3, 0, 0}}, {{1, 0, 0}, {2, 1, 0}},
+    {{2, 0, 0}, {2, 0, 0}}, {{2, 0, 0}, {3, 0, 0}}, {{3, 0, 0}, {3, 0, 0}}, {{3, 0, 0}, {2, 1, 0}},
+    {{2, 0, 0}, {0, 0, 1}}, {{2, 0, 0}, {1, 0, 1}}, {{3, 0, 0}, {1, 0, 1}}, {{2, 1, 0}, {1, 0, 1}}};
+inline int mc_luma_src(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, const uint8_t** pa,
+                       const uint8_t** pb) {
+  const Plane& g = r.pic.y;
+  const uint8_t* base[4] = {g.data.data(), r.hpel_h.data.data(), r.hpel_v.data.data(), r.hpel_c.data.data()};
+  const int st = g.stride;
+  // positions wholly inside the replicated border give identical samples, so clamping is exact
+  const int ix = std::min(std::max(x + (mvx >> 2), -g.pad + 3), g.width + g.pad - w - 4);
+  const int iy = std::min(std::max(y + (mvy >> 2), -g.pad + 3), g.height + g.pad - h - 4);
+  const ptrdiff_t off = static_cast<ptrdiff_t>(iy + g.pad) * st + ix + g.pad;
+  const QpelSrc* s = kQpelSrc[(mvy & 3) * 4 + (mvx & 3)];
+  *pa = base[s[0].plane] + off + s[0].dy * st + s[0].dx;
+  *pb = base[s[1].plane] + off + s[1].dy * st + s[1].dx;
+  return st;
+}
 // Chroma prediction (8.4.2.2.2) of a w x h chroma block at chroma (x, y); mv in luma quarter units.
 void mc_chroma(const Plane& p, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int dst_stride);
 

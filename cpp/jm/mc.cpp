@@ -128,26 +128,9 @@ void RefPic::build_hpel() {
   }
 }
 
-namespace {
-// For each quarter position (fy*4+fx): two (plane, dx, dy) sources; plane 0=G 1=b(h) 2=h(v) 3=j(c).
-struct Src { int8_t p, dx, dy; };
-constexpr Src kQpel[16][2] = {
-    {{0, 0, 0}, {0, 0, 0}}, {{0, 0, 0}, {1, 0, 0}}, {{1, 0, 0}, {1, 0, 0}}, {{1, 0, 0}, {0, 1, 0}},
-    {{0, 0, 0}, {2, 0, 0}}, {{1, 0, 0}, {2, 0, 0}}, {{1, 0, 0}, {3, 0, 0}}, {{1, 0, 0}, {2, 1, 0}},
-    {{2, 0, 0}, {2, 0, 0}}, {{2, 0, 0}, {3, 0, 0}}, {{3, 0, 0}, {3, 0, 0}}, {{3, 0, 0}, {2, 1, 0}},
-    {{2, 0, 0}, {0, 0, 1}}, {{2, 0, 0}, {1, 0, 1}}, {{3, 0, 0}, {1, 0, 1}}, {{2, 1, 0}, {1, 0, 1}}};
-}  // namespace
-
 void mc_luma(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int ds) {
-  const Plane* planes[4] = {&r.pic.y, &r.hpel_h, &r.hpel_v, &r.hpel_c};
-  const Plane& g = r.pic.y;
-  // Positions wholly inside the replicated border give identical samples, so clamping is exact.
-  const int ix = std::min(std::max(x + (mvx >> 2), -g.pad + 3), g.width + g.pad - w - 4);
-  const int iy = std::min(std::max(y + (mvy >> 2), -g.pad + 3), g.height + g.pad - h - 4);
-  const Src* s = kQpel[(mvy & 3) * 4 + (mvx & 3)];
-  const uint8_t* a = planes[s[0].p]->at(ix + s[0].dx, iy + s[0].dy);
-  const uint8_t* b = planes[s[1].p]->at(ix + s[1].dx, iy + s[1].dy);
-  const int st = g.stride;
+  const uint8_t *a, *b;
+  const int st = mc_luma_src(r, x, y, mvx, mvy, w, h, &a, &b);
   if (a == b) {
     for (int j = 0; j < h; ++j, a += st, dst += ds) std::copy(a, a + w, dst);
   } else {
@@ -157,16 +140,8 @@ void mc_luma(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint
 
 const uint8_t* mc_luma_ref(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint8_t* buf, int buf_stride,
                            int* stride_out) {
-  const Plane& g = r.pic.y;
-  // all four planes share one geometry: one offset serves them all
-  const uint8_t* base[4] = {g.data.data(), r.hpel_h.data.data(), r.hpel_v.data.data(), r.hpel_c.data.data()};
-  const int st = g.stride;
-  const int ix = std::min(std::max(x + (mvx >> 2), -g.pad + 3), g.width + g.pad - w - 4);
-  const int iy = std::min(std::max(y + (mvy >> 2), -g.pad + 3), g.height + g.pad - h - 4);
-  const ptrdiff_t off = static_cast<ptrdiff_t>(iy + g.pad) * st + ix + g.pad;
-  const Src* s = kQpel[(mvy & 3) * 4 + (mvx & 3)];
-  const uint8_t* a = base[s[0].p] + off + s[0].dy * st + s[0].dx;
-  const uint8_t* b = base[s[1].p] + off + s[1].dy * st + s[1].dx;
+  const uint8_t *a, *b;
+  const int st = mc_luma_src(r, x, y, mvx, mvy, w, h, &a, &b);
   if (a == b) { *stride_out = st; return a; }  // full or half sample: read the plane in place
   avg_block(a, b, st, buf, buf_stride, w, h);
   *stride_out = buf_stride;

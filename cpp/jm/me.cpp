@@ -16,6 +16,7 @@ struct Search {
   const MeQuery& q;
   int xmin = 0, xmax = 0, ymin = 0, ymax = 0;  // integer mv limits
   PixelCmp sadf = sad_fn(q.w, q.h), satdf = satd_fn(q.w, q.h);
+  PixelCmpAvg satd_avgf = satd_avg_fn(q.w, q.h);
   int mv_cost(int mx, int my) const {  // quarter-sample mv
     return c.lambda_bits(mvd_bits(mx - q.mvp[0]) + mvd_bits(my - q.mvp[1])) + q.ref_cost;
   }
@@ -24,10 +25,10 @@ struct Search {
     return sadf(q.src, q.src_stride, g.at(q.x + ix, q.y + iy), g.stride);
   }
   int satd_at(int mx, int my) const {
-    uint8_t buf[16 * 16];
-    int st;
-    const uint8_t* p = mc_luma_ref(*q.ref, q.x, q.y, mx, my, q.w, q.h, buf, 16, &st);
-    return satdf(q.src, q.src_stride, p, st) + mv_cost(mx, my);
+    const uint8_t *a, *b;
+    const int st = mc_luma_src(*q.ref, q.x, q.y, mx, my, q.w, q.h, &a, &b);
+    const int d = a == b ? satdf(q.src, q.src_stride, a, st) : satd_avgf(q.src, q.src_stride, a, b, st);
+    return d + mv_cost(mx, my);
   }
 };
 }  // namespace
