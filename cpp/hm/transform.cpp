@@ -237,17 +237,18 @@ int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, in
   const int shift = 14 + qp / 6 + (15 - 8 - log2n);
   const int64_t add = int64_t(intra ? 171 : 85) << (shift - 9);
   const double inv = 1.0 / double(int64_t(1) << shift);
-  float exact[32 * 32];
+  const int64_t scale = kScale[qp % 6];
   int nz = 0;
   for (int i = 0; i < n * n; ++i) {
-    const int64_t a = std::llabs(int64_t(c[i])) * kScale[qp % 6];
+    const int64_t a = std::llabs(int64_t(c[i])) * scale;
     int64_t l = (a + add) >> shift;
     if (l > 32767) l = 32767;
-    exact[i] = static_cast<float>(double(a) * inv);
     level[i] = static_cast<int16_t>(c[i] < 0 ? -l : l);
     nz += l != 0;
   }
   if (!nz) return 0;
+  // unrounded level magnitude, needed only by the parity fix below
+  auto exact = [&](int i) { return static_cast<float>(double(std::llabs(int64_t(c[i])) * scale) * inv); };
   // Sign data hiding (7.3.8.11): where the sub-block's first and last nonzero levels are more than 3
   // scan positions apart, the parity of the level sum gives the first level's sign; fix the parity
   // with the +-1 change that costs least squared quantisation error.
@@ -265,7 +266,7 @@ int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, in
     int bk = -1, bd = 0;
     for (int k = first; k <= last; ++k) {
       const int q = std::abs(level[p[k]]);
-      const double e = exact[p[k]] - q;  // exact - chosen, in level units
+      const double e = exact(p[k]) - q;  // exact - chosen, in level units
       if (q < 32767) {
         const double up = 1.0 - 2.0 * e;  // (q + 1 - v)^2 - (q - v)^2
         if (up < best && !(k == first && q == 0)) { best = up; bk = k; bd = +1; }
