@@ -44,6 +44,18 @@ inline void avg_block(const uint8_t* a, const uint8_t* b, int st, uint8_t* d, in
 }
 }  // namespace
 
+// Fills everything outside [x0, x1] x [y0, y1] of p by replicating the nearest core sample.
+static void replicate_core(Plane& p, int x0, int x1, int y0, int y1) {
+  const int left = x0 + p.pad, right = p.width + p.pad - 1 - x1;
+  for (int y = y0; y <= y1; ++y) {
+    uint8_t* row = p.at(0, y);
+    std::memset(row - p.pad, row[x0], static_cast<size_t>(left));
+    std::memset(row + x1 + 1, row[x1], static_cast<size_t>(right));
+  }
+  for (int y = -p.pad; y < y0; ++y) std::memcpy(p.at(-p.pad, y), p.at(-p.pad, y0), static_cast<size_t>(p.stride));
+  for (int y = y1 + 1; y < p.height + p.pad; ++y) std::memcpy(p.at(-p.pad, y), p.at(-p.pad, y1), static_cast<size_t>(p.stride));
+}
+
 static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
 
 void RefPic::build_hpel() {
@@ -51,9 +63,11 @@ void RefPic::build_hpel() {
   hpel_h.alloc(g.width, g.height, g.pad);
   hpel_v.alloc(g.width, g.height, g.pad);
   hpel_c.alloc(g.width, g.height, g.pad);
-  const int x0 = -g.pad, x1 = g.width + g.pad - 1, y0 = -g.pad, y1 = g.height + g.pad - 1;
+  // Only a core 3 samples beyond the picture is filtered: further out every tap reads the same
+  // replicated edge sample, so the half-sample planes replicate their core's edges (filled below).
+  // Taps clamped to the core equal taps clamped to the picture for the same reason.
+  const int x0 = -3, x1 = g.width + 1, y0 = -3, y1 = g.height + 1;
   const int W = x1 - x0 + 1, H = y1 - y0 + 1;
-  // Taps clamped to the padded area equal taps clamped to the picture (the border replicates edges).
   thread_local std::vector<int16_t> b1;  // kept between pictures: no page faults per picture
   b1.resize(static_cast<size_t>(W) * H);
   for (int y = y0; y <= y1; ++y) {
@@ -126,6 +140,7 @@ void RefPic::build_hpel() {
       co[x] = clip1((j + 512) >> 10);
     }
   }
+  for (Plane* p : {&hpel_h, &hpel_v, &hpel_c}) replicate_core(*p, x0, x1, y0, y1);
 }
 
 void mc_luma(const RefPic& r, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int ds) {
