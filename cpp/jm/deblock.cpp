@@ -14,10 +14,11 @@ inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 
 inline int clip3(int lo, int hi, int v) { return v < lo ? lo : v > hi ? hi : v; }
 
 // Filters one line of samples across an edge; p_i = s[-(i+1)*step], q_i = s[i*step].
-void filter_line(uint8_t* s, int step, int bs, int alpha, int beta, int tc0, bool chroma) {
+template <bool chroma>
+inline void filter_line(uint8_t* s, int step, int bs, int alpha, int beta, int tc0) {
   const int p0 = s[-step], p1 = s[-2 * step], q0 = s[0], q1 = s[step];
   if (!(std::abs(p0 - q0) < alpha && std::abs(p1 - p0) < beta && std::abs(q1 - q0) < beta)) return;
-  if (chroma) {
+  if constexpr (chroma) {
     if (bs < 4) {
       const int tc = tc0 + 1;
       const int d = clip3(-tc, tc, (((q0 - p0) << 2) + (p1 - q1) + 4) >> 3);
@@ -89,13 +90,16 @@ void deblock_picture(EncCtx& c) {
           bs[1][e][k] = (e == 0 && mby == 0) ? 0 : strength(c, X2, Y2 - 1, X2, Y2, e == 0);
         }
       for (int dir = 0; dir < 2; ++dir) {
-        for (int e = 0; e < 4; ++e)
-          for (int i = 0; i < 16; ++i) {
-            const int b = bs[dir][e][i >> 2];
+        const int step = dir == 0 ? 1 : Y.stride, along = dir == 0 ? Y.stride : 1;
+        for (int e = 0; e < 4; ++e) {
+          uint8_t* s = dir == 0 ? Y.at(mbx * 16 + 4 * e, mby * 16) : Y.at(mbx * 16, mby * 16 + 4 * e);
+          for (int k = 0; k < 4; ++k, s += 4 * along) {
+            const int b = bs[dir][e][k];
             if (!b) continue;
-            uint8_t* s = dir == 0 ? Y.at(mbx * 16 + 4 * e, mby * 16 + i) : Y.at(mbx * 16 + i, mby * 16 + 4 * e);
-            filter_line(s, dir == 0 ? 1 : Y.stride, b, alpha, beta, kTc0[ia][b < 4 ? b - 1 : 0], false);
+            const int tc0 = kTc0[ia][b < 4 ? b - 1 : 0];
+            for (int i = 0; i < 4; ++i) filter_line<false>(s + i * along, step, b, alpha, beta, tc0);
           }
+        }
         for (int k = 0; k < 2; ++k) {
           Plane& P = *C[k];
           for (int e = 0; e < 2; ++e)
@@ -103,7 +107,7 @@ void deblock_picture(EncCtx& c) {
               const int b = bs[dir][2 * e][i >> 1];
               if (!b) continue;
               uint8_t* s = dir == 0 ? P.at(mbx * 8 + 4 * e, mby * 8 + i) : P.at(mbx * 8 + i, mby * 8 + 4 * e);
-              filter_line(s, dir == 0 ? 1 : P.stride, b, alphac, betac, kTc0[iac][b < 4 ? b - 1 : 0], true);
+              filter_line<true>(s, dir == 0 ? 1 : P.stride, b, alphac, betac, kTc0[iac][b < 4 ? b - 1 : 0]);
             }
         }
       }
