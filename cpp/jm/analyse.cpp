@@ -253,7 +253,8 @@ void choose_chroma_mode(EncCtx& c, Mb& m, int mbx, int mby, uint8_t* pu, uint8_t
   for (int mode = 0; mode < 4; ++mode) {
     if (!pred_chroma(mode, eu, tu, 8)) continue;
     pred_chroma(mode, ev, tv, 8);
-    const int cost = satd(su, c.src.u.stride, tu, 8, 8, 8) + satd(sv, c.src.v.stride, tv, 8, 8, 8) +
+    static const PixelCmp satd8 = satd_fn(8, 8);
+    const int cost = satd8(su, c.src.u.stride, tu, 8) + satd8(sv, c.src.v.stride, tv, 8) +
                      c.lambda_bits(ue_bits(mode));
     if (cost < best) { best = cost; bm = mode; }
   }
@@ -271,7 +272,8 @@ int choose_i16(EncCtx& c, int mbx, int mby, int& mode_out, uint8_t* pred) {
   uint8_t tmp[256];
   for (int mode = 0; mode < 4; ++mode) {
     if (!pred16x16(mode, e, tmp, 16)) continue;
-    const int cost = satd(s, c.src.y.stride, tmp, 16, 16, 16) + c.lambda_bits(c.idr ? 5 : 7);
+    static const PixelCmp satd16 = satd_fn(16, 16);
+    const int cost = satd16(s, c.src.y.stride, tmp, 16) + c.lambda_bits(c.idr ? 5 : 7);
     if (cost < best) { best = cost; mode_out = mode; std::memcpy(pred, tmp, 256); }
   }
   return best;
@@ -293,7 +295,8 @@ int code_i4(EncCtx& c, Mb& m, int mbx, int mby) {
     int best = INT_MAX, bm = 2;
     for (int mode = 0; mode < 9; ++mode) {
       if (!pred4x4(mode, e, tmp, 4)) continue;
-      const int cost = satd(s, ss, tmp, 4, 4, 4) + c.lambda_bits(mode == pm ? 1 : 4);
+      static const PixelCmp satd4 = satd_fn(4, 4);
+      const int cost = satd4(s, ss, tmp, 4) + c.lambda_bits(mode == pm ? 1 : 4);
       if (cost < best) { best = cost; bm = mode; std::memcpy(best_pred, tmp, 16); }
     }
     total += best;
