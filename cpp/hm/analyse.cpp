@@ -264,6 +264,8 @@ struct Analyser {
     int order[35];
     for (int i = 0; i < 35; ++i) order[i] = i;
     std::stable_sort(order, order + 35, [&](int a, int b) { return cost[a] < cost[b]; });
+    // P pictures: full RD on intra only where its SATD cost comes within 20% of the best inter prediction's
+    if (f.is_p && cost[order[0]] >= 1.2 * inter_satd_) return;
     const int nrd = f.is_p ? 1 : (log2 >= 5 ? 2 : 3);  // intra rarely wins in P pictures
     for (int i = 0; i < nrd; ++i) {
       Cand c;
@@ -320,6 +322,7 @@ struct Analyser {
       mcost[i] = satd(f.src.y.at(x0, y0), f.src.y.stride, p, st, n, n) + sqrt_lambda * (i + 1);
     }
     std::stable_sort(order, order + 5, [&](int a, int b) { return mcost[a] < mcost[b]; });
+    inter_satd_ = mcost[order[0]];
     for (int k = 0; k < 2; ++k) {
       if (mcost[order[k]] >= 1e299) break;
       Cand c;
@@ -355,6 +358,7 @@ struct Analyser {
       in.sqrt_lambda = sqrt_lambda;
       MeResult mr = motion_search(in);
       const double rc = mr.cost + sqrt_lambda * (nref > 1 ? std::min(r + 1, nref - 1) : 0);
+      inter_satd_ = std::min(inter_satd_, mr.cost);
       if (rc < best_me) {
         best_me = rc;
         c = Cand{};
@@ -467,6 +471,7 @@ struct Analyser {
     return best;
   }
 
+  double inter_satd_ = 1e300;  // best luma SATD + sqrt(lambda) * bits among the 2Nx2N inter candidates
   int inter_rc_ = 1;  // rqt_root_cbf of the best inter candidate of the last inter_candidates()
 
   double quadtree(int x0, int y0, int log2, int depth) {
