@@ -24,9 +24,33 @@ struct Search {
     const Plane& g = q.ref->pic.y;
     return sadf(q.src, q.src_stride, g.at(q.x + ix, q.y + iy), g.stride);
   }
+  // Sub-sample stage: when every position within `reach` quarter samples of (mx0, my0) lies
+  // inside mc_luma_src's clamping limits, sources are addressed directly from the plane bases.
+  const uint8_t* base[4] = {};
+  ptrdiff_t origin = 0;
+  int pstride = 0;
+  bool direct = false;
+  void prepare_subpel(int mx0, int my0, int reach) {
+    const Plane& g = q.ref->pic.y;
+    const int lo = -g.pad + 3;
+    direct = q.x + ((mx0 - reach) >> 2) >= lo && q.x + ((mx0 + reach) >> 2) <= g.width + g.pad - q.w - 4 &&
+             q.y + ((my0 - reach) >> 2) >= lo && q.y + ((my0 + reach) >> 2) <= g.height + g.pad - q.h - 4;
+    base[0] = g.data.data(); base[1] = q.ref->hpel_h.data.data();
+    base[2] = q.ref->hpel_v.data.data(); base[3] = q.ref->hpel_c.data.data();
+    pstride = g.stride;
+    origin = static_cast<ptrdiff_t>(q.y + g.pad) * pstride + q.x + g.pad;
+  }
   int satd_at(int mx, int my) const {
     const uint8_t *a, *b;
-    const int st = mc_luma_src(*q.ref, q.x, q.y, mx, my, q.w, q.h, &a, &b);
+    int st = pstride;
+    if (direct) {
+      const ptrdiff_t off = origin + static_cast<ptrdiff_t>(my >> 2) * st + (mx >> 2);
+      const QpelSrc* k = kQpelSrc[(my & 3) * 4 + (mx & 3)];
+      a = base[k[0].plane] + off + k[0].dy * st + k[0].dx;
+      b = base[k[1].plane] + off + k[1].dy * st + k[1].dx;
+    } else {
+      st = mc_luma_src(*q.ref, q.x, q.y, mx, my, q.w, q.h, &a, &b);
+    }
     const int d = a == b ? satdf(q.src, q.src_stride, a, st) : satd_avgf(q.src, q.src_stride, a, b, st);
     return d + mv_cost(mx, my);
   }
@@ -83,6 +107,7 @@ int motion_search_int(const EncCtx& c, const MeQuery& q, const int (*cand)[2], i
 int motion_refine(const EncCtx& c, const MeQuery& q, int mv[2]) {
   Search s{c, q};
   int mx = mv[0], my = mv[1];
+  s.prepare_subpel(mx, my, 6);  // two half-sample and two quarter-sample steps at most
   int bestq = s.satd_at(mx, my);
   static const int dia[4][2] = {{0, -1}, {-1, 0}, {1, 0}, {0, 1}};
   // Half-sample then quarter-sample diamond, twice at most each; the previous centre is not re-evaluated.
