@@ -135,9 +135,11 @@ class HevcEncoder final : public Encoder {
     }
 
     // keep as reference: padded copy of the final picture and its motion field
-    auto ref = std::make_unique<RefPic>();
+    // the picture leaving the DPB lends its buffers (no per-frame allocation and zeroing)
+    std::unique_ptr<RefPic> ref = spare_ ? std::move(spare_) : std::make_unique<RefPic>();
     ref->poc = f.poc;
-    ref->rec.alloc(s.W, s.H, kPad);
+    ref->ref_pocs.clear();
+    if (ref->rec.y.width != s.W || ref->rec.y.height != s.H || ref->rec.y.pad != kPad) ref->rec.alloc(s.W, s.H, kPad);
     for (int c = 0; c < 3; ++c) {
       const Plane& a = c == 0 ? f.rec.y : (c == 1 ? f.rec.u : f.rec.v);
       Plane& b = c == 0 ? ref->rec.y : (c == 1 ? ref->rec.u : ref->rec.v);
@@ -151,7 +153,10 @@ class HevcEncoder final : public Encoder {
     for (size_t i = 0; i < n4; ++i) ref->mvf[i] = f.blk[i].pred == MODE_INTRA ? MvField{} : f.blk[i].mvf;
     for (const RefPic* r : f.refs) ref->ref_pocs.push_back(r->poc);
     dpb_.push_back(std::move(ref));
-    while (static_cast<int>(dpb_.size()) > cfg.ref_frames) dpb_.pop_front();
+    while (static_cast<int>(dpb_.size()) > cfg.ref_frames) {
+      spare_ = std::move(dpb_.front());
+      dpb_.pop_front();
+    }
     ++count_;
     ++poc_;
     return out;
@@ -201,6 +206,7 @@ class HevcEncoder final : public Encoder {
 
   Seq seq_;
   std::deque<std::unique_ptr<RefPic>> dpb_;
+  std::unique_ptr<RefPic> spare_;  // last picture removed from the DPB, reused for the next one
   int count_ = 0, poc_ = 0;
 };
 

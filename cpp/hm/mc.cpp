@@ -59,7 +59,8 @@ void interp(const Plane& ref, int xi, int yi, int fx, int fy, const int* cx, con
     for (int y = 0; y < rows; ++y) {
       const uint8_t* r = o + (y + y0) * st - half;
       int16_t* d = mid + y * w;
-      int32_t acc[64] = {0};
+      int32_t acc[64];
+      std::fill_n(acc, w, 0);
       for (int k = 0; k < TAPS; ++k) {
         const int c = cx[k];
         for (int x = 0; x < w; ++x) acc[x] += c * r[x + k];
@@ -74,7 +75,8 @@ void interp(const Plane& ref, int xi, int yi, int fx, int fy, const int* cx, con
     m = mid;
   } else {  // vertical only: filter the samples directly
     for (int y = 0; y < h; ++y) {
-      int32_t acc[64] = {0};
+      int32_t acc[64];
+      std::fill_n(acc, w, 0);
       for (int k = 0; k < TAPS; ++k) {
         const uint8_t* r = o + (y + k - half) * st;
         const int c = cy[k];
@@ -85,7 +87,8 @@ void interp(const Plane& ref, int xi, int yi, int fx, int fy, const int* cx, con
     return;
   }
   for (int y = 0; y < h; ++y) {  // vertical pass on the 14-bit intermediate, shift2 = 6
-    int32_t acc[64] = {0};
+    int32_t acc[64];
+    std::fill_n(acc, w, 0);
     for (int k = 0; k < TAPS; ++k) {
       const int16_t* r = m + (y + k) * w;
       const int c = cy[k];
@@ -118,7 +121,9 @@ const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, 
 // (the same arithmetic as interp(), so the planes equal per-block interpolation exactly).
 void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
   const int x0 = -margin, y0 = -margin, w = ref.width + 2 * margin, h = ref.height + 2 * margin;
-  for (int ph = 1; ph < 16; ++ph) sub[ph].alloc(ref.width, ref.height, ref.pad);
+  for (int ph = 1; ph < 16; ++ph)  // reused planes keep their buffers: every sample read is rewritten below
+    if (sub[ph].width != ref.width || sub[ph].height != ref.height || sub[ph].pad != ref.pad)
+      sub[ph].alloc(ref.width, ref.height, ref.pad);
   if (margin + 4 > ref.pad) {  // too little padding for direct access: per-block path clamps
     for (int ph = 1; ph < 16; ++ph) {
       const int fx = ph & 3, fy = ph >> 2;
