@@ -60,9 +60,8 @@ static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v >
 
 void RefPic::build_hpel() {
   const Plane& g = pic.y;
-  hpel_h.alloc(g.width, g.height, g.pad);
-  hpel_v.alloc(g.width, g.height, g.pad);
-  hpel_c.alloc(g.width, g.height, g.pad);
+  for (Plane* p : {&hpel_h, &hpel_v, &hpel_c})  // recycled pictures keep their planes: every sample is rewritten
+    if (p->width != g.width || p->height != g.height || p->pad != g.pad) p->alloc(g.width, g.height, g.pad);
   // Only a core 3 samples beyond the picture is filtered: further out every tap reads the same
   // replicated edge sample, so the half-sample planes replicate their core's edges (filled below).
   // Taps clamped to the core equal taps clamped to the picture for the same reason.
