@@ -20,8 +20,8 @@ struct Stats {
 
 inline int sgn(int v) { return (v > 0) - (v < 0); }
 inline int eo_cat(int c, int a, int b) {
-  const int e = 2 + sgn(c - a) + sgn(c - b);
-  return e <= 2 ? (e == 2 ? 0 : e + 1) : e;
+  static constexpr int kCat[5] = {1, 2, 0, 3, 4};  // edgeIdx 0..4 -> category (8.7.3.2)
+  return kCat[2 + sgn(c - a) + sgn(c - b)];
 }
 
 void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, Stats& st) {
@@ -150,6 +150,19 @@ void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const
   }
   const int k = p.eo_class[comp];
   const int offs[5] = {0, p.offset[comp][0], p.offset[comp][1], p.offset[comp][2], p.offset[comp][3]};
+  if (x0 > 0 && y0 > 0 && x0 + w < dbk.width && y0 + h < dbk.height) {  // interior CTB: no bounds checks
+    const int ds = dbk.stride;
+    const int oa = kEo[k][0][1] * ds + kEo[k][0][0], ob = kEo[k][1][1] * ds + kEo[k][1][0];
+    for (int y = y0; y < y0 + h; ++y) {
+      const uint8_t* d = dbk.at(x0, y);
+      uint8_t* o = out.at(x0, y);
+      for (int x = 0; x < w; ++x) {
+        const int c = d[x];
+        o[x] = static_cast<uint8_t>(std::clamp(c + offs[eo_cat(c, d[x + oa], d[x + ob])], 0, 255));
+      }
+    }
+    return;
+  }
   for (int y = y0; y < y0 + h; ++y)
     for (int x = x0; x < x0 + w; ++x) {
       const int ax = x + kEo[k][0][0], ay = y + kEo[k][0][1], bx = x + kEo[k][1][0], by = y + kEo[k][1][1];
