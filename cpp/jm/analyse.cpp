@@ -5,6 +5,9 @@
 #include <climits>
 #include <cstring>
 #include <cstdlib>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "common/pixel.h"
 #include "jm/h264.h"
@@ -37,6 +40,26 @@ Nb get_nb(const EncCtx& c, int X, int Y, int mbx, int mby, unsigned done) {
   n.ref = c.ref4[i];
   if (n.ref >= 0) { n.mv[0] = c.mv4[2 * i]; n.mv[1] = c.mv4[2 * i + 1]; }
   return n;
+}
+
+// Residual of one 4x4 block, raster order.
+inline void diff4x4(const uint8_t* s, int ss, const uint8_t* p, int ps, int16_t* d) {
+#if defined(__SSE2__)
+  const __m128i z = _mm_setzero_si128();
+  auto rows = [&](const uint8_t* q, int st) {
+    int32_t r0, r1, r2, r3;
+    std::memcpy(&r0, q, 4); std::memcpy(&r1, q + st, 4); std::memcpy(&r2, q + 2 * st, 4); std::memcpy(&r3, q + 3 * st, 4);
+    const __m128i v = _mm_unpacklo_epi64(_mm_unpacklo_epi32(_mm_cvtsi32_si128(r0), _mm_cvtsi32_si128(r1)),
+                                         _mm_unpacklo_epi32(_mm_cvtsi32_si128(r2), _mm_cvtsi32_si128(r3)));
+    return v;
+  };
+  const __m128i a = rows(s, ss), b = rows(p, ps);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_sub_epi16(_mm_unpacklo_epi8(a, z), _mm_unpacklo_epi8(b, z)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 8), _mm_sub_epi16(_mm_unpackhi_epi8(a, z), _mm_unpackhi_epi8(b, z)));
+#else
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) d[y * 4 + x] = int16_t(s[y * ss + x] - p[y * ps + x]);
+#endif
 }
 
 inline int median3(int a, int b, int c) { return std::max(std::min(a, b), std::min(std::max(a, b), c)); }
@@ -150,9 +173,7 @@ void code_luma_inter(EncCtx& c, Mb& m, const uint8_t* src, int ss, const uint8_t
   m.cbp &= ~15;
   for (int b = 0; b < 16; ++b) {
     const int bx = b & 3, by = b >> 2;
-    for (int y = 0; y < 4; ++y)
-      for (int x = 0; x < 4; ++x)
-        diff[y * 4 + x] = int16_t(src[(by * 4 + y) * ss + bx * 4 + x] - pred[(by * 4 + y) * 16 + bx * 4 + x]);
+    diff4x4(src + by * 4 * ss + bx * 4, ss, pred + by * 4 * 16 + bx * 4, 16, diff);
     fdct4(diff, coef);
     m.nz[b] = uint8_t(quant4(coef, m.luma[b], c.qp, false, 0));
     if (m.nz[b]) m.cbp |= uint8_t(1 << ((by >> 1) * 2 + (bx >> 1)));
@@ -175,9 +196,7 @@ void code_i16(EncCtx& c, Mb& m, const uint8_t* src, int ss, const uint8_t* pred,
   bool any_ac = false;
   for (int b = 0; b < 16; ++b) {
     const int bx = b & 3, by = b >> 2;
-    for (int y = 0; y < 4; ++y)
-      for (int x = 0; x < 4; ++x)
-        diff[y * 4 + x] = int16_t(src[(by * 4 + y) * ss + bx * 4 + x] - pred[(by * 4 + y) * 16 + bx * 4 + x]);
+    diff4x4(src + by * 4 * ss + bx * 4, ss, pred + by * 4 * 16 + bx * 4, 16, diff);
     fdct4(diff, coef[b]);
     dc[b] = coef[b][0];
     m.luma[b][0] = 0;
@@ -211,9 +230,7 @@ void code_chroma(EncCtx& c, Mb& m, int mbx, int mby, const uint8_t* predu, const
     for (int b = 0; b < 4; ++b) {
       const int bx = b & 1, by = b >> 1;
       int16_t diff[16];
-      for (int y = 0; y < 4; ++y)
-        for (int x = 0; x < 4; ++x)
-          diff[y * 4 + x] = int16_t(s[(by * 4 + y) * sp[k]->stride + bx * 4 + x] - pp[k][(by * 4 + y) * 8 + bx * 4 + x]);
+      diff4x4(s + by * 4 * sp[k]->stride + bx * 4, sp[k]->stride, pp[k] + by * 4 * 8 + bx * 4, 8, diff);
       fdct4(diff, coef[k][b]);
       dc[b] = coef[k][b][0];
       m.chroma_ac[k][b][0] = 0;
@@ -304,8 +321,7 @@ int code_i4(EncCtx& c, Mb& m, int mbx, int mby) {
     c.i4mode4[static_cast<size_t>(mby * 4 + by) * c.w4 + mbx * 4 + bx] = int8_t(bm);
     int16_t diff[16];
     int32_t coef[16];
-    for (int y = 0; y < 4; ++y)
-      for (int x = 0; x < 4; ++x) diff[y * 4 + x] = int16_t(s[y * ss + x] - best_pred[y * 4 + x]);
+    diff4x4(s, ss, best_pred, 4, diff);
     fdct4(diff, coef);
     m.nz[r] = uint8_t(quant4(coef, m.luma[r], c.qp, true, 0));
     uint8_t* d = c.rec.y.at(px, py);
@@ -426,9 +442,7 @@ bool residual_is_zero(const EncCtx& c, int mbx, int mby, const uint8_t* py, cons
   const int ss = c.src.y.stride;
   for (int b = 0; b < 16; ++b) {
     const int bx = b & 3, by = b >> 2;
-    for (int y = 0; y < 4; ++y)
-      for (int x = 0; x < 4; ++x)
-        diff[y * 4 + x] = int16_t(s[(by * 4 + y) * ss + bx * 4 + x] - py[(by * 4 + y) * 16 + bx * 4 + x]);
+    diff4x4(s + by * 4 * ss + bx * 4, ss, py + by * 4 * 16 + bx * 4, 16, diff);
     fdct4(diff, coef);
     if (!quant4_zero(coef, c.qp, false, 0)) return false;
   }
@@ -439,9 +453,7 @@ bool residual_is_zero(const EncCtx& c, int mbx, int mby, const uint8_t* py, cons
     int32_t dc[4];
     for (int b = 0; b < 4; ++b) {
       const int bx = b & 1, by = b >> 1;
-      for (int y = 0; y < 4; ++y)
-        for (int x = 0; x < 4; ++x)
-          diff[y * 4 + x] = int16_t(cs[(by * 4 + y) * sp[k]->stride + bx * 4 + x] - pp[k][(by * 4 + y) * 8 + bx * 4 + x]);
+      diff4x4(cs + by * 4 * sp[k]->stride + bx * 4, sp[k]->stride, pp[k] + by * 4 * 8 + bx * 4, 8, diff);
       fdct4(diff, coef);
       dc[b] = coef[0];
       if (!quant4_zero(coef, c.qpc, false, 1)) return false;
