@@ -1,4 +1,5 @@
 // 4x4 integer transform, Hadamard DC transforms and quantisation (H.264 8.5.10-8.5.12).
+#include <algorithm>
 #include <cstdlib>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -101,6 +102,42 @@ int quant4(const int32_t* coef, int16_t* lv, int qp, bool intra, int start) {
 }
 
 bool quant4_zero(const int32_t* coef, int qp, bool intra, int start) {
+#if defined(__SSE2__)
+  // |c| * mf >= limit  <=>  |c| >= ceil(limit / mf): one int16 threshold per (qp, rounding, position)
+  struct Thresholds { int16_t t[52][2][16]; };
+  static const Thresholds tab = [] {
+    Thresholds r{};
+    for (int q = 0; q < 52; ++q)
+      for (int k = 0; k < 2; ++k) {
+        const int qbits = 15 + q / 6;
+        const int64_t limit = (int64_t(1) << qbits) - ((1 << qbits) >> 6) * (k ? kDzIntra : kDzInter);
+        for (int i = 0; i < 16; ++i) {
+          const int64_t mf = kQuantMF[q % 6][i];
+          r.t[q][k][i] = static_cast<int16_t>(std::min<int64_t>((limit + mf - 1) / mf, 32767));
+        }
+      }
+    return r;
+  }();
+  const int16_t* thr = tab.t[qp][intra ? 1 : 0];
+  __m128i v[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(coef + 4 * i));
+    const __m128i sgn = _mm_srai_epi32(c, 31);
+    v[i] = _mm_sub_epi32(_mm_xor_si128(c, sgn), sgn);
+  }
+  const __m128i lo = _mm_packs_epi32(v[0], v[1]), hi = _mm_packs_epi32(v[2], v[3]);
+  const __m128i one = _mm_set1_epi16(1);
+  const __m128i t0 = _mm_sub_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(thr)), one);
+  const __m128i t1 = _mm_sub_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(thr + 8)), one);
+  int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpgt_epi16(lo, t0), _mm_cmpgt_epi16(hi, t1)));
+  // lanes 0..7 of the OR hold positions i and i + 8; position 0 (lane 0 of lo) is checked apart
+  if (start > 0) {
+    const bool pos8 = _mm_movemask_epi8(_mm_cmpgt_epi16(hi, t1)) & 3;
+    mask &= ~3;
+    if (pos8) mask |= 1;
+  }
+  return mask == 0;
+#else
   const int qbits = 15 + qp / 6;
   const int f = ((1 << qbits) >> 6) * (intra ? kDzIntra : kDzInter);
   const int* mf = kQuantMF[qp % 6];
@@ -108,6 +145,7 @@ bool quant4_zero(const int32_t* coef, int qp, bool intra, int start) {
   int any = 0;
   for (int i = start; i < 16; ++i) any |= std::abs(coef[i]) * mf[i] >= limit;
   return !any;
+#endif
 }
 
 void dequant4(const int16_t* lv, int32_t* coef, int qp, int start) {
