@@ -187,7 +187,17 @@ struct Analyser {
         }
     } else {
       const int np = cd.part == PART_2Nx2N ? 1 : 2;
-      for (int pi = 0; pi < np; ++pi) {
+      // the same motion was often predicted by the previous candidate (with / without residual)
+      const bool cached = mcache_.valid && mcache_.x == x0 && mcache_.y == y0 && mcache_.log2 == log2 &&
+                          mcache_.part == cd.part && mcache_.mvf[0] == cd.mvf[0] && (np == 1 || mcache_.mvf[1] == cd.mvf[1]);
+      if (cached) {
+        for (int yy = 0; yy < n; ++yy) std::memcpy(f.rec.y.at(x0, y0 + yy), mcache_.y_pred + yy * 64, n);
+        for (int yy = 0; yy < h; ++yy) {
+          std::memcpy(f.rec.u.at(x0 / 2, y0 / 2 + yy), mcache_.u_pred + yy * 32, h);
+          std::memcpy(f.rec.v.at(x0 / 2, y0 / 2 + yy), mcache_.v_pred + yy * 32, h);
+        }
+      }
+      for (int pi = 0; pi < (cached ? 0 : np); ++pi) {
         const int px = x0 + (cd.part == PART_Nx2N ? pi * h : 0), py = y0 + (cd.part == PART_2NxN ? pi * h : 0);
         const int pw = cd.part == PART_Nx2N ? h : n, ph = cd.part == PART_2NxN ? h : n;
         const RefPic* r = f.refs[cd.mvf[pi].ref];
@@ -200,6 +210,16 @@ struct Analyser {
         }
         mc_chroma(r->rec.u, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.u.at(px / 2, py / 2), f.rec.u.stride);
         mc_chroma(r->rec.v, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.v.at(px / 2, py / 2), f.rec.v.stride);
+      }
+      if (!cached) {
+        mcache_.valid = true;
+        mcache_.x = x0; mcache_.y = y0; mcache_.log2 = log2; mcache_.part = cd.part;
+        mcache_.mvf[0] = cd.mvf[0]; mcache_.mvf[1] = cd.mvf[1];
+        for (int yy = 0; yy < n; ++yy) std::memcpy(mcache_.y_pred + yy * 64, f.rec.y.at(x0, y0 + yy), n);
+        for (int yy = 0; yy < h; ++yy) {
+          std::memcpy(mcache_.u_pred + yy * 32, f.rec.u.at(x0 / 2, y0 / 2 + yy), h);
+          std::memcpy(mcache_.v_pred + yy * 32, f.rec.v.at(x0 / 2, y0 / 2 + yy), h);
+        }
       }
       int any = 0;
       for (int ty = y0; ty < y0 + n; ty += tn)
@@ -224,6 +244,13 @@ struct Analyser {
     const double d = distortion(x0, y0, n);
     return d + lambda * rate_cu(x0, y0, log2);
   }
+
+  struct McCache {  // inter prediction of the last inter candidate applied
+    bool valid = false;
+    int x = 0, y = 0, log2 = 0, part = 0;
+    MvField mvf[2];
+    uint8_t y_pred[64 * 64], u_pred[32 * 32], v_pred[32 * 32];
+  } mcache_;
 
   double split_flag_cost(int x0, int y0, int log2, int depth, int split) {
     if (log2 <= s.min_cb_log2) return 0;
