@@ -86,12 +86,30 @@ int quant4(const int32_t* coef, int16_t* lv, int qp, bool intra, int start) {
   const int qbits = 15 + qp / 6;
   const int f = ((1 << qbits) >> 6) * (intra ? kDzIntra : kDzInter);
   const int* mf = kQuantMF[qp % 6];
-  int32_t q[16];
-  for (int i = 0; i < 16; ++i) {  // raster order, vectorisable
+  int16_t q[16];
+#if defined(__SSE2__)
+  const __m128i vf = _mm_set1_epi32(f), sh = _mm_cvtsi32_si128(qbits);
+  for (int h = 0; h < 16; h += 8) {  // |c| and mf fit 16 bits; their product is rebuilt in 32
+    const __m128i c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(coef + h));
+    const __m128i c1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(coef + h + 4));
+    const __m128i c16 = _mm_packs_epi32(c0, c1);
+    const __m128i sgn = _mm_srai_epi16(c16, 15);
+    const __m128i a = _mm_sub_epi16(_mm_xor_si128(c16, sgn), sgn);
+    const __m128i m = _mm_packs_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mf + h)),
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(mf + h + 4)));
+    const __m128i plo = _mm_mullo_epi16(a, m), phi = _mm_mulhi_epu16(a, m);
+    const __m128i l0 = _mm_sra_epi32(_mm_add_epi32(_mm_unpacklo_epi16(plo, phi), vf), sh);
+    const __m128i l1 = _mm_sra_epi32(_mm_add_epi32(_mm_unpackhi_epi16(plo, phi), vf), sh);
+    const __m128i l = _mm_packs_epi32(l0, l1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + h), _mm_sub_epi16(_mm_xor_si128(l, sgn), sgn));
+  }
+#else
+  for (int i = 0; i < 16; ++i) {
     const int c = coef[i];
     const int l = (std::abs(c) * mf[i] + f) >> qbits;
-    q[i] = c < 0 ? -l : l;
+    q[i] = static_cast<int16_t>(c < 0 ? -l : l);
   }
+#endif
   int nnz = 0;
   for (int i = start; i < 16; ++i) {
     const int l = q[kZigzag[i]];
