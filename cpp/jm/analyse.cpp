@@ -62,6 +62,9 @@ inline void diff4x4(const uint8_t* s, int ss, const uint8_t* p, int ps, int16_t*
 #endif
 }
 
+// A vector towards reference `from` stretched to reference `to` by temporal distance (no division when equal).
+inline int scale_mv(int v, int to, int from) { return to == from ? v : v * (to + 1) / (from + 1); }
+
 inline int median3(int a, int b, int c) { return std::max(std::min(a, b), std::min(std::max(a, b), c)); }
 
 enum Shape { SH_MEDIAN = 0, SH_16x8_TOP, SH_16x8_BOTTOM, SH_8x16_LEFT, SH_8x16_RIGHT };
@@ -385,22 +388,22 @@ struct InterSearch {
       int n = 0;
       for (const Nb& nb : nbs)
         if (nb.ref >= 0) {
-          cand[n][0] = nb.mv[0] * (ref + 1) / (nb.ref + 1);
-          cand[n][1] = nb.mv[1] * (ref + 1) / (nb.ref + 1);
+          cand[n][0] = scale_mv(nb.mv[0], ref, nb.ref);
+          cand[n][1] = scale_mv(nb.mv[1], ref, nb.ref);
           ++n;
         }
       const RefPic* col = c.refs[0];
       if (!col->mv.empty()) {
         const size_t i = static_cast<size_t>(Y) * c.w4 + X;
         if (col->ref[i] >= 0) {
-          cand[n][0] = col->mv[2 * i] * (ref + 1) / (col->ref[i] + 1);
-          cand[n][1] = col->mv[2 * i + 1] * (ref + 1) / (col->ref[i] + 1);
+          cand[n][0] = scale_mv(col->mv[2 * i], ref, col->ref[i]);
+          cand[n][1] = scale_mv(col->mv[2 * i + 1], ref, col->ref[i]);
           ++n;
         }
       }
       if (bw * bh < 16) { cand[n][0] = best16[ref][0]; cand[n][1] = best16[ref][1]; ++n; }
       if (parent) { cand[n][0] = parent[0]; cand[n][1] = parent[1]; ++n; }
-      if (prev >= 0) { cand[n][0] = imv[prev][0] * (ref + 1) / (prev + 1); cand[n][1] = imv[prev][1] * (ref + 1) / (prev + 1); ++n; }
+      if (prev >= 0) { cand[n][0] = scale_mv(imv[prev][0], ref, prev); cand[n][1] = scale_mv(imv[prev][1], ref, prev); ++n; }
       icost[ref] = motion_search_int(c, qr, cand, n, imv[ref]);
       best_int = std::min(best_int, icost[ref]);
       prev = ref;
