@@ -20,10 +20,6 @@ struct Search {
   int mv_cost(int mx, int my) const {  // quarter-sample mv
     return c.lambda_bits(mvd_bits(mx - q.mvp[0]) + mvd_bits(my - q.mvp[1])) + q.ref_cost;
   }
-  int sad_at(int ix, int iy) const {
-    const Plane& g = q.ref->pic.y;
-    return sadf(q.src, q.src_stride, g.at(q.x + ix, q.y + iy), g.stride);
-  }
   // Sub-sample stage: when every position within `reach` quarter samples of (mx0, my0) lies
   // inside mc_luma_src's clamping limits, sources are addressed directly from the plane bases.
   const uint8_t* base[4] = {};
