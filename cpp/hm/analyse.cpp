@@ -395,7 +395,9 @@ struct Analyser {
         c.mvd[0] = Mv{int16_t(mr.mv.x - mvp[mr.mvp_idx].x), int16_t(mr.mv.y - mvp[mr.mvp_idx].y)};
       }
     }
-    for (int res = 1; res >= 0; --res) {  // with residual, and motion only (rqt_root_cbf = 0)
+    // the same motion as the merge candidate already RD-tested both ways costs more to signal: skip it
+    const bool same_as_merge = mcost[order[0]] < 1e299 && c.mvf[0] == mc[order[0]];
+    for (int res = 1; res >= 0 && !same_as_merge; --res) {  // with residual, and motion only (rqt_root_cbf = 0)
       c.residual = res;
       const double j = apply(c, x0, y0, log2, depth);
       if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; }
