@@ -417,7 +417,7 @@ struct Analyser {
         PuGeom pg{x0, y0, n, x0, y0, n, n, pi, part};
         if (part == PART_2NxN) { pg.yPb = y0 + pi * h; pg.h = h; }
         else { pg.xPb = x0 + pi * h; pg.w = h; }
-        const PuChoice pc = best_pu(pg, rect_ref);
+        const PuChoice pc = best_pu(pg, rect_ref, c.mvf[0].mv);
         rc.mvf[pi] = pc.mvf;
         rc.mvd[pi] = pc.mvd;
         rc.merge[pi] = pc.merge;
@@ -452,7 +452,8 @@ struct Analyser {
     double cost = 1e300;
   };
 
-  PuChoice best_pu(const PuGeom& g, int only_ref) {
+  // start_mv: the CU's 2Nx2N motion, a search start good enough to drop the wide pattern
+  PuChoice best_pu(const PuGeom& g, int only_ref, Mv start_mv) {
     PuChoice best;
     MvField mc[5];
     merge_candidates(f, g, mc);
@@ -472,8 +473,9 @@ struct Analyser {
         best.merge_idx = static_cast<uint8_t>(i);
       }
     }
-    Mv extra[5];
+    Mv extra[6];
     for (int i = 0; i < 5; ++i) extra[i] = mc[i].mv;
+    extra[5] = start_mv;
     const int nref = static_cast<int>(f.refs.size());
     for (int r = 0; r < nref; ++r) {
       if (only_ref >= 0 && r != only_ref) continue;
@@ -484,7 +486,8 @@ struct Analyser {
       in.ref = f.refs[r];
       in.x = g.xPb; in.y = g.yPb; in.w = g.w; in.h = g.h;
       in.mvp[0] = mvp[0]; in.mvp[1] = mvp[1];
-      in.extra = extra; in.n_extra = 5;
+      in.extra = extra; in.n_extra = 6;
+      in.wide = false;
       in.range = cfg.search_range;
       in.sqrt_lambda = sqrt_lambda;
       const MeResult mr = motion_search(in);

@@ -58,7 +58,7 @@ MeResult motion_search(const MeInput& in) {
   try_int(0, 0);
   for (int i = 0; i < in.n_extra; ++i) try_int((in.extra[i].x + 2) >> 2, (in.extra[i].y + 2) >> 2);
   // shrinking square pattern around the best start
-  for (int step = std::min(8, std::max(1, r / 2)); step >= 2; step >>= 1) {
+  for (int step = std::min(8, std::max(1, r / 2)); in.wide && step >= 2; step >>= 1) {
     const int sx = bx, sy = by;
     for (int dy = -1; dy <= 1; ++dy)
       for (int dx = -1; dx <= 1; ++dx)

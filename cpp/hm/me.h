@@ -14,6 +14,7 @@ struct MeInput {
   int n_extra = 0;
   int range = 16;
   double sqrt_lambda = 1.0;
+  bool wide = true;  // shrinking square pattern (off where a good start is known)
 };
 struct MeResult {
   Mv mv;
