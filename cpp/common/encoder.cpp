@@ -1,5 +1,6 @@
 #include "common/encoder.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace mvc {
@@ -17,6 +18,22 @@ void validate_common(const EncoderConfig& c) {
     bad("ref_frames must be in 1..4, got " + std::to_string(c.ref_frames));
   if (c.intra_period < 0) bad("intra_period must be >= 0, got " + std::to_string(c.intra_period));
   if (c.fps_num <= 0 || c.fps_den <= 0) bad("fps must be positive");
+}
+
+void store_reconstruction(const Picture& rec, const uint8_t* y, int ys, const uint8_t* u, int us, const uint8_t* v,
+                          int vs, int width, int height, bool keep_recon, FrameOutput& out) {
+  const int cw = (width + 1) / 2, ch = (height + 1) / 2;
+  out.sse[0] = plane_sse(rec.y, y, ys, width, height);
+  out.sse[1] = plane_sse(rec.u, u, us, cw, ch);
+  out.sse[2] = plane_sse(rec.v, v, vs, cw, ch);
+  if (!keep_recon) return;
+  auto copy = [](const Plane& p, int w, int h, std::vector<uint8_t>& dst) {
+    dst.resize(static_cast<size_t>(w) * h);
+    for (int r = 0; r < h; ++r) std::copy_n(p.at(0, r), w, dst.data() + static_cast<size_t>(r) * w);
+  };
+  copy(rec.y, width, height, out.recon_y);
+  copy(rec.u, cw, ch, out.recon_u);
+  copy(rec.v, cw, ch, out.recon_v);
 }
 
 std::unique_ptr<Encoder> create_encoder(const EncoderConfig& cfg) {

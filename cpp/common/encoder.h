@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/accounting.h"
+#include "common/picture.h"
 
 namespace mvc {
 
@@ -55,6 +56,11 @@ class Encoder {
                              const uint8_t* v, int v_stride) = 0;
   virtual int frames_encoded() const = 0;
 };
+
+// Fills out.sse (and out.recon_* when keep_recon) from a final reconstruction and the visible
+// source planes: both encoders report distortion and pictures of the visible area only.
+void store_reconstruction(const Picture& rec, const uint8_t* y, int y_stride, const uint8_t* u, int u_stride,
+                          const uint8_t* v, int v_stride, int width, int height, bool keep_recon, FrameOutput& out);
 
 // Throws std::invalid_argument naming the problem for a bad configuration.
 void validate_common(const EncoderConfig& cfg);

@@ -73,18 +73,7 @@ class H264Encoder final : public Encoder {
 
     deblock_picture(c);
 
-    out.sse[0] = plane_sse(c.rec.y, y, ys, W, H);
-    out.sse[1] = plane_sse(c.rec.u, u, us, W / 2, H / 2);
-    out.sse[2] = plane_sse(c.rec.v, v, vs, W / 2, H / 2);
-    if (c.cfg.keep_recon) {
-      auto copy = [](const Plane& p, int w, int h, std::vector<uint8_t>& dst) {
-        dst.resize(static_cast<size_t>(w) * h);
-        for (int j = 0; j < h; ++j) std::copy(p.at(0, j), p.at(0, j) + w, dst.data() + static_cast<size_t>(j) * w);
-      };
-      copy(c.rec.y, W, H, out.recon_y);
-      copy(c.rec.u, W / 2, H / 2, out.recon_u);
-      copy(c.rec.v, W / 2, H / 2, out.recon_v);
-    }
+    store_reconstruction(c.rec, y, ys, u, us, v, vs, W, H, c.cfg.keep_recon, out);
     motion_output(out);
 
     // The deblocked picture becomes reference 0; the oldest falls out (sliding window).
