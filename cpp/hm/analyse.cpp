@@ -367,7 +367,7 @@ struct Analyser {
       }
     }
     // AMVP 2Nx2N
-    Mv extra[5];
+    Mv extra[6];  // [5]: the best vector of the references searched so far
     for (int i = 0; i < 5; ++i) extra[i] = mc[i].mv;
     Cand c;
     double best_me = 1e300;
@@ -380,12 +380,14 @@ struct Analyser {
       in.ref = f.refs[r];
       in.x = x0; in.y = y0; in.w = n; in.h = n;
       in.mvp[0] = mvp[0]; in.mvp[1] = mvp[1];
-      in.extra = extra; in.n_extra = 5;
+      in.extra = extra; in.n_extra = r ? 6 : 5;
+      in.wide = r == 0;  // later references start from the best vector found and skip the wide pattern
       in.range = cfg.search_range;
       in.sqrt_lambda = sqrt_lambda;
       MeResult mr = motion_search(in);
       const double rc = mr.cost + sqrt_lambda * (nref > 1 ? std::min(r + 1, nref - 1) : 0);
       inter_satd_ = std::min(inter_satd_, mr.cost);
+      if (r == 0 || rc < best_me) extra[5] = mr.mv;
       if (rc < best_me) {
         best_me = rc;
         c = Cand{};
