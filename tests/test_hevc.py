@@ -46,7 +46,13 @@ def check_cropped(frames, res):
         if r["type"] == "I":
             assert r["nal_cropped"] == r["nal_full"]  # I pictures keep their texture
         else:
-            assert len(r["nal_cropped"]) <= len(r["nal_full"])
+            # A non-skip merge 2Nx2N CU has no rqt_root_cbf: its cropped form codes an all-zero
+            # transform tree, which can cost a few bits more than a tiny real residual. So a
+            # P picture may grow by a few bytes; the stream as a whole must shrink.
+            assert len(r["nal_cropped"]) <= len(r["nal_full"]) + 8
+    p = [r for r in res if r["type"] == "P"]
+    if p:
+        assert sum(len(r["nal_cropped"]) for r in p) < sum(len(r["nal_full"]) for r in p)
 
 
 def check_bits(res):

@@ -118,21 +118,7 @@ class HevcEncoder final : public Encoder {
       out.ref[i] = b.mvf.ref;
       out.kind[i] = b.pred == MODE_SKIP ? KIND_SKIP : KIND_INTER;
     }
-    // distortion and reconstruction of the visible area
-    const int cw = (s.vis_w + 1) / 2, ch = (s.vis_h + 1) / 2;
-    out.sse[0] = plane_sse(f.rec.y, y, ys, s.vis_w, s.vis_h);
-    out.sse[1] = plane_sse(f.rec.u, u, us, cw, ch);
-    out.sse[2] = plane_sse(f.rec.v, v, vs, cw, ch);
-    if (cfg.keep_recon) {
-      out.recon_y.resize(static_cast<size_t>(s.vis_w) * s.vis_h);
-      out.recon_u.resize(static_cast<size_t>(cw) * ch);
-      out.recon_v.resize(static_cast<size_t>(cw) * ch);
-      for (int r = 0; r < s.vis_h; ++r) std::copy_n(f.rec.y.at(0, r), s.vis_w, out.recon_y.data() + r * s.vis_w);
-      for (int r = 0; r < ch; ++r) {
-        std::copy_n(f.rec.u.at(0, r), cw, out.recon_u.data() + r * cw);
-        std::copy_n(f.rec.v.at(0, r), cw, out.recon_v.data() + r * cw);
-      }
-    }
+    store_reconstruction(f.rec, y, ys, u, us, v, vs, s.vis_w, s.vis_h, cfg.keep_recon, out);
 
     // keep as reference: padded copy of the final picture and its motion field
     // the picture leaving the DPB lends its buffers (no per-frame allocation and zeroing)
