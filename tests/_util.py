@@ -46,3 +46,32 @@ def encode(frames, codec="h264", **opts):
 def decode(data: bytes, codec="h264", export_mvs: bool = False):
     """Decode an Annex B stream with FFmpeg into PyAV frames, failing on any bitstream error."""
     return decode_frames(data, codec, strict=True, export_mvs=export_mvs)
+
+
+def check_bit_exact(frames, res, codec="h264"):
+    """FFmpeg decodes the full stream to exactly our reconstruction, every frame and plane."""
+    dec = decode(b"".join(r["nal_full"] for r in res), codec)
+    assert len(dec) == len(frames)
+    for i, (r, d) in enumerate(zip(res, dec)):
+        y, u, v = planes(d)
+        ry, ru, rv = r["recon"]
+        assert y.shape == frames[i][0].shape
+        assert np.array_equal(y, ry), f"frame {i} ({r['type']}): luma differs from FFmpeg's decode"
+        assert np.array_equal(u, ru) and np.array_equal(v, rv), f"frame {i} ({r['type']}): chroma differs"
+    return dec
+
+
+def check_cropped(frames, res, codec="h264", slack_bytes=0):
+    """The cropped stream decodes strictly with the same frame count; I pictures are unchanged;
+    P pictures grow by at most ``slack_bytes`` each and shrink as a whole."""
+    dec = decode(b"".join(r["nal_cropped"] for r in res), codec)
+    assert len(dec) == len(frames)
+    for r in res:
+        if r["type"] == "I":
+            assert r["nal_cropped"] == r["nal_full"]  # I pictures keep their texture
+        else:
+            assert len(r["nal_cropped"]) <= len(r["nal_full"]) + slack_bytes
+    p = [r for r in res if r["type"] == "P"]
+    if p:
+        assert sum(len(r["nal_cropped"]) for r in p) < sum(len(r["nal_full"]) for r in p)
+    return dec

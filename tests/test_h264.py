@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mvclass import _core
-from _util import decode, encode, load_yuv, planes, translating_clip
+from _util import check_bit_exact, check_cropped, decode, encode, load_yuv, translating_clip
 
 CASES = [  # (qp, partitions_all, ref_frames, frames)
     (30, True, 3, 40),
@@ -19,29 +19,6 @@ CASES = [  # (qp, partitions_all, ref_frames, frames)
 @pytest.fixture(scope="module")
 def boxing(boxing_clip):
     return load_yuv(boxing_clip, 40)
-
-
-def check_bit_exact(frames, res):
-    full = b"".join(r["nal_full"] for r in res)
-    dec = decode(full)
-    assert len(dec) == len(frames)
-    for i, (r, d) in enumerate(zip(res, dec)):
-        y, u, v = planes(d)
-        ry, ru, rv = r["recon"]
-        assert y.shape == frames[i][0].shape
-        assert np.array_equal(y, ry), f"frame {i} ({r['type']}): luma differs from FFmpeg's decode"
-        assert np.array_equal(u, ru) and np.array_equal(v, rv), f"frame {i}: chroma differs"
-    return dec
-
-
-def check_cropped(frames, res):
-    dec = decode(b"".join(r["nal_cropped"] for r in res))
-    assert len(dec) == len(frames)
-    for r in res:
-        if r["type"] == "I":
-            assert r["nal_cropped"] == r["nal_full"]  # I pictures keep their texture
-        else:
-            assert len(r["nal_cropped"]) <= len(r["nal_full"])
 
 
 def check_bits(res):
