@@ -222,7 +222,28 @@ class _LRU:
         return value
 
 
-class MotionVolumes:
+class _ManifestSplit:
+    """What both datasets share: the videos of one manifest split and a per-process cache."""
+
+    def __init__(self, manifest: str | Path, split: str, cache: int):
+        self.manifest = Path(manifest)
+        self.records = read_manifest(manifest, split)
+        self.num_classes = num_classes_of(manifest)
+        self._cache = _LRU(cache)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([r.label for r in self.records], dtype=np.int64)
+
+    def _cached(self, index: int, load):
+        value = self._cache.get(index)
+        return self._cache.put(index, load(self.records[index].path)) if value is None else value
+
+
+class MotionVolumes(_ManifestSplit):
     """Motion-vector volumes of the videos of one manifest split.
 
     ``dataset[(index, position)]`` returns a randomly augmented training volume (start, crop,
@@ -241,9 +262,7 @@ class MotionVolumes:
                  flip: bool = True, cache: int = 128):
         if layout not in ("3d", "2d"):
             raise ValueError(f"layout must be '3d' or '2d', got {layout!r}")
-        self.manifest = Path(manifest)
-        self.records = read_manifest(manifest, split)
-        self.num_classes = num_classes_of(manifest)
+        super().__init__(manifest, split, cache)
         self.frames, self.size, self.layout, self.use_mvd = frames, size, layout, use_mvd
         self.seed, self.scales, self.test_crop, self.test_volumes = seed, tuple(scales), test_crop, test_volumes
         self.flip = bool(flip)
@@ -252,21 +271,10 @@ class MotionVolumes:
                 raise ValueError(f"mean_mv must be 'train', a (dx, dy) pair or None, got {mean_mv!r}")
             mean_mv = mean_motion(read_manifest(manifest, "train"), use_mvd)
         self.mean_mv = np.zeros(2, np.float32) if mean_mv is None else np.asarray(mean_mv, np.float32).reshape(2)
-        self._cache = _LRU(cache)
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    @property
-    def labels(self) -> np.ndarray:
-        return np.array([r.label for r in self.records], dtype=np.int64)
 
     def raw_motion(self, index: int) -> np.ndarray:
         """P-frame motion of one video as stored (int16 quarter-pel), cached per process."""
-        mv = self._cache.get(index)
-        if mv is None:
-            mv = self._cache.put(index, load_motion_raw(self.records[index].path, self.use_mvd))
-        return mv
+        return self._cached(index, lambda path: load_motion_raw(path, self.use_mvd))
 
     def _pixels(self, raw: np.ndarray) -> np.ndarray:
         # Converted after slicing: only the frames and cells a sample uses.
@@ -305,7 +313,7 @@ class MotionVolumes:
         return np.stack(views).astype(np.float32)
 
 
-class IDRFrames:
+class IDRFrames(_ManifestSplit):
     """The IDR frame of each video for the spatial network: training items are multi-scale random
     crops resized to ``size`` with random flips; ``test_views`` gives 5 crops x 2 flips of the frame
     resized so its short side is ``size`` / 0.875. Normalised with the ImageNet mean/std."""
@@ -313,25 +321,12 @@ class IDRFrames:
     def __init__(self, manifest: str | Path, split: str = "train", *, size: int = 224, seed: int = 0,
                  scales: Sequence[float] = TRAIN_SCALES, test_crop: float = 0.875, flip: bool = True,
                  cache: int = 128):
-        self.manifest = Path(manifest)
+        super().__init__(manifest, split, cache)
         self.flip = bool(flip)
-        self.records = read_manifest(manifest, split)
-        self.num_classes = num_classes_of(manifest)
         self.size, self.seed, self.scales, self.test_crop = size, seed, tuple(scales), test_crop
-        self._cache = _LRU(cache)
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    @property
-    def labels(self) -> np.ndarray:
-        return np.array([r.label for r in self.records], dtype=np.int64)
 
     def frame(self, index: int) -> np.ndarray:
-        img = self._cache.get(index)
-        if img is None:
-            img = self._cache.put(index, load_idr(self.records[index].path))
-        return img
+        return self._cached(index, load_idr)
 
     def _normalise(self, img: np.ndarray) -> np.ndarray:
         x = (img.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
