@@ -466,7 +466,10 @@ bool residual_is_zero(const EncCtx& c, int mbx, int mby, const uint8_t* py, cons
   return true;
 }
 
-void finalize_intra_motion(EncCtx& c, Mb& m, int mbx, int mby) {
+// The common tail of every intra decision: chroma mode and residual, then no motion.
+void finish_intra_mb(EncCtx& c, Mb& m, int mbx, int mby, uint8_t* pu, uint8_t* pv) {
+  choose_chroma_mode(c, m, mbx, mby, pu, pv);
+  code_chroma(c, m, mbx, mby, pu, pv, true);
   const int zero[2] = {0, 0};
   set_motion(c, mbx, mby, 0, 0, 4, 4, -1, zero);
   std::memset(m.mv, 0, sizeof(m.mv));
@@ -504,9 +507,7 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
       m.i16_mode = uint8_t(i16_mode);
       code_i16(c, m, sy, ss, py, ry, rs);
     }
-    choose_chroma_mode(c, m, mbx, mby, pu, pv);
-    code_chroma(c, m, mbx, mby, pu, pv, true);
-    finalize_intra_motion(c, m, mbx, mby);
+    finish_intra_mb(c, m, mbx, mby, pu, pv);
     return;
   }
 
@@ -636,18 +637,14 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
   if (cost4 < best.cost && cost4 < cost16) {
     m = m4;
     m.type = MB_I4x4;
-    choose_chroma_mode(c, m, mbx, mby, pu, pv);
-    code_chroma(c, m, mbx, mby, pu, pv, true);
-    finalize_intra_motion(c, m, mbx, mby);
+    finish_intra_mb(c, m, mbx, mby, pu, pv);
     return;
   }
   if (cost16 < best.cost) {
     m.type = MB_I16x16;
     m.i16_mode = uint8_t(i16_mode);
     code_i16(c, m, sy, ss, pi16, ry, rs);
-    choose_chroma_mode(c, m, mbx, mby, pu, pv);
-    code_chroma(c, m, mbx, mby, pu, pv, true);
-    finalize_intra_motion(c, m, mbx, mby);
+    finish_intra_mb(c, m, mbx, mby, pu, pv);
     return;
   }
 
