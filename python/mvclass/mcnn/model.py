@@ -27,6 +27,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mvclass.mcnn._checks import vector as _vector
+
 __all__ = [
     "GammaModel",
     "LinearRate",
@@ -46,27 +48,6 @@ CLASSIFIERS = ("3d", "2d", "spatial")
 # ---------------------------------------------------------------------------------------------
 # input checking
 # ---------------------------------------------------------------------------------------------
-def _vector(x, name: str, *, allow_zero: bool = True, allow_inf: bool = False) -> np.ndarray:
-    """A 1-D float array of finite (or +inf if allowed), non-negative values, else ValueError."""
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} must be numeric: {e}") from None
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional (got shape {a.shape})")
-    if a.size == 0:
-        raise ValueError(f"{name} is empty")
-    if np.isnan(a).any():
-        raise ValueError(f"{name} contains {int(np.isnan(a).sum())} NaN value(s)")
-    if not allow_inf and not np.isfinite(a).all():
-        raise ValueError(f"{name} contains infinite value(s)")
-    if (a < 0).any():
-        raise ValueError(f"{name} contains negative value(s) (min {a.min():g})")
-    if not allow_zero and (a == 0).any():
-        raise ValueError(f"{name} contains {int((a == 0).sum())} zero value(s); values must be > 0")
-    return a
-
-
 def _threshold(x, name: str) -> np.ndarray:
     """Thresholds: arrays (broadcastable) of non-negative values, +inf allowed, NaN not."""
     a = np.asarray(x, dtype=float)

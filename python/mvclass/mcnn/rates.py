@@ -30,6 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mvclass.mcnn._checks import vector
+
 __all__ = ["T3D", "T2D", "FPS", "InputRates", "VideoRates", "window_bits", "input_rates",
            "motion_rate", "video_rates", "rates_from_frame_bits"]
 
@@ -55,22 +57,6 @@ class VideoRates(NamedTuple):
     r_sp: float
 
 
-def _bits(x, name: str, *, min_len: int = 1) -> np.ndarray:
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} must be numeric bit counts: {e}") from None
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D per-frame sequence (got shape {a.shape})")
-    if a.size < min_len:
-        raise ValueError(f"{name} has {a.size} frame(s); at least {min_len} needed")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    if (a < 0).any():
-        raise ValueError(f"{name} contains negative bit counts")
-    return a
-
-
 def _positive(x, name: str) -> float:
     v = float(x)
     if not math.isfinite(v) or v <= 0:
@@ -81,7 +67,7 @@ def _positive(x, name: str) -> float:
 def window_bits(idr_bits: float, cropped_bits, frames: int) -> float:
     """Bits of a ``frames``-frame CNN input: the IDR frame plus cropped frames 1..frames-1,
     looping the cropped frames 1..n-1 when the video has fewer than ``frames`` frames."""
-    p = _bits(cropped_bits, "cropped_bits", min_len=2)[1:]
+    p = vector(cropped_bits, "cropped_bits", min_len=2)[1:]
     t = int(frames)
     if t < 1:
         raise ValueError(f"frames must be >= 1 (got {frames!r})")
@@ -100,7 +86,7 @@ def input_rates(full_bits, cropped_bits, *, fps: float = FPS, t3d: int = T3D, t2
     fps = _positive(fps, "fps")
     if int(t2d) < 1 or int(t3d) < int(t2d):
         raise ValueError(f"need 1 <= t2d <= t3d (got t2d={t2d}, t3d={t3d})")
-    full = np.atleast_1d(_bits(np.atleast_1d(full_bits), "full_bits"))
+    full = np.atleast_1d(vector(np.atleast_1d(full_bits), "full_bits"))
     idr = float(full[0])
     seconds = int(t3d) / fps
     k = 1000.0 * seconds
@@ -113,7 +99,7 @@ def motion_rate(motion_bits, *, frames: int | None = None, fps: float = FPS) -> 
     ``frames`` defaults to ``len(motion_bits)``; the authors' files list one more value than
     frames (the first holds the parameter sets too), so pass their frame count there.
     """
-    m = _bits(motion_bits, "motion_bits")
+    m = vector(motion_bits, "motion_bits")
     n = m.size if frames is None else int(frames)
     if n < 1:
         raise ValueError(f"frames must be >= 1 (got {frames!r})")
