@@ -252,6 +252,44 @@ struct Analyser {
     uint8_t y_pred[64 * 64], u_pred[32 * 32], v_pred[32 * 32];
   } mcache_;
 
+  // The state apply() leaves in a CU (reconstruction, levels, 4x4 records), kept for the best
+  // candidate of each quadtree depth so the winner is restored by copying, not re-coded.
+  struct Snap {
+    uint8_t y[64 * 64], u[32 * 32], v[32 * 32];
+    int16_t cy[64 * 64], cu[32 * 32], cv[32 * 32];
+    Blk blk[16 * 16];
+  };
+  std::vector<Snap> snap_ = std::vector<Snap>(5);
+
+  template <typename T>
+  static void copy_rect(T* dst, int ds, const T* src, int ss, int w, int h) {
+    for (int y = 0; y < h; ++y) std::memcpy(dst + y * ds, src + y * ss, w * sizeof(T));
+  }
+
+  void save(int depth, int x0, int y0, int log2) {
+    Snap& sn = snap_[depth];
+    const int n = 1 << log2, h = n >> 1, n4 = n >> 2;
+    copy_rect(sn.y, n, f.rec.y.at(x0, y0), f.rec.y.stride, n, n);
+    copy_rect(sn.u, h, f.rec.u.at(x0 / 2, y0 / 2), f.rec.u.stride, h, h);
+    copy_rect(sn.v, h, f.rec.v.at(x0 / 2, y0 / 2), f.rec.v.stride, h, h);
+    copy_rect(sn.cy, n, static_cast<const int16_t*>(f.cf(0, x0, y0)), f.cstride(0), n, n);
+    copy_rect(sn.cu, h, static_cast<const int16_t*>(f.cf(1, x0 / 2, y0 / 2)), f.cstride(1), h, h);
+    copy_rect(sn.cv, h, static_cast<const int16_t*>(f.cf(2, x0 / 2, y0 / 2)), f.cstride(2), h, h);
+    copy_rect(sn.blk, n4, &f.b(x0, y0), s.w4, n4, n4);
+  }
+
+  void restore(int depth, int x0, int y0, int log2) {
+    const Snap& sn = snap_[depth];
+    const int n = 1 << log2, h = n >> 1, n4 = n >> 2;
+    copy_rect(f.rec.y.at(x0, y0), f.rec.y.stride, sn.y, n, n, n);
+    copy_rect(f.rec.u.at(x0 / 2, y0 / 2), f.rec.u.stride, sn.u, h, h, h);
+    copy_rect(f.rec.v.at(x0 / 2, y0 / 2), f.rec.v.stride, sn.v, h, h, h);
+    copy_rect(f.cf(0, x0, y0), f.cstride(0), sn.cy, n, n, n);
+    copy_rect(f.cf(1, x0 / 2, y0 / 2), f.cstride(1), sn.cu, h, h, h);
+    copy_rect(f.cf(2, x0 / 2, y0 / 2), f.cstride(2), sn.cv, h, h, h);
+    copy_rect(&f.b(x0, y0), s.w4, sn.blk, n4, n4, n4);
+  }
+
   double split_flag_cost(int x0, int y0, int log2, int depth, int split) {
     if (log2 <= s.min_cb_log2) return 0;
     int inc = 0;
@@ -299,7 +337,7 @@ struct Analyser {
       c.pred = MODE_INTRA;
       c.intra_mode = static_cast<uint8_t>(order[i]);
       const double j = apply(c, x0, y0, log2, depth);
-      if (j < bestJ) { bestJ = j; best = c; }
+      if (j < bestJ) { bestJ = j; best = c; save(depth, x0, y0, log2); }
     }
     // PART_NxN, each 4x4 PU picking its mode on SATD in turn (P pictures: only where intra already wins)
     if (log2 == 3 && s.min_cb_log2 == 3 && (!f.is_p || best.pred == MODE_INTRA)) {
@@ -323,7 +361,7 @@ struct Analyser {
         code_tb(0, tx, ty, 2, c.nxn[i], true);
       }
       const double j = apply(c, x0, y0, log2, depth);
-      if (j < bestJ) { bestJ = j; best = c; }
+      if (j < bestJ) { bestJ = j; best = c; save(depth, x0, y0, log2); }
     }
   }
 
@@ -361,7 +399,7 @@ struct Analyser {
         if (k > 0 && res) break;
         c.residual = res;
         const double j = apply(c, x0, y0, log2, depth);
-        if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; }
+        if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; save(depth, x0, y0, log2); }
         // early skip: the best merge candidate's residual does not pay for itself, so the CU is a skip
         if (res && !f.b(x0, y0).root_cbf && best.pred == MODE_INTER && best.merge[0] && !best.residual) return;
       }
@@ -402,7 +440,7 @@ struct Analyser {
     for (int res = 1; res >= 0 && !same_as_merge; --res) {  // with residual, and motion only (rqt_root_cbf = 0)
       c.residual = res;
       const double j = apply(c, x0, y0, log2, depth);
-      if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; }
+      if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; save(depth, x0, y0, log2); }
       if (res && !f.b(x0, y0).root_cbf) break;  // the residual was dropped anyway
     }
     // rectangular partitions: each PU picks merge or AMVP motion by SATD cost, searching the
@@ -433,7 +471,7 @@ struct Analyser {
           }
       }
       const double jr = apply(rc, x0, y0, log2, depth);
-      if (jr < bestJ) { bestJ = jr; best = rc; }
+      if (jr < bestJ) { bestJ = jr; best = rc; save(depth, x0, y0, log2); }
     }
     try_tu_split(x0, y0, log2, best, bestJ, depth);
   }
@@ -444,7 +482,7 @@ struct Analyser {
     Cand c = best;
     c.tu_split = true;
     const double j = apply(c, x0, y0, log2, depth);
-    if (j < bestJ && f.b(x0, y0).root_cbf) { bestJ = j; best = c; }
+    if (j < bestJ && f.b(x0, y0).root_cbf) { bestJ = j; best = c; save(depth, x0, y0, log2); }
   }
 
   struct PuChoice {
@@ -524,7 +562,7 @@ struct Analyser {
       // early CU termination: motion alone predicts the CU (no residual coded), smaller CUs rarely pay
       const bool no_residual = best.pred != MODE_INTRA && (!best.residual || !inter_rc_);
       if (log2 == s.min_cb_log2 || skip_best || no_residual) {
-        apply(best, x0, y0, log2, depth);
+        restore(depth, x0, y0, log2);
         return jns;
       }
     }
@@ -536,7 +574,7 @@ struct Analyser {
       if (inside && js > jns) break;
     }
     if (inside && jns <= js) {
-      apply(best, x0, y0, log2, depth);
+      restore(depth, x0, y0, log2);
       return jns;
     }
     return js;
