@@ -6,6 +6,10 @@
 
 #include "hm/hevc.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace mvc {
 namespace hevc {
 
@@ -24,7 +28,39 @@ inline int eo_cat(int c, int a, int b) {
   return kCat[2 + sgn(c - a) + sgn(c - b)];
 }
 
-void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, Stats& st) {
+#if defined(__SSE2__)
+// Edge-offset statistics of one row of an interior CTB, 16 samples at a time: per class, the
+// category of each sample from the signs of its two neighbour differences, then masked sums
+// (psadbw) and counts (movemask) per category. Same values as the scalar loop.
+void gather_eo_row_sse2(const uint8_t* p, const uint8_t* q, int w, const int off[4][2], Stats& st) {
+  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), z = _mm_setzero_si128();
+  for (int x = 0; x < w; x += 16) {
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x));
+    const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + x));
+    const __m128i cb = _mm_xor_si128(c, bias);
+    for (int k = 0; k < 4; ++k) {
+      const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[k][0])), bias);
+      const __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[k][1])), bias);
+      // sgn(c - a) + sgn(c - b) in -2..2: (a > c) + (b > c) - (c > a) - (c > b) with compare masks as -1
+      const __m128i e = _mm_sub_epi8(_mm_add_epi8(_mm_cmpgt_epi8(a, cb), _mm_cmpgt_epi8(b, cb)),
+                                     _mm_add_epi8(_mm_cmpgt_epi8(cb, a), _mm_cmpgt_epi8(cb, b)));
+      static const int8_t kVal[4] = {-2, -1, 1, 2};  // categories 1..4
+      for (int i = 0; i < 4; ++i) {
+        const __m128i m = _mm_cmpeq_epi8(e, _mm_set1_epi8(kVal[i]));
+        const int bits = _mm_movemask_epi8(m);
+        if (!bits) continue;
+        const __m128i ss = _mm_sad_epu8(_mm_and_si128(m, s), z), sc = _mm_sad_epu8(_mm_and_si128(m, c), z);
+        const __m128i d = _mm_sub_epi64(ss, sc);
+        st.eo_sum[k][i + 1] += _mm_cvtsi128_si32(d) + _mm_cvtsi128_si32(_mm_srli_si128(d, 8));
+        st.eo_cnt[k][i + 1] += __builtin_popcount(static_cast<unsigned>(bits));
+      }
+    }
+  }
+}
+#endif
+
+// Band and (with_eo) edge-offset statistics of one CTB of the deblocked picture against the source.
+void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bool with_eo, Stats& st) {
   std::memset(&st, 0, sizeof(st));
   if (x0 > 0 && y0 > 0 && x0 + w < dbk.width && y0 + h < dbk.height) {  // interior CTB: every neighbour exists
     const int ds = dbk.stride;
@@ -33,9 +69,19 @@ void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, St
       const uint8_t* p = dbk.at(x0, y);
       const uint8_t* q = src.at(x0, y);
       for (int x = 0; x < w; ++x) {
-        const int c = p[x], d = int(q[x]) - c;
-        st.band_sum[c >> 3] += d;
+        const int c = p[x];
+        st.band_sum[c >> 3] += int(q[x]) - c;
         st.band_cnt[c >> 3] += 1;
+      }
+      if (!with_eo) continue;
+#if defined(__SSE2__)
+      if ((w & 15) == 0) {
+        gather_eo_row_sse2(p, q, w, off, st);
+        continue;
+      }
+#endif
+      for (int x = 0; x < w; ++x) {
+        const int c = p[x], d = int(q[x]) - c;
         for (int k = 0; k < 4; ++k) {
           const int cat = eo_cat(c, p[x + off[k][0]], p[x + off[k][1]]);
           st.eo_sum[k][cat] += d;
@@ -50,6 +96,7 @@ void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, St
       const int c = *dbk.at(x, y), d = int(*src.at(x, y)) - c;
       st.band_sum[c >> 3] += d;
       st.band_cnt[c >> 3] += 1;
+      if (!with_eo) continue;
       for (int k = 0; k < 4; ++k) {
         const int ax = x + kEo[k][0][0], ay = y + kEo[k][0][1], bx = x + kEo[k][1][0], by = y + kEo[k][1][1];
         if (ax < 0 || ay < 0 || bx < 0 || by < 0 || ax >= dbk.width || bx >= dbk.width || ay >= dbk.height ||
@@ -102,6 +149,12 @@ CompChoice eo_choice(const Stats& st, int k) {
 }
 
 CompChoice band_choice(const Stats& st, double lambda) {
+  int off[32];
+  double dist[32];
+  for (int b = 0; b < 32; ++b) {  // each band's offset does not depend on the band position
+    off[b] = best_offset(st.band_sum[b], st.band_cnt[b], -7, 7);
+    dist[b] = dd(st.band_sum[b], st.band_cnt[b], off[b]);
+  }
   CompChoice best;
   double bestJ = 1e300;
   for (int p = 0; p < 29; ++p) {
@@ -109,9 +162,8 @@ CompChoice band_choice(const Stats& st, double lambda) {
     c.type = 1;
     c.band_pos = static_cast<uint8_t>(p);
     for (int i = 0; i < 4; ++i) {
-      const int o = best_offset(st.band_sum[p + i], st.band_cnt[p + i], -7, 7);
-      c.off[i] = static_cast<int8_t>(o);
-      c.dist += dd(st.band_sum[p + i], st.band_cnt[p + i], o);
+      c.off[i] = static_cast<int8_t>(off[p + i]);
+      c.dist += dist[p + i];
     }
     c.bits = offset_bits(c.off, true) + 5;
     const double j = c.dist + lambda * c.bits;
@@ -192,13 +244,16 @@ void sao_decide_and_apply(Frame& f, std::vector<SaoParam>& params, double lambda
     for (int rx = 0; rx < s.ctu_cols; ++rx) {
       SaoParam& p = params[ry * s.ctu_cols + rx];
       double chroma_w = 1.0;
+      // With 16x16 CTBs FFmpeg (7.x) applies chroma edge offsets to not-yet-deblocked neighbours at
+      // CTB corners (libde265 matches us); band offsets only there keep every decoder bit-exact.
+      const int chroma_eo_classes = s.ctu == 16 ? 0 : 4;
       for (int c = 0; c < 3; ++c) {
         const int sh = c ? 1 : 0;
         const int x0 = (rx << s.ctu_log2) >> sh, y0 = (ry << s.ctu_log2) >> sh;
         const int w = std::min(s.ctu >> sh, (s.W >> sh) - x0), h = std::min(s.ctu >> sh, (s.H >> sh) - y0);
         const Plane& d = c == 0 ? dbk.y : (c == 1 ? dbk.u : dbk.v);
         const Plane& src = c == 0 ? f.src.y : (c == 1 ? f.src.u : f.src.v);
-        gather(d, src, x0, y0, w, h, st[c]);
+        gather(d, src, x0, y0, w, h, c == 0 || chroma_eo_classes > 0, st[c]);
       }
       // luma
       double J = 0;
@@ -220,9 +275,6 @@ void sao_decide_and_apply(Frame& f, std::vector<SaoParam>& params, double lambda
       {
         double bj = lambda * 1.0 * chroma_w;
         CompChoice bu, bv;
-        // With 16x16 CTBs FFmpeg (7.x) applies chroma edge offsets to not-yet-deblocked neighbours at
-        // CTB corners (libde265 matches us); band offsets only there keep every decoder bit-exact.
-        const int chroma_eo_classes = s.ctu == 16 ? 0 : 4;
         for (int k = 0; k < chroma_eo_classes; ++k) {
           CompChoice u = eo_choice(st[1], k), v = eo_choice(st[2], k);
           const double j = u.dist + v.dist + lambda * (u.bits + v.bits - 2 + 2);
