@@ -542,7 +542,12 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
     int c8[4];
     int cost8 = c.lambda_bits(5);
     unsigned done = 0;
+    // Every 8x8 costs at least its sub_mb_type and two one-bit mvd components: once the blocks
+    // searched plus that floor for the rest reach the 16x16 cost, P_8x8 and everything gated on
+    // it are out, exactly as after the full pass.
+    const int floor8 = c.lambda_bits(1) + c.lambda_bits(2);  // sub_mb_type bit + search floor
     for (int k = 0; k < 4; ++k) {
+      if (cost8 + (4 - k) * floor8 >= best.cost) { cost8 = INT_MAX; break; }
       const int x8 = (k & 1) * 2, y8 = (k >> 1) * 2;
       c8[k] = is.search(x8, y8, 2, 2, SH_MEDIAN, done, -1, true, p8[k]) + c.lambda_bits(1);
       set_motion(c, mbx, mby, x8, y8, 2, 2, p8[k].ref, p8[k].mv);
@@ -552,28 +557,31 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
     if (cost8 < best.cost) {
       // 16x8 and 8x16 use only the references their 8x8 blocks chose (x264 habit)
       auto refs_of = [&](int a, int b) { return (1u << p8[a].ref) | (1u << p8[b].ref); };
+      const int floor_part = c.lambda_bits(2);  // a searched partition's cost: at least two one-bit mvd components
       {  // 16x8
         InterMode im;
         im.type = MB_P16x8;
         is.ref_set = refs_of(0, 1);
-        int cost = is.search(0, 0, 4, 2, SH_16x8_TOP, 0, -1, true, im.part[0]);
-        set_motion(c, mbx, mby, 0, 0, 4, 2, im.part[0].ref, im.part[0].mv);
-        is.ref_set = refs_of(2, 3);
-        cost += is.search(0, 2, 4, 2, SH_16x8_BOTTOM, rect_mask(0, 0, 4, 2), -1, true, im.part[1]);
-        im.cost = cost + c.lambda_bits(3);
-        if (im.cost < best.cost) best = im;
+        int cost = is.search(0, 0, 4, 2, SH_16x8_TOP, 0, -1, true, im.part[0]) + c.lambda_bits(3);
+        if (cost + floor_part < best.cost) {  // else the second half cannot bring it below the best
+          set_motion(c, mbx, mby, 0, 0, 4, 2, im.part[0].ref, im.part[0].mv);
+          is.ref_set = refs_of(2, 3);
+          im.cost = cost + is.search(0, 2, 4, 2, SH_16x8_BOTTOM, rect_mask(0, 0, 4, 2), -1, true, im.part[1]);
+          if (im.cost < best.cost) best = im;
+        }
       }
       {  // 8x16
         InterMode im;
         im.type = MB_P8x16;
         is.ref_set = refs_of(0, 2);
-        int cost = is.search(0, 0, 2, 4, SH_8x16_LEFT, 0, -1, true, im.part[0]);
-        set_motion(c, mbx, mby, 0, 0, 2, 4, im.part[0].ref, im.part[0].mv);
-        is.ref_set = refs_of(1, 3);
-        cost += is.search(2, 0, 2, 4, SH_8x16_RIGHT, rect_mask(0, 0, 2, 4), -1, true, im.part[1]);
+        int cost = is.search(0, 0, 2, 4, SH_8x16_LEFT, 0, -1, true, im.part[0]) + c.lambda_bits(3);
+        if (cost + floor_part < best.cost) {
+          set_motion(c, mbx, mby, 0, 0, 2, 4, im.part[0].ref, im.part[0].mv);
+          is.ref_set = refs_of(1, 3);
+          im.cost = cost + is.search(2, 0, 2, 4, SH_8x16_RIGHT, rect_mask(0, 0, 2, 4), -1, true, im.part[1]);
+          if (im.cost < best.cost) best = im;
+        }
         is.ref_set = ~0u;
-        im.cost = cost + c.lambda_bits(3);
-        if (im.cost < best.cost) best = im;
       }
       // P_8x8 sub-partitions, with each 8x8's reference from the first pass
       InterMode im;
@@ -600,11 +608,11 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
           int cs = rc + c.lambda_bits(kSubBits[st]);
           unsigned d = done;
           for (int j = 0; j < kSubN[st]; ++j) {
+            if (cs + (kSubN[st] - j) * floor_part >= best8) { cs = INT_MAX; break; }  // cannot win any more
             const int bx = x8 + kSubShape[st][j][0], by = y8 + kSubShape[st][j][1];
             cs += is.search(bx, by, kSubW[st], kSubH[st], SH_MEDIAN, d, ref, false, parts[j], p8[k].mv);
             set_motion(c, mbx, mby, bx, by, kSubW[st], kSubH[st], ref, parts[j].mv);
             d |= rect_mask(bx, by, kSubW[st], kSubH[st]);
-            if (cs >= best8) break;
           }
           if (cs < best8) { best8 = cs; bsub = st; std::copy(parts, parts + 4, bparts); }
         }
