@@ -6,6 +6,13 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+// AVX2 kernels are compiled with a target attribute and chosen at run time, so the module
+// still runs on any x86-64 (and compiles elsewhere with the SSE2 / scalar paths).
+#if defined(__SSE2__) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MVC_NO_AVX2)
+#define MVC_PIXEL_AVX2 1
+#include <immintrin.h>
+#define MVC_AVX2_FN __attribute__((target("avx2")))
+#endif
 
 namespace mvc {
 
@@ -166,11 +173,96 @@ inline int satd8x8_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, cons
   return _mm_cvtsi128_si32(t);
 }
 #endif
+
+#if defined(MVC_PIXEL_AVX2)
+const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+
+// satd8x8_sse2 on two 8x8 blocks at once, one per 128-bit lane (the unpacks of the transpose
+// work within lanes): a 16x8 area, or with Stack8 an 8x16 area (rows y and y + 8 side by side).
+// Returns the 8x8 sums as int32 partial sums in the lanes (add up with hsum_avx2).
+template <bool Stack8, bool Avg = false>
+MVC_AVX2_FN inline __m256i satd2x8x8_avx2(const uint8_t* a, int as, const uint8_t* b, int bs, const uint8_t* b2 = nullptr) {
+  __m256i d[8];
+  auto load = [](const uint8_t* p, int st, int i) {
+    if (Stack8)
+      return _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + i * st)),
+                                _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + (i + 8) * st)));
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i * st));
+  };
+  for (int i = 0; i < 8; ++i) {
+    __m128i vb = load(b, bs, i);
+    if (Avg) vb = _mm_avg_epu8(vb, load(b2, bs, i));
+    d[i] = _mm256_sub_epi16(_mm256_cvtepu8_epi16(load(a, as, i)), _mm256_cvtepu8_epi16(vb));
+  }
+  for (int g = 0; g < 8; g += 4) {  // vertical 4-point transforms
+    const __m256i s01 = _mm256_add_epi16(d[g], d[g + 1]), t01 = _mm256_sub_epi16(d[g], d[g + 1]);
+    const __m256i s23 = _mm256_add_epi16(d[g + 2], d[g + 3]), t23 = _mm256_sub_epi16(d[g + 2], d[g + 3]);
+    d[g] = _mm256_add_epi16(s01, s23); d[g + 1] = _mm256_sub_epi16(s01, s23);
+    d[g + 2] = _mm256_sub_epi16(t01, t23); d[g + 3] = _mm256_add_epi16(t01, t23);
+  }
+  {  // 8x8 transpose in each lane
+    const __m256i a0 = _mm256_unpacklo_epi16(d[0], d[1]), a1 = _mm256_unpackhi_epi16(d[0], d[1]);
+    const __m256i a2 = _mm256_unpacklo_epi16(d[2], d[3]), a3 = _mm256_unpackhi_epi16(d[2], d[3]);
+    const __m256i a4 = _mm256_unpacklo_epi16(d[4], d[5]), a5 = _mm256_unpackhi_epi16(d[4], d[5]);
+    const __m256i a6 = _mm256_unpacklo_epi16(d[6], d[7]), a7 = _mm256_unpackhi_epi16(d[6], d[7]);
+    const __m256i c0 = _mm256_unpacklo_epi32(a0, a2), c1 = _mm256_unpackhi_epi32(a0, a2);
+    const __m256i c2 = _mm256_unpacklo_epi32(a1, a3), c3 = _mm256_unpackhi_epi32(a1, a3);
+    const __m256i c4 = _mm256_unpacklo_epi32(a4, a6), c5 = _mm256_unpackhi_epi32(a4, a6);
+    const __m256i c6 = _mm256_unpacklo_epi32(a5, a7), c7 = _mm256_unpackhi_epi32(a5, a7);
+    d[0] = _mm256_unpacklo_epi64(c0, c4); d[1] = _mm256_unpackhi_epi64(c0, c4);
+    d[2] = _mm256_unpacklo_epi64(c1, c5); d[3] = _mm256_unpackhi_epi64(c1, c5);
+    d[4] = _mm256_unpacklo_epi64(c2, c6); d[5] = _mm256_unpackhi_epi64(c2, c6);
+    d[6] = _mm256_unpacklo_epi64(c3, c7); d[7] = _mm256_unpackhi_epi64(c3, c7);
+  }
+  __m256i acc = _mm256_setzero_si256();
+  for (int g = 0; g < 8; g += 4) {  // horizontal transforms, last butterfly folded as in satd8x8_sse2
+    const __m256i s01 = _mm256_add_epi16(d[g], d[g + 1]), t01 = _mm256_sub_epi16(d[g], d[g + 1]);
+    const __m256i s23 = _mm256_add_epi16(d[g + 2], d[g + 3]), t23 = _mm256_sub_epi16(d[g + 2], d[g + 3]);
+    acc = _mm256_add_epi16(acc, _mm256_max_epi16(_mm256_abs_epi16(s01), _mm256_abs_epi16(s23)));
+    acc = _mm256_add_epi16(acc, _mm256_max_epi16(_mm256_abs_epi16(t01), _mm256_abs_epi16(t23)));
+  }
+  return _mm256_madd_epi16(acc, _mm256_set1_epi16(1));  // at most 4 * 2040 per int16 lane
+}
+MVC_AVX2_FN inline int hsum_avx2(__m256i v) {
+  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  t = _mm_add_epi32(t, _mm_srli_si128(t, 8));
+  t = _mm_add_epi32(t, _mm_srli_si128(t, 4));
+  return _mm_cvtsi128_si32(t);
+}
+// SATD of a w x h area with w a multiple of 16 and h of 8, or w = 8 and h a multiple of 16.
+template <bool Avg = false>
+MVC_AVX2_FN int satd_avx2(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h, const uint8_t* b2 = nullptr) {
+  __m256i acc = _mm256_setzero_si256();
+  if (w == 8) {
+    for (int y = 0; y < h; y += 16)
+      acc = _mm256_add_epi32(acc, satd2x8x8_avx2<true, Avg>(a + y * as, as, b + y * bs, bs, Avg ? b2 + y * bs : nullptr));
+  } else {
+    for (int y = 0; y < h; y += 8)
+      for (int x = 0; x < w; x += 16)
+        acc = _mm256_add_epi32(acc, satd2x8x8_avx2<false, Avg>(a + y * as + x, as, b + y * bs + x, bs,
+                                                              Avg ? b2 + y * bs + x : nullptr));
+  }
+  return hsum_avx2(acc);
+}
+template <int W, int H>
+MVC_AVX2_FN int satd_wh_avx2(const uint8_t* a, int as, const uint8_t* b, int bs) {
+  return satd_avx2(a, as, b, bs, W, H);
+}
+template <int W, int H>
+MVC_AVX2_FN int satd_avg_wh_avx2(const uint8_t* a, int as, const uint8_t* b, const uint8_t* b2, int bs) {
+  return satd_avx2<true>(a, as, b, bs, W, H, b2);
+}
+#endif
 }  // namespace
 
 int sad(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
 #if defined(__SSE2__)
   if (w == 16) return sad16_sse2(a, as, b, bs, h);
+  if ((w & 15) == 0) {
+    int s = 0;
+    for (int x = 0; x < w; x += 16) s += sad16_sse2(a + x, as, b + x, bs, h);
+    return s;
+  }
   if (w == 8) return sad8_sse2(a, as, b, bs, h);
   if (w == 4 && (h & 1) == 0) return sad4_sse2(a, as, b, bs, h);
 #endif
@@ -191,6 +283,9 @@ int sad(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
 
 int satd(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
   int s = 0;
+#if defined(MVC_PIXEL_AVX2)
+  if (kHasAvx2 && (((w & 15) == 0 && (h & 7) == 0) || (w == 8 && (h & 15) == 0))) return satd_avx2(a, as, b, bs, w, h);
+#endif
 #if defined(__SSE2__)
   if ((w & 7) == 0 && (h & 7) == 0) {
     for (int y = 0; y < h; y += 8)
@@ -213,6 +308,42 @@ int satd(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
 }
 
 int64_t ssd(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
+#if defined(__SSE2__)
+  if ((w & 15) == 0 || w == 8 || (w == 4 && (h & 1) == 0)) {
+    // uint32 lanes: each holds a quarter of the sum, exact for w * h < 2^18 (all block sizes used)
+    const __m128i z = _mm_setzero_si128();
+    __m128i acc = z;
+    if ((w & 15) == 0) {
+      for (int y = 0; y < h; ++y, a += as, b += bs)
+        for (int x = 0; x < w; x += 16) {
+          const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
+          const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + x));
+          const __m128i lo = _mm_sub_epi16(_mm_unpacklo_epi8(va, z), _mm_unpacklo_epi8(vb, z));
+          const __m128i hi = _mm_sub_epi16(_mm_unpackhi_epi8(va, z), _mm_unpackhi_epi8(vb, z));
+          acc = _mm_add_epi32(acc, _mm_add_epi32(_mm_madd_epi16(lo, lo), _mm_madd_epi16(hi, hi)));
+        }
+    } else if (w == 8) {
+      for (int y = 0; y < h; ++y, a += as, b += bs) {
+        const __m128i d = _mm_sub_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a)), z),
+                                        _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b)), z));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(d, d));
+      }
+    } else {
+      for (int y = 0; y < h; y += 2, a += 2 * as, b += 2 * bs) {
+        int32_t a0, a1, b0, b1;
+        std::memcpy(&a0, a, 4); std::memcpy(&a1, a + as, 4);
+        std::memcpy(&b0, b, 4); std::memcpy(&b1, b + bs, 4);
+        const __m128i va = _mm_unpacklo_epi32(_mm_cvtsi32_si128(a0), _mm_cvtsi32_si128(a1));
+        const __m128i vb = _mm_unpacklo_epi32(_mm_cvtsi32_si128(b0), _mm_cvtsi32_si128(b1));
+        const __m128i d = _mm_sub_epi16(_mm_unpacklo_epi8(va, z), _mm_unpacklo_epi8(vb, z));
+        acc = _mm_add_epi32(acc, _mm_madd_epi16(d, d));
+      }
+    }
+    // lanes are non-negative: widen as unsigned before the final sum
+    const __m128i s64 = _mm_add_epi64(_mm_unpacklo_epi32(acc, z), _mm_unpackhi_epi32(acc, z));
+    return int64_t(uint64_t(_mm_cvtsi128_si64(s64)) + uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(s64, s64))));
+  }
+#endif
   int64_t s = 0;
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
@@ -298,7 +429,13 @@ PixelCmp satd_fn(int w, int h) {
   static const PixelCmp t[9] = {satd_wh<4, 4>,  satd_wh<4, 8>,  satd_wh<4, 16>,  satd_wh<8, 4>,  satd_wh<8, 8>,
                                 satd_wh<8, 16>, satd_wh<16, 4>, satd_wh<16, 8>, satd_wh<16, 16>};
   const int i = size_index(w, h);
-  return i < 0 ? nullptr : t[i];
+  if (i < 0) return nullptr;
+#if defined(MVC_PIXEL_AVX2)
+  if (kHasAvx2 && w == 8 && h == 16) return satd_wh_avx2<8, 16>;
+  if (kHasAvx2 && w == 16 && h == 8) return satd_wh_avx2<16, 8>;
+  if (kHasAvx2 && w == 16 && h == 16) return satd_wh_avx2<16, 16>;
+#endif
+  return t[i];
 }
 
 PixelCmpAvg satd_avg_fn(int w, int h) {
@@ -306,7 +443,13 @@ PixelCmpAvg satd_avg_fn(int w, int h) {
                                    satd_avg_wh<8, 4>,  satd_avg_wh<8, 8>,  satd_avg_wh<8, 16>,
                                    satd_avg_wh<16, 4>, satd_avg_wh<16, 8>, satd_avg_wh<16, 16>};
   const int i = size_index(w, h);
-  return i < 0 ? nullptr : t[i];
+  if (i < 0) return nullptr;
+#if defined(MVC_PIXEL_AVX2)
+  if (kHasAvx2 && w == 8 && h == 16) return satd_avg_wh_avx2<8, 16>;
+  if (kHasAvx2 && w == 16 && h == 8) return satd_avg_wh_avx2<16, 8>;
+  if (kHasAvx2 && w == 16 && h == 16) return satd_avg_wh_avx2<16, 16>;
+#endif
+  return t[i];
 }
 
 }  // namespace mvc
