@@ -69,14 +69,23 @@ inline int median3(int a, int b, int c) { return std::max(std::min(a, b), std::m
 
 enum Shape { SH_MEDIAN = 0, SH_16x8_TOP, SH_16x8_BOTTOM, SH_8x16_LEFT, SH_8x16_RIGHT };
 
-// Luma motion vector prediction (8.4.1.3) for a partition at (bx, by) (4x4 units in the MB), width bw.
-void mv_pred(const EncCtx& c, int mbx, int mby, int bx, int by, int bw, int ref, unsigned done, int shape,
-             int mvp[2]) {
-  const int X = mbx * 4 + bx, Y = mby * 4 + by;
-  Nb A = get_nb(c, X - 1, Y, mbx, mby, done);
-  Nb B = get_nb(c, X, Y - 1, mbx, mby, done);
-  Nb C = get_nb(c, X + bw, Y - 1, mbx, mby, done);
-  if (!C.avail) C = get_nb(c, X - 1, Y - 1, mbx, mby, done);
+// The neighbours of a partition at (bx, by) (4x4 units in the MB), width bw, for motion vector
+// prediction: A (left), B (above), C (above right) and D (above left, consulted only when C is
+// unavailable). They do not depend on the reference, so one fetch serves every ref_idx tried.
+struct PredNbs {
+  Nb a, b, c, d;
+  PredNbs(const EncCtx& ctx, int mbx, int mby, int bx, int by, int bw, unsigned done) {
+    const int X = mbx * 4 + bx, Y = mby * 4 + by;
+    a = get_nb(ctx, X - 1, Y, mbx, mby, done);
+    b = get_nb(ctx, X, Y - 1, mbx, mby, done);
+    c = get_nb(ctx, X + bw, Y - 1, mbx, mby, done);
+    if (!c.avail) d = get_nb(ctx, X - 1, Y - 1, mbx, mby, done);
+  }
+};
+
+// Luma motion vector prediction (8.4.1.3) for reference `ref` from the partition's neighbours.
+void mv_pred(const PredNbs& n, int ref, int shape, int mvp[2]) {
+  Nb A = n.a, B = n.b, C = n.c.avail ? n.c : n.d;
   const Nb* dir = nullptr;
   if (shape == SH_16x8_TOP && B.ref == ref) dir = &B;
   else if (shape == SH_16x8_BOTTOM && A.ref == ref) dir = &A;
@@ -101,7 +110,7 @@ void skip_mv(const EncCtx& c, int mbx, int mby, int mv[2]) {  // 8.4.1.1
   if (!A.avail || !B.avail) return;
   if (A.ref == 0 && A.mv[0] == 0 && A.mv[1] == 0) return;
   if (B.ref == 0 && B.mv[0] == 0 && B.mv[1] == 0) return;
-  mv_pred(c, mbx, mby, 0, 0, 4, 0, 0, SH_MEDIAN, mv);
+  mv_pred(PredNbs(c, mbx, mby, 0, 0, 4, 0), 0, SH_MEDIAN, mv);
 }
 
 void set_motion(EncCtx& c, int mbx, int mby, int bx, int by, int bw, int bh, int ref, const int mv[2]) {
@@ -371,25 +380,25 @@ struct InterSearch {
     int prev = -1;
     int best_int = INT_MAX;
     const int X = mbx * 4 + bx, Y = mby * 4 + by;
-    const Nb nbs[3] = {get_nb(c, X - 1, Y, mbx, mby, done), get_nb(c, X, Y - 1, mbx, mby, done),
-                       get_nb(c, X + bw, Y - 1, mbx, mby, done)};
+    const PredNbs pn(c, mbx, mby, bx, by, bw, done);
+    const Nb* const nbs[3] = {&pn.a, &pn.b, &pn.c};  // search candidates: A, B, C (never D)
     for (int ref = r0; ref <= r1; ++ref) {
       if (!((ref_set >> ref) & 1)) continue;
       MeQuery& qr = q[ref];
       qr.x = mbx * 16 + bx * 4; qr.y = mby * 16 + by * 4; qr.w = bw * 4; qr.h = bh * 4;
       qr.src = c.src.y.at(qr.x, qr.y); qr.src_stride = c.src.y.stride;
       qr.ref = c.refs[ref];
-      mv_pred(c, mbx, mby, bx, by, bw, ref, done, shape, qr.mvp);
+      mv_pred(pn, ref, shape, qr.mvp);
       qr.ref_cost = count_ref ? c.lambda_bits(ref_bits(ref, c.num_ref_active)) : 0;
       qr.range = c.cfg.search_range;
       // Smaller partitions start next to their parent's vector: a short descent suffices.
       qr.max_iter = bw * bh == 16 ? qr.range : bw * bh >= 4 ? 4 : 2;
       int cand[10][2];
       int n = 0;
-      for (const Nb& nb : nbs)
-        if (nb.ref >= 0) {
-          cand[n][0] = scale_mv(nb.mv[0], ref, nb.ref);
-          cand[n][1] = scale_mv(nb.mv[1], ref, nb.ref);
+      for (const Nb* nb : nbs)
+        if (nb->ref >= 0) {
+          cand[n][0] = scale_mv(nb->mv[0], ref, nb->ref);
+          cand[n][1] = scale_mv(nb->mv[1], ref, nb->ref);
           ++n;
         }
       const RefPic* col = c.refs[0];
@@ -595,7 +604,7 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
         const int ref = p8[k].ref;
         // the vector stays; its predictor follows the final choices of the earlier 8x8s
         int mvp[2];
-        mv_pred(c, mbx, mby, x8, y8, 2, ref, done, SH_MEDIAN, mvp);
+        mv_pred(PredNbs(c, mbx, mby, x8, y8, 2, done), ref, SH_MEDIAN, mvp);
         p8[k].mvd[0] = p8[k].mv[0] - mvp[0];
         p8[k].mvd[1] = p8[k].mv[1] - mvp[1];
         int best8 = c8[k];
