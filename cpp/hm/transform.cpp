@@ -1,8 +1,17 @@
 // Transforms and quantisation: 8.6.2 scaling (flat, scaling lists off), 8.6.4 inverse DCT/DST;
 // the forward transform and quantiser are the encoder-side counterparts.
 #include <cstdlib>
+#include <cstring>
 
 #include "hm/hevc.h"
+
+// AVX2 kernels are compiled with a target attribute and chosen at run time (the module must
+// run on any x86-64); other CPUs and compilers use the scalar loops, which define the results.
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MVC_NO_AVX2)
+#define MVC_HM_AVX2 1
+#include <immintrin.h>
+#define MVC_AVX2_FN __attribute__((target("avx2")))
+#endif
 
 namespace mvc {
 namespace hevc {
@@ -231,6 +240,54 @@ void inverse_transform(const int32_t* in, int16_t* res, int log2n, bool dst) {
   }
 }
 
+namespace {
+#if defined(MVC_HM_AVX2)
+const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+
+// The dead-zone quantiser of quantize() on count (a multiple of 8) coefficients, in 64-bit
+// products like the scalar loop: |c| * scale < 2^46, and the level before clipping < 2^31.
+MVC_AVX2_FN int quant_levels_avx2(const int32_t* c, int16_t* level, int count, int64_t scale, int64_t add, int shift) {
+  const __m256i vscale = _mm256_set1_epi64x(scale), vadd = _mm256_set1_epi64x(add);
+  const __m128i vshift = _mm_cvtsi32_si128(shift);
+  const __m256i vmax = _mm256_set1_epi32(32767), zero = _mm256_setzero_si256();
+  int nz = 0;
+  for (int i = 0; i < count; i += 8) {
+    const __m256i vc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i));
+    const __m256i a = _mm256_abs_epi32(vc);  // |INT32_MIN| reads as 2^31 unsigned, as llabs gives
+    const __m256i ev = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(a, vscale), vadd), vshift);
+    const __m256i od = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), vscale), vadd), vshift);
+    __m256i l = _mm256_blend_epi32(ev, _mm256_slli_epi64(od, 32), 0xAA);
+    l = _mm256_min_epi32(l, vmax);
+    nz += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(l, zero)))));
+    l = _mm256_sign_epi32(l, vc);
+    const __m256i p = _mm256_packs_epi32(l, l);  // lanes: l0..3 l0..3 | l4..7 l4..7
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(level + i), _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
+  }
+  return nz;
+}
+#endif
+
+// Coefficient scans of scan_order(), built once per scan and size.
+struct ScanTables {
+  uint16_t* t[3][6] = {};
+  uint16_t buf[3][16 + 64 + 256 + 1024];
+  ScanTables() {
+    for (int s = 0; s < 3; ++s) {
+      uint16_t* p = buf[s];
+      for (int l = 2; l <= 5; ++l) {
+        t[s][l] = p;
+        scan_order(s, l, p);
+        p += 1 << (2 * l);
+      }
+    }
+  }
+};
+const uint16_t* cached_scan(int scan_idx, int log2n) {
+  static const ScanTables tables;
+  return tables.t[scan_idx][log2n];
+}
+}  // namespace
+
 int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, int scan_idx) {
   static constexpr int kScale[6] = {26214, 23302, 20560, 18396, 16384, 14564};
   const int n = 1 << log2n;
@@ -239,6 +296,11 @@ int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, in
   const double inv = 1.0 / double(int64_t(1) << shift);
   const int64_t scale = kScale[qp % 6];
   int nz = 0;
+#if defined(MVC_HM_AVX2)
+  if (kHasAvx2) {
+    nz = quant_levels_avx2(c, level, n * n, scale, add, shift);
+  } else
+#endif
   for (int i = 0; i < n * n; ++i) {
     const int64_t a = std::llabs(int64_t(c[i])) * scale;
     int64_t l = (a + add) >> shift;
@@ -252,10 +314,14 @@ int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, in
   // Sign data hiding (7.3.8.11): where the sub-block's first and last nonzero levels are more than 3
   // scan positions apart, the parity of the level sum gives the first level's sign; fix the parity
   // with the +-1 change that costs least squared quantisation error.
-  uint16_t scan[32 * 32];
-  scan_order(scan_idx, log2n, scan);
+  const uint16_t* scan = cached_scan(scan_idx, log2n);
   for (int sb = 0; sb < (n * n) / 16; ++sb) {
     const uint16_t* p = scan + sb * 16;
+    {  // p[0] is the sub-block's top-left sample (every 4x4 scan starts there): skip all-zero ones
+      uint64_t any = 0, r;
+      for (int y = 0; y < 4; ++y) { std::memcpy(&r, level + p[0] + y * n, 8); any |= r; }
+      if (!any) continue;
+    }
     int first = -1, last = -1, sum = 0;
     for (int k = 0; k < 16; ++k)
       if (level[p[k]]) { if (first < 0) first = k; last = k; sum += std::abs(level[p[k]]); }
@@ -286,11 +352,59 @@ int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, in
   return nz;
 }
 
+#if defined(MVC_HM_AVX2)
+namespace {
+// dequantize() in 32-bit lanes for blocks where max |level| * scale + round < 2^31 (checked by the
+// caller); packs_epi32's saturation is the clip to 16 bits.
+MVC_AVX2_FN inline void dequant8_avx2(__m128i l16, int32_t* o, __m256i vs, __m256i vr, __m128i vbd) {
+  __m256i v = _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvtepi16_epi32(l16), vs), vr), vbd);
+  v = _mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0x08);  // saturate to int16, in order
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), _mm256_cvtepi16_epi32(_mm256_castsi256_si128(v)));
+}
+MVC_AVX2_FN void dequant_avx2(const int16_t* level, int ls, int32_t* out, int n, int32_t scale, int bd) {
+  const __m256i vs = _mm256_set1_epi32(scale), vr = _mm256_set1_epi32(1 << (bd - 1));
+  const __m128i vbd = _mm_cvtsi32_si128(bd);
+  if (n == 4) {
+    for (int y = 0; y < 4; y += 2)
+      dequant8_avx2(_mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(level + y * ls)),
+                                       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(level + (y + 1) * ls))),
+                    out + y * 4, vs, vr, vbd);
+    return;
+  }
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; x += 8)
+      dequant8_avx2(_mm_loadu_si128(reinterpret_cast<const __m128i*>(level + y * ls + x)), out + y * n + x, vs, vr, vbd);
+}
+MVC_AVX2_FN int max_abs_level_avx2(const int16_t* level, int ls, int n) {
+  __m128i m = _mm_setzero_si128();
+  if (n == 4) {
+    for (int y = 0; y < 4; ++y)
+      m = _mm_max_epu16(m, _mm_abs_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(level + y * ls))));
+  } else {
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; x += 8)
+        m = _mm_max_epu16(m, _mm_abs_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(level + y * ls + x))));
+  }
+  // unsigned max: |-32768| reads as 32768
+  m = _mm_max_epu16(m, _mm_srli_si128(m, 8));
+  m = _mm_max_epu16(m, _mm_srli_si128(m, 4));
+  m = _mm_max_epu16(m, _mm_srli_si128(m, 2));
+  return _mm_extract_epi16(m, 0);
+}
+}  // namespace
+#endif
+
 void dequantize(const int16_t* level, int ls, int32_t* out, int log2n, int qp) {
   static constexpr int kLevel[6] = {40, 45, 51, 57, 64, 72};
   const int n = 1 << log2n;
   const int bd = 8 + log2n - 5;  // bdShift = BitDepth + Log2(nTbS) + 10 - 15 (with m = 16 folded in: +4)
   const int64_t scale = int64_t(16) * kLevel[qp % 6] << (qp / 6);
+#if defined(MVC_HM_AVX2)
+  if (kHasAvx2 && int64_t(max_abs_level_avx2(level, ls, n)) * scale + (int64_t(1) << (bd - 1)) < (int64_t(1) << 31)) {
+    dequant_avx2(level, ls, out, n, static_cast<int32_t>(scale), bd);
+    return;
+  }
+#endif
   for (int y = 0; y < n; ++y)
     for (int x = 0; x < n; ++x) {
       const int64_t v = (int64_t(level[y * ls + x]) * scale + (int64_t(1) << (bd - 1))) >> bd;
