@@ -453,11 +453,13 @@ struct Analyser {
       rc.pred = MODE_INTER;
       rc.part = static_cast<uint8_t>(part);
       const int h = n >> 1;
+      double rect_cost = 0;
       for (int pi = 0; pi < 2; ++pi) {
         PuGeom pg{x0, y0, n, x0, y0, n, n, pi, part};
         if (part == PART_2NxN) { pg.yPb = y0 + pi * h; pg.h = h; }
         else { pg.xPb = x0 + pi * h; pg.w = h; }
         const PuChoice pc = best_pu(pg, rect_ref, c.mvf[0].mv);
+        rect_cost += pc.cost;
         rc.mvf[pi] = pc.mvf;
         rc.mvd[pi] = pc.mvd;
         rc.merge[pi] = pc.merge;
@@ -470,6 +472,8 @@ struct Analyser {
             b.mvf = pc.mvf;
           }
       }
+      // full RD only for a split whose two PUs predict better (SATD + motion bits) than one 2Nx2N
+      if (rect_cost >= inter_satd_) continue;
       const double jr = apply(rc, x0, y0, log2, depth);
       if (jr < bestJ) { bestJ = jr; best = rc; save(depth, x0, y0, log2); }
     }

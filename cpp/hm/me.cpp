@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <vector>
 
 #include "common/pixel.h"
 #include "hm/me.h"
@@ -20,33 +21,63 @@ int mvd_bits_1d(int v) {
   return bits + 1 + k;
 }
 
+namespace {
+// mvd_bits_1d for |v| < kBitsN (quarter-pel differences of any vector inside the padded window)
+constexpr int kBitsN = 4096;
+const uint8_t* mvd_bits_table() {
+  static const auto t = [] {
+    static uint8_t b[kBitsN];
+    for (int v = 0; v < kBitsN; ++v) b[v] = static_cast<uint8_t>(mvd_bits_1d(v));
+    return b;
+  }();
+  return t;
+}
+inline int mvd_bits_fast(const uint8_t* t, int v) {
+  v = std::abs(v);
+  return v < kBitsN ? t[v] : mvd_bits_1d(v);
+}
+}  // namespace
+
 MeResult motion_search(const MeInput& in) {
   const Plane& ref = in.ref->rec.y;
   const int x = in.x, y = in.y, w = in.w, h = in.h;
   const uint8_t* src = in.src->at(x, y);
   const int ss = in.src->stride;
+  const uint8_t* bt = mvd_bits_table();
   auto bits = [&](Mv mv, int& idx) {
-    int best = INT_MAX;
-    for (int i = 0; i < 2; ++i) {
-      const int b = mvd_bits_1d(mv.x - in.mvp[i].x) + mvd_bits_1d(mv.y - in.mvp[i].y);
-      if (b < best) { best = b; idx = i; }
-    }
-    return best + 1;
+    const int b0 = mvd_bits_fast(bt, mv.x - in.mvp[0].x) + mvd_bits_fast(bt, mv.y - in.mvp[0].y);
+    const int b1 = mvd_bits_fast(bt, mv.x - in.mvp[1].x) + mvd_bits_fast(bt, mv.y - in.mvp[1].y);
+    idx = b1 < b0 ? 1 : 0;
+    return std::min(b0, b1) + 1;
   };
   // integer search window keeps the block inside the padded reference
   const int lo_x = -ref.pad + 4 - x, hi_x = ref.width + ref.pad - 4 - w - x;
   const int lo_y = -ref.pad + 4 - y, hi_y = ref.height + ref.pad - 4 - h - y;
   const int cx = std::clamp((in.mvp[0].x + 2) >> 2, lo_x, hi_x), cy = std::clamp((in.mvp[0].y + 2) >> 2, lo_y, hi_y);
   const int r = in.range;
+  // a point visited once never wins again (the best cost only falls): one stamp per window point
+  const int side = 2 * r + 1;
+  thread_local std::vector<uint32_t> stamp;
+  thread_local uint32_t gen = 0;
+  if (stamp.size() < size_t(side) * side) stamp.assign(size_t(side) * side, 0);
+  if (++gen == 0) { std::fill(stamp.begin(), stamp.end(), 0); gen = 1; }
   auto ok = [&](int mx, int my) {
-    return mx >= lo_x && mx <= hi_x && my >= lo_y && my <= hi_y && std::abs(mx - cx) <= r && std::abs(my - cy) <= r;
+    if (!(mx >= lo_x && mx <= hi_x && my >= lo_y && my <= hi_y && std::abs(mx - cx) <= r && std::abs(my - cy) <= r))
+      return false;
+    uint32_t& st = stamp[size_t(my - cy + r) * side + (mx - cx + r)];
+    if (st == gen) return false;
+    st = gen;
+    return true;
   };
+  const PixelCmp sadf = (w <= 16 && h <= 16) ? sad_fn(w, h) : nullptr;
   auto icost = [&](int mx, int my) {
     int idx;
-    const int d = sad(src, ss, ref.at(x + mx, y + my), ref.stride, w, h);
+    const uint8_t* rp = ref.at(x + mx, y + my);
+    const int d = sadf ? sadf(src, ss, rp, ref.stride) : sad(src, ss, rp, ref.stride, w, h);
     return d + in.sqrt_lambda * bits(Mv{int16_t(mx * 4), int16_t(my * 4)}, idx);
   };
   int bx = cx, by = cy;
+  ok(bx, by);
   double best = icost(bx, by);
   auto try_int = [&](int mx, int my) {
     if (!ok(mx, my)) return false;
