@@ -160,11 +160,32 @@ struct EncCtx {
   std::vector<int8_t> ref4;      // -1 intra
   std::vector<int8_t> i4mode4;   // Intra4x4 mode per 4x4 block, -1 when not Intra4x4
   int lambda_bits(int bits) const { return static_cast<int>((static_cast<int64_t>(lam_fp) * bits + 32768) >> 16); }
+  // Motion search prices every candidate: the se(v) length of each mvd component and lambda
+  // times the bits come from tables (filled by init_mv_cost; values outside fall back).
+  std::vector<uint8_t> mvd_len;  // se(v) length of d at [d + mvd_half]
+  int mvd_half = 0;
+  std::vector<int> lam_of_bits;  // lambda_bits(n)
+  void init_mv_cost(int max_abs_mvd);
+  int mv_bits(int d) const;
+  int mv_lambda_bits(int bits) const {
+    return static_cast<unsigned>(bits) < lam_of_bits.size() ? lam_of_bits[bits] : lambda_bits(bits);
+  }
 };
 
 inline int mvd_bits(int d) {  // se(v) length
   const uint32_t code = d <= 0 ? static_cast<uint32_t>(-2 * d) : static_cast<uint32_t>(2 * d - 1);
   return 2 * (31 - __builtin_clz(code + 1)) + 1;
+}
+inline int EncCtx::mv_bits(int d) const {
+  const unsigned i = static_cast<unsigned>(d + mvd_half);
+  return i < mvd_len.size() ? mvd_len[i] : mvd_bits(d);
+}
+inline void EncCtx::init_mv_cost(int max_abs_mvd) {
+  mvd_half = max_abs_mvd;
+  mvd_len.resize(2 * static_cast<size_t>(max_abs_mvd) + 1);
+  for (int d = -max_abs_mvd; d <= max_abs_mvd; ++d) mvd_len[static_cast<size_t>(d + max_abs_mvd)] = uint8_t(mvd_bits(d));
+  lam_of_bits.resize(2 * (mvd_bits(max_abs_mvd) + 1) + 32);  // two components plus a ref_idx
+  for (size_t n = 0; n < lam_of_bits.size(); ++n) lam_of_bits[n] = lambda_bits(static_cast<int>(n));
 }
 inline int ref_bits(int ref, int num_active) {  // te(v) length
   if (num_active <= 1) return 0;

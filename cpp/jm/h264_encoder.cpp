@@ -29,6 +29,8 @@ class H264Encoder final : public Encoder {
     c_.qpc = kChromaQp[std::min(std::max(cfg.qp, 0), 51)];
     const double lambda_mode = 0.85 * std::pow(2.0, (cfg.qp - 12) / 3.0);
     c_.lam_fp = static_cast<int>(std::sqrt(lambda_mode) * 65536.0 + 0.5);
+    // vectors stay within the padded picture, so a difference spans at most twice its extent
+    c_.init_mv_cost(8 * (std::max(c_.w, c_.h) + PAD + 16));
     c_.src.alloc(c_.w, c_.h, 0);
     c_.rec.alloc(c_.w, c_.h, PAD);
     c_.mbs.resize(static_cast<size_t>(c_.mbw) * c_.mbh);

@@ -18,7 +18,7 @@ struct Search {
   PixelCmp sadf = sad_fn(q.w, q.h), satdf = satd_fn(q.w, q.h);
   PixelCmpAvg satd_avgf = satd_avg_fn(q.w, q.h);
   int mv_cost(int mx, int my) const {  // quarter-sample mv
-    return c.lambda_bits(mvd_bits(mx - q.mvp[0]) + mvd_bits(my - q.mvp[1])) + q.ref_cost;
+    return c.mv_lambda_bits(c.mv_bits(mx - q.mvp[0]) + c.mv_bits(my - q.mvp[1])) + q.ref_cost;
   }
   // Sub-sample stage: when every position within `reach` quarter samples of (mx0, my0) lies
   // inside mc_luma_src's clamping limits, sources are addressed directly from the plane bases.
