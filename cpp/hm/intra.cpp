@@ -6,6 +6,10 @@
 
 #include "hm/hevc.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace mvc {
 namespace hevc {
 
@@ -15,6 +19,60 @@ constexpr int kAngle[35] = {0,  0,  32, 26, 21, 17, 13, 9,  5,  2,   0,   -2,  -
 constexpr int kInvAngle[35] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -4096, -1638, -910, -630, -482, -390, -315,
                                -256, -315, -390, -482, -630, -910, -1638, -4096, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
+
+#if defined(__SSE2__)
+// One row of angular prediction, ((32 - fact) * rr[i] + fact * rr[i + 1] + 16) >> 5 for i < n,
+// in 16-bit lanes (at most 32 * 255 + 16).
+inline void angular_row_sse2(const int16_t* rr, int fact, int n, uint8_t* d) {
+  const __m128i f0 = _mm_set1_epi16(static_cast<int16_t>(32 - fact)), f1 = _mm_set1_epi16(static_cast<int16_t>(fact));
+  const __m128i r16 = _mm_set1_epi16(16);
+  auto one = [&](__m128i a, __m128i b) {
+    if (!fact) return _mm_packus_epi16(a, a);
+    const __m128i v = _mm_srai_epi16(_mm_add_epi16(_mm_add_epi16(_mm_mullo_epi16(a, f0), _mm_mullo_epi16(b, f1)), r16), 5);
+    return _mm_packus_epi16(v, v);
+  };
+  if (n == 4) {
+    const __m128i v = one(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(rr)), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(rr + 1)));
+    const int32_t w = _mm_cvtsi128_si32(v);
+    std::memcpy(d, &w, 4);
+    return;
+  }
+  for (int i = 0; i < n; i += 8)
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(d + i),
+                     one(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rr + i)), _mm_loadu_si128(reinterpret_cast<const __m128i*>(rr + i + 1))));
+}
+// dst (stride ds) = transpose of the n x n block src (stride n), n in {4, 8, 16, 32}.
+inline void transpose_block_sse2(const uint8_t* src, int n, uint8_t* dst, int ds) {
+  if (n == 4) {
+    int32_t r[4];
+    std::memcpy(r, src, 16);
+    const __m128i t0 = _mm_unpacklo_epi8(_mm_cvtsi32_si128(r[0]), _mm_cvtsi32_si128(r[1]));
+    const __m128i t1 = _mm_unpacklo_epi8(_mm_cvtsi32_si128(r[2]), _mm_cvtsi32_si128(r[3]));
+    __m128i u = _mm_unpacklo_epi16(t0, t1);  // column c of src in bytes 4c..4c+3
+    for (int c = 0; c < 4; ++c, u = _mm_srli_si128(u, 4)) {
+      const int32_t w = _mm_cvtsi128_si32(u);
+      std::memcpy(dst + c * ds, &w, 4);
+    }
+    return;
+  }
+  for (int by = 0; by < n; by += 8)
+    for (int bx = 0; bx < n; bx += 8) {
+      __m128i r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + (by + i) * n + bx));
+      const __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpacklo_epi8(r[2], r[3]);
+      const __m128i t2 = _mm_unpacklo_epi8(r[4], r[5]), t3 = _mm_unpacklo_epi8(r[6], r[7]);
+      const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+      const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+      const __m128i v[4] = {_mm_unpacklo_epi32(u0, u2), _mm_unpackhi_epi32(u0, u2), _mm_unpacklo_epi32(u1, u3),
+                            _mm_unpackhi_epi32(u1, u3)};  // columns 2k, 2k + 1 of the tile
+      for (int k = 0; k < 4; ++k) {
+        uint8_t* o = dst + (bx + 2 * k) * ds + by;
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(o), v[k]);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(o + ds), _mm_unpackhi_epi64(v[k], v[k]));
+      }
+    }
+}
+#endif
 }  // namespace
 
 void intra_refs(const Frame& f, int c, int x0, int y0, int log2n, IntraRefs& R) {
@@ -93,6 +151,37 @@ void intra_pred_mode(const IntraRefs& R, int mode, uint8_t* dst, int ds) {
   auto T = [&](int xx) { return xx < 0 ? ref[2 * n] : ref[2 * n + 1 + xx]; };  // p[xx][-1]
 
   if (mode == 0) {  // planar
+#if defined(__SSE2__)
+    // 16-bit lanes: every partial sum is at most 2 * (2n - 1) * 255 + n <= 32162 for n <= 32.
+    const int Ln = L(n), Tn = T(n), sh = log2n + 1;
+    for (int x0 = 0; x0 < n; x0 += 8) {
+      alignas(16) int16_t tx[8], wl[8], hz[8];
+      for (int i = 0; i < 8; ++i) {
+        const int x = x0 + i;
+        tx[i] = static_cast<int16_t>(x < n ? T(x) : 0);
+        wl[i] = static_cast<int16_t>(n - 1 - x);
+        hz[i] = static_cast<int16_t>((x + 1) * Tn + n);
+      }
+      const __m128i vt = _mm_load_si128(reinterpret_cast<const __m128i*>(tx));
+      const __m128i vwl = _mm_load_si128(reinterpret_cast<const __m128i*>(wl));
+      const __m128i vhz = _mm_load_si128(reinterpret_cast<const __m128i*>(hz));
+      const __m128i step = _mm_sub_epi16(_mm_set1_epi16(static_cast<int16_t>(Ln)), vt);
+      // (n - 1 - y) * T(x) + (y + 1) * L(n), updated row by row
+      __m128i vv = _mm_add_epi16(_mm_mullo_epi16(vt, _mm_set1_epi16(static_cast<int16_t>(n - 1))), _mm_set1_epi16(static_cast<int16_t>(Ln)));
+      for (int y = 0; y < n; ++y, vv = _mm_add_epi16(vv, step)) {
+        __m128i v = _mm_add_epi16(_mm_add_epi16(vv, vhz), _mm_mullo_epi16(vwl, _mm_set1_epi16(static_cast<int16_t>(L(y)))));
+        v = _mm_srli_epi16(v, sh);
+        v = _mm_packus_epi16(v, v);
+        if (n == 4) {
+          const int32_t w = _mm_cvtsi128_si32(v);
+          std::memcpy(dst + y * ds, &w, 4);
+        } else {
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + y * ds + x0), v);
+        }
+      }
+    }
+    return;
+#endif
     for (int y = 0; y < n; ++y)
       for (int x = 0; x < n; ++x)
         dst[y * ds + x] = static_cast<uint8_t>(((n - 1 - x) * L(y) + (x + 1) * T(n) + (n - 1 - y) * T(x) +
@@ -112,6 +201,31 @@ void intra_pred_mode(const IntraRefs& R, int mode, uint8_t* dst, int ds) {
     return;
   }
   const int angle = kAngle[mode];
+#if defined(__SSE2__)
+  {
+    // Horizontal modes are computed as rows of the transposed block, then transposed.
+    int16_t rbuf[3 * 64 + 2 + 8];
+    int16_t* r = rbuf + 64;  // r[-n..2n]
+    const bool vert = mode >= 18;
+    const int* side = ref + 2 * n;  // vertical: r[i] = side[i]; horizontal: r[i] = side[-i]
+    const int last = angle < 0 ? n : 2 * n;
+    if (vert) for (int i = 0; i <= last; ++i) r[i] = static_cast<int16_t>(side[i]);
+    else for (int i = 0; i <= last; ++i) r[i] = static_cast<int16_t>(side[-i]);
+    if (angle < 0 && ((n * angle) >> 5) < -1)
+      for (int i = (n * angle) >> 5; i <= -1; ++i) {
+        const int k = -1 + ((i * kInvAngle[mode] + 128) >> 8);
+        r[i] = static_cast<int16_t>(vert ? L(k) : T(k));
+      }
+    uint8_t tmp[32 * 32];
+    uint8_t* out = vert ? dst : tmp;
+    const int os = vert ? ds : n;
+    for (int j = 0; j < n; ++j) {
+      const int idx = ((j + 1) * angle) >> 5, fact = ((j + 1) * angle) & 31;
+      angular_row_sse2(r + idx + 1, fact, n, out + j * os);
+    }
+    if (!vert) transpose_block_sse2(tmp, n, dst, ds);
+  }
+#else
   int rbuf[3 * 64 + 2];
   int* r = rbuf + 64;  // r[-n..2n]
   const bool vert = mode >= 18;
@@ -137,6 +251,7 @@ void intra_pred_mode(const IntraRefs& R, int mode, uint8_t* dst, int ds) {
       else for (int i = 0; i < n; ++i) dst[i * ds + j] = static_cast<uint8_t>(rr[i]);
     }
   }
+#endif
   if (c == 0 && n < 32) {
     if (mode == 26)
       for (int y = 0; y < n; ++y) dst[y * ds] = clip1(T(0) + ((L(y) - L(-1)) >> 1));
