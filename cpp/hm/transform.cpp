@@ -2,6 +2,7 @@
 // the forward transform and quantiser are the encoder-side counterparts.
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "hm/hevc.h"
 
@@ -116,7 +117,196 @@ void fdct2(const int16_t* res, int rs, int32_t* out) {
 }
 }  // namespace
 
+#if defined(MVC_HM_AVX2)
+namespace {
+const bool kTrAvx2 = __builtin_cpu_supports("avx2");
+// The 1-D transforms above, run on 8 (or for N = 4, 4) independent vectors at once: one vector
+// per lane, the same int32 operations per lane, so the results are identical.
+typedef int32_t v8si __attribute__((vector_size(32)));
+typedef int32_t v4si __attribute__((vector_size(16)));
+
+template <int N, class V>
+MVC_AVX2_FN inline void fdct1v(const V* x, V* y) {
+  if constexpr (N == 2) {
+    y[0] = 64 * (x[0] + x[1]);
+    y[1] = 64 * (x[0] - x[1]);
+  } else {
+    constexpr int H = N / 2;
+    constexpr int L = N == 4 ? 2 : (N == 8 ? 3 : (N == 16 ? 4 : 5));
+    V e[H], o[H], ye[H];
+    for (int i = 0; i < H; ++i) { e[i] = x[i] + x[N - 1 - i]; o[i] = x[i] - x[N - 1 - i]; }
+    fdct1v<H>(e, ye);
+    const int32_t* M = matrix(L, false);
+    for (int k = 0; k < H; ++k) {
+      const int32_t* mk = M + (2 * k + 1) * N;
+      V acc = o[0] * mk[0];
+      for (int i = 1; i < H; ++i) acc += o[i] * mk[i];
+      y[2 * k] = ye[k];
+      y[2 * k + 1] = acc;
+    }
+  }
+}
+template <int N, class V>
+MVC_AVX2_FN inline void idct1v(const V* c, V* out) {
+  if constexpr (N == 2) {
+    out[0] = 64 * (c[0] + c[1]);
+    out[1] = 64 * (c[0] - c[1]);
+  } else {
+    constexpr int H = N / 2;
+    constexpr int L = N == 4 ? 2 : (N == 8 ? 3 : (N == 16 ? 4 : 5));
+    V ce[H], ev[H], od[H];
+    for (int k = 0; k < H; ++k) ce[k] = c[2 * k];
+    idct1v<H>(ce, ev);
+    const int32_t* M = matrix(L, false);
+    for (int i = 0; i < H; ++i) od[i] = c[1] * M[N + i];
+    for (int k = 1; k < H; ++k) {
+      const int32_t* mk = M + (2 * k + 1) * N;
+      for (int i = 0; i < H; ++i) od[i] += c[2 * k + 1] * mk[i];
+    }
+    for (int i = 0; i < H; ++i) { out[i] = ev[i] + od[i]; out[N - 1 - i] = ev[i] - od[i]; }
+  }
+}
+
+// The 4-point DST (no butterflies): y[k] = sum_n M[k][n] x[n], and its transpose for the inverse.
+template <class V>
+MVC_AVX2_FN inline void fdst1v(const V* x, V* y) {
+  for (int k = 0; k < 4; ++k) y[k] = x[0] * kDst[k][0] + x[1] * kDst[k][1] + x[2] * kDst[k][2] + x[3] * kDst[k][3];
+}
+template <class V>
+MVC_AVX2_FN inline void idst1v(const V* c, V* out) {
+  for (int n = 0; n < 4; ++n) out[n] = c[0] * kDst[0][n] + c[1] * kDst[1][n] + c[2] * kDst[2][n] + c[3] * kDst[3][n];
+}
+
+MVC_AVX2_FN inline void transpose(v8si* v) {
+  __m256i r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = reinterpret_cast<__m256i>(v[i]);
+  for (int i = 0; i < 8; i += 2) { t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]); t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]); }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]); u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+    u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]); u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    v[i] = reinterpret_cast<v8si>(_mm256_permute2x128_si256(u[i], u[i + 4], 0x20));
+    v[i + 4] = reinterpret_cast<v8si>(_mm256_permute2x128_si256(u[i], u[i + 4], 0x31));
+  }
+}
+MVC_AVX2_FN inline void transpose(v4si* v) {
+  const __m128i r0 = reinterpret_cast<__m128i>(v[0]), r1 = reinterpret_cast<__m128i>(v[1]);
+  const __m128i r2 = reinterpret_cast<__m128i>(v[2]), r3 = reinterpret_cast<__m128i>(v[3]);
+  const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
+  const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
+  v[0] = reinterpret_cast<v4si>(_mm_unpacklo_epi64(t0, t1)); v[1] = reinterpret_cast<v4si>(_mm_unpackhi_epi64(t0, t1));
+  v[2] = reinterpret_cast<v4si>(_mm_unpacklo_epi64(t2, t3)); v[3] = reinterpret_cast<v4si>(_mm_unpackhi_epi64(t2, t3));
+}
+// Row i of a W x W tile, widened / as stored, into v[i].
+MVC_AVX2_FN inline void load_rows(const int16_t* p, int st, v8si* v) {
+  for (int i = 0; i < 8; ++i) v[i] = reinterpret_cast<v8si>(_mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i * st))));
+}
+MVC_AVX2_FN inline void load_rows(const int16_t* p, int st, v4si* v) {
+  for (int i = 0; i < 4; ++i) v[i] = reinterpret_cast<v4si>(_mm_cvtepi16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + i * st))));
+}
+template <class V>
+MVC_AVX2_FN inline void load_rows(const int32_t* p, int st, V* v) {
+  for (size_t i = 0; i < sizeof(V) / 4; ++i) std::memcpy(&v[i], p + i * st, sizeof(V));
+}
+// Low 16 bits of each lane (the scalar code's int16_t conversion), stored.
+MVC_AVX2_FN inline void store16(const v8si& v, int16_t* p) {
+  const __m256i x = _mm256_srai_epi32(_mm256_slli_epi32(reinterpret_cast<__m256i>(v), 16), 16);
+  const __m256i pk = _mm256_permute4x64_epi64(_mm256_packs_epi32(x, x), 0x08);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(pk));
+}
+MVC_AVX2_FN inline void store16(const v4si& v, int16_t* p) {
+  const __m128i x = _mm_srai_epi32(_mm_slli_epi32(reinterpret_cast<__m128i>(v), 16), 16);
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packs_epi32(x, x));
+}
+MVC_AVX2_FN inline v8si clip16v(v8si v) {
+  return reinterpret_cast<v8si>(_mm256_max_epi32(_mm256_min_epi32(reinterpret_cast<__m256i>(v), _mm256_set1_epi32(32767)), _mm256_set1_epi32(-32768)));
+}
+MVC_AVX2_FN inline v4si clip16v(v4si v) {
+  return reinterpret_cast<v4si>(_mm_max_epi32(_mm_min_epi32(reinterpret_cast<__m128i>(v), _mm_set1_epi32(32767)), _mm_set1_epi32(-32768)));
+}
+
+// fdct2<N> with the vectors in lanes: stage 1 transforms W rows at once (tiles transposed so a
+// vector holds one column), stage 2 W columns of the transposed intermediate at once.
+template <int N, bool Dst = false>
+MVC_AVX2_FN void fdct2_avx2(const int16_t* res, int rs, int32_t* out) {
+  constexpr int L = N == 4 ? 2 : (N == 8 ? 3 : (N == 16 ? 4 : 5));
+  constexpr int sh1 = L - 1, sh2 = L + 6, W = N == 4 ? 4 : 8;
+  using V = std::conditional_t<N == 4, v4si, v8si>;
+  alignas(32) int32_t tmp[N * N];  // tmp[k][y], as in fdct2
+  V x[N], z[N];
+  for (int y0 = 0; y0 < N; y0 += W) {
+    for (int x0 = 0; x0 < N; x0 += W) {
+      load_rows(res + y0 * rs + x0, rs, x + x0);
+      transpose(x + x0);  // x[x0 + i]: column x0 + i of rows y0..y0 + W - 1
+    }
+    if constexpr (Dst) fdst1v(x, z); else fdct1v<N>(x, z);
+    for (int k = 0; k < N; ++k) {
+      const V t = (z[k] + (1 << (sh1 - 1))) >> sh1;
+      std::memcpy(tmp + k * N + y0, &t, sizeof(V));
+    }
+  }
+  for (int x0 = 0; x0 < N; x0 += W) {
+    for (int y0 = 0; y0 < N; y0 += W) {
+      load_rows(tmp + x0 * N + y0, N, x + y0);
+      transpose(x + y0);  // x[y]: tmp[x0..x0 + W - 1][y]
+    }
+    if constexpr (Dst) fdst1v(x, z); else fdct1v<N>(x, z);
+    for (int k = 0; k < N; ++k) {
+      const V t = (z[k] + (1 << (sh2 - 1))) >> sh2;
+      std::memcpy(out + k * N + x0, &t, sizeof(V));
+    }
+  }
+}
+
+// idct2<N> with the vectors in lanes: stage 1 on W columns at once (rows of in are vectors),
+// stage 2 on W rows of the intermediate at once (tiles transposed in and out).
+template <int N, bool Dst = false>
+MVC_AVX2_FN void idct2_avx2(const int32_t* in, int16_t* res) {
+  constexpr int W = N == 4 ? 4 : 8;
+  using V = std::conditional_t<N == 4, v4si, v8si>;
+  alignas(32) int32_t tmp[N * N];  // tmp[y][x], as in idct2
+  V c[N], v[N];
+  for (int x0 = 0; x0 < N; x0 += W) {
+    for (int k = 0; k < N; ++k) std::memcpy(&c[k], in + k * N + x0, sizeof(V));
+    if constexpr (Dst) idst1v(c, v); else idct1v<N>(c, v);
+    for (int y = 0; y < N; ++y) {
+      const V t = clip16v((v[y] + 64) >> 7);
+      std::memcpy(tmp + y * N + x0, &t, sizeof(V));
+    }
+  }
+  for (int y0 = 0; y0 < N; y0 += W) {
+    for (int k0 = 0; k0 < N; k0 += W) {
+      load_rows(tmp + y0 * N + k0, N, c + k0);
+      transpose(c + k0);  // c[k]: tmp[y0..y0 + W - 1][k]
+    }
+    if constexpr (Dst) idst1v(c, v); else idct1v<N>(c, v);
+    for (int x0 = 0; x0 < N; x0 += W) {
+      for (int i = 0; i < W; ++i) v[x0 + i] = (v[x0 + i] + (1 << 11)) >> 12;
+      transpose(v + x0);  // v[x0 + i]: row y0 + i, columns x0..x0 + W - 1
+      for (int i = 0; i < W; ++i) store16(v[x0 + i], res + (y0 + i) * N + x0);
+    }
+  }
+}
+}  // namespace
+#endif
+
 void forward_transform(const int16_t* res, int rs, int32_t* out, int log2n, bool dst) {
+#if defined(MVC_HM_AVX2)
+  if (dst && log2n == 2 && kTrAvx2) {
+    fdct2_avx2<4, true>(res, rs, out);
+    return;
+  }
+  if (!dst && kTrAvx2) {
+    switch (log2n) {
+      case 2: fdct2_avx2<4>(res, rs, out); return;
+      case 3: fdct2_avx2<8>(res, rs, out); return;
+      case 4: fdct2_avx2<16>(res, rs, out); return;
+      case 5: fdct2_avx2<32>(res, rs, out); return;
+      default: break;
+    }
+  }
+#endif
   if (!dst) {
     switch (log2n) {
       case 2: fdct2<4>(res, rs, out); return;
@@ -202,6 +392,21 @@ void idct2(const int32_t* in, int16_t* res) {
 }  // namespace
 
 void inverse_transform(const int32_t* in, int16_t* res, int log2n, bool dst) {
+#if defined(MVC_HM_AVX2)
+  if (dst && log2n == 2 && kTrAvx2) {
+    idct2_avx2<4, true>(in, res);
+    return;
+  }
+  if (!dst && kTrAvx2) {
+    switch (log2n) {
+      case 2: idct2_avx2<4>(in, res); return;
+      case 3: idct2_avx2<8>(in, res); return;
+      case 4: idct2_avx2<16>(in, res); return;
+      case 5: idct2_avx2<32>(in, res); return;
+      default: break;
+    }
+  }
+#endif
   if (!dst) {
     switch (log2n) {
       case 2: idct2<4>(in, res); return;
