@@ -374,7 +374,7 @@ struct InterSearch {
              const int* parent = nullptr) {
     int r0 = 0, r1 = c.num_ref_active - 1;
     if (ref_only >= 0) r0 = r1 = ref_only;
-    else if (bw * bh < 16 && ref_set == ~0u) r1 = std::min(r1, ref16 + 1);  // x264-style pruning: refs beyond the 16x16 choice rarely win
+    else if (bw * bh < 16 && ref_set == ~0u) r1 = std::min(r1, ref16);  // refs older than the 16x16 choice rarely win
     MeQuery q[4];
     int imv[4][2], icost[4] = {INT_MAX, INT_MAX, INT_MAX, INT_MAX};
     int prev = -1;
