@@ -1,9 +1,13 @@
 // Fractional sample interpolation (8.5.3.3.3): 8-tap luma and 4-tap chroma filters with the
 // standard's 14-bit intermediate precision, then default weighted (uni) prediction (8.5.3.3.4.2).
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include <emmintrin.h>
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MVC_NO_AVX2)
+#include <immintrin.h>
+#endif
 
 #include "hm/hevc.h"
 
@@ -38,6 +42,87 @@ const uint8_t* window(const Plane& p, int x0, int y0, int ww, int wh, uint8_t* t
   return tmp;
 }
 
+// 8 (or, with W4, 4) samples from p as 16-bit lanes; W4 reads only 4 bytes.
+template <bool W4>
+inline __m128i load_u8x8(const uint8_t* p) {
+  if (W4) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm_unpacklo_epi8(_mm_cvtsi32_si128(v), _mm_setzero_si128());
+  }
+  return _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), _mm_setzero_si128());
+}
+template <bool W4>
+inline void store_u8x8(uint8_t* p, __m128i v16) {
+  const __m128i b = _mm_packus_epi16(v16, v16);
+  if (W4) {
+    const int32_t v = _mm_cvtsi128_si32(b);
+    std::memcpy(p, &v, 4);
+  } else {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), b);
+  }
+}
+
+// The passes of interp() with SSE2 for widths that are multiples of 4 (W4: width 4), same
+// arithmetic: horizontal sums are exact in 16 bits (at most 112 * 255), vertical sums on the
+// 14-bit intermediate use pmaddwd on pairs of taps.
+template <int TAPS, bool W4>
+void interp_sse2(const uint8_t* o, int st, int fx, int fy, const int* cx, const int* cy, int w, int h, uint8_t* dst,
+                 int ds) {
+  constexpr int half = TAPS / 2 - 1;
+  const int step = W4 ? 4 : 8;
+  __m128i hc[TAPS], vp[TAPS / 2];
+  for (int k = 0; k < TAPS; ++k) hc[k] = _mm_set1_epi16(static_cast<int16_t>(cx[k]));
+  for (int k = 0; k < TAPS / 2; ++k)
+    vp[k] = _mm_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
+  const __m128i r32 = _mm_set1_epi16(32);
+  if (!fx) {  // vertical only, on the samples: exact in 16 bits
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; x += step) {
+        __m128i acc = _mm_setzero_si128();
+        for (int k = 0; k < TAPS; ++k)
+          acc = _mm_add_epi16(acc, _mm_mullo_epi16(load_u8x8<W4>(o + (y + k - half) * st + x), _mm_set1_epi16(static_cast<int16_t>(cy[k]))));
+        store_u8x8<W4>(dst + y * ds + x, _mm_srai_epi16(_mm_add_epi16(acc, r32), 6));
+      }
+    return;
+  }
+  alignas(16) int16_t mid[(64 + 8) * 64];
+  const int y0 = fy ? -half : 0, rows = fy ? h + TAPS - 1 : h;
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* r = o + (y + y0) * st - half;
+    for (int x = 0; x < w; x += step) {
+      __m128i acc = _mm_setzero_si128();
+      for (int k = 0; k < TAPS; ++k) acc = _mm_add_epi16(acc, _mm_mullo_epi16(load_u8x8<W4>(r + x + k), hc[k]));
+      if (W4) _mm_storel_epi64(reinterpret_cast<__m128i*>(mid + y * w + x), acc);
+      else _mm_storeu_si128(reinterpret_cast<__m128i*>(mid + y * w + x), acc);
+    }
+  }
+  if (!fy) {
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; x += step) {
+        const __m128i m = W4 ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mid + y * w + x))
+                             : _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid + y * w + x));
+        store_u8x8<W4>(dst + y * ds + x, _mm_srai_epi16(_mm_add_epi16(m, r32), 6));
+      }
+    return;
+  }
+  const __m128i r32d = _mm_set1_epi32(32);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; x += step) {
+      __m128i lo = _mm_setzero_si128(), hi = _mm_setzero_si128();
+      for (int k = 0; k < TAPS / 2; ++k) {
+        const int16_t* pa = mid + (y + 2 * k) * w + x;
+        const __m128i ra = W4 ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(pa)) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(pa));
+        const __m128i rb = W4 ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(pa + w)) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(pa + w));
+        lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_unpacklo_epi16(ra, rb), vp[k]));
+        if (!W4) hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_unpackhi_epi16(ra, rb), vp[k]));
+      }
+      lo = _mm_srai_epi32(_mm_add_epi32(_mm_srai_epi32(lo, 6), r32d), 6);
+      hi = _mm_srai_epi32(_mm_add_epi32(_mm_srai_epi32(hi, 6), r32d), 6);
+      store_u8x8<W4>(dst + y * ds + x, _mm_packs_epi32(lo, hi));
+    }
+}
+
 template <int TAPS>
 void interp(const Plane& ref, int xi, int yi, int fx, int fy, const int* cx, const int* cy, int w, int h,
             uint8_t* dst, int ds) {
@@ -50,6 +135,8 @@ void interp(const Plane& ref, int xi, int yi, int fx, int fy, const int* cx, con
     for (int y = 0; y < h; ++y) std::copy_n(o + y * st, w, dst + y * ds);  // (v << 6 + 32) >> 6
     return;
   }
+  if (w == 4) return interp_sse2<TAPS, true>(o, st, fx, fy, cx, cy, w, h, dst, ds);
+  if ((w & 7) == 0) return interp_sse2<TAPS, false>(o, st, fx, fy, cx, cy, w, h, dst, ds);
   int16_t mid[(64 + 8) * 64];
   int rows;
   const int16_t* m;
@@ -117,6 +204,67 @@ const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, 
   return buf;
 }
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MVC_NO_AVX2)
+#define MVC_MC_AVX2 1
+#define MVC_AVX2_FN __attribute__((target("avx2")))
+namespace {
+const bool kMcAvx2 = __builtin_cpu_supports("avx2");
+
+// build_subpel_planes' SSE2 loops, 16 samples per step, for x < w16 (same arithmetic).
+MVC_AVX2_FN void subpel_h_avx2(const uint8_t* r, int16_t* d, int w16, const int* cx) {
+  __m256i c[8];
+  for (int k = 0; k < 8; ++k) c[k] = _mm256_set1_epi16(static_cast<int16_t>(cx[k]));
+  for (int x = 0; x < w16; x += 16) {
+    __m256i acc = _mm256_setzero_si256();
+    for (int k = 0; k < 8; ++k) {
+      if (!cx[k]) continue;
+      const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x + k)));
+      acc = _mm256_add_epi16(acc, _mm256_mullo_epi16(v, c[k]));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + x), acc);
+  }
+}
+MVC_AVX2_FN inline void store_u8x16(uint8_t* o, __m256i v16) {
+  const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi16(v16, v16), 0x08);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm256_castsi256_si128(p));
+}
+MVC_AVX2_FN void subpel_hout_avx2(const int16_t* m, uint8_t* o, int w16) {
+  for (int x = 0; x < w16; x += 16)
+    store_u8x16(o + x, _mm256_srai_epi16(_mm256_add_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + x)), _mm256_set1_epi16(32)), 6));
+}
+// Vertical 8-tap filter over rows[0..7] (16-bit intermediate rows with Mid, else samples).
+template <bool Mid>
+MVC_AVX2_FN void subpel_v_avx2(const void* const* rows, uint8_t* o, int w16, const int* cy) {
+  __m256i cp[4];
+  for (int k = 0; k < 4; ++k)
+    cp[k] = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
+  const __m256i r32 = _mm256_set1_epi32(32);
+  for (int x = 0; x < w16; x += 16) {
+    __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+    for (int k = 0; k < 4; ++k) {
+      __m256i ra, rb;
+      if (Mid) {
+        ra = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const int16_t*>(rows[2 * k]) + x));
+        rb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const int16_t*>(rows[2 * k + 1]) + x));
+      } else {
+        ra = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(rows[2 * k]) + x)));
+        rb = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(rows[2 * k + 1]) + x)));
+      }
+      lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(ra, rb), cp[k]));
+      hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(ra, rb), cp[k]));
+    }
+    if (Mid) {
+      lo = _mm256_srai_epi32(lo, 6);
+      hi = _mm256_srai_epi32(hi, 6);
+    }
+    lo = _mm256_srai_epi32(_mm256_add_epi32(lo, r32), 6);
+    hi = _mm256_srai_epi32(_mm256_add_epi32(hi, r32), 6);
+    store_u8x16(o + x, _mm256_packs_epi32(lo, hi));  // per-lane unpack/pack keeps the sample order
+  }
+}
+}  // namespace
+#endif
+
 // Each horizontal phase is filtered once into a 16-bit plane shared by its four vertical phases
 // (the same arithmetic as interp(), so the planes equal per-block interpolation exactly).
 void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
@@ -136,6 +284,11 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
   }
   const int rows = h + 7;
   const int wv = w & ~7;  // SSE2 part; the remaining columns run the scalar loops
+#if defined(MVC_MC_AVX2)
+  const int w16 = kMcAvx2 ? (w & ~15) : 0;  // AVX2 part, before the SSE2 one
+#else
+  const int w16 = 0;
+#endif
   std::vector<int16_t> mid(static_cast<size_t>(rows) * w + 8);
   const __m128i zero = _mm_setzero_si128();
   for (int fx = 0; fx < 4; ++fx) {
@@ -144,7 +297,10 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
       for (int y = 0; y < rows; ++y) {  // rows y0-3 .. y0+h+3
         const uint8_t* r = ref.at(x0 - 3, y0 - 3 + y);
         int16_t* d = mid.data() + static_cast<size_t>(y) * w;
-        for (int x = 0; x < wv; x += 8) {  // partial sums stay within 112 * 255: exact in 16 bits
+#if defined(MVC_MC_AVX2)
+        if (w16) subpel_h_avx2(r, d, w16, cx);
+#endif
+        for (int x = w16; x < wv; x += 8) {  // partial sums stay within 112 * 255: exact in 16 bits
           __m128i acc = zero;
           for (int k = 0; k < 8; ++k) {
             if (!cx[k]) continue;
@@ -162,7 +318,10 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
       for (int y = 0; y < h; ++y) {
         const int16_t* m = mid.data() + static_cast<size_t>(y + 3) * w;
         uint8_t* o = sub[fx].at(x0, y0 + y);
-        for (int x = 0; x < wv; x += 8) {
+#if defined(MVC_MC_AVX2)
+        if (w16) subpel_hout_avx2(m, o, w16);
+#endif
+        for (int x = w16; x < wv; x += 8) {
           const __m128i v = _mm_srai_epi16(_mm_add_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m + x)), _mm_set1_epi16(32)), 6);
           _mm_storel_epi64(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(v, v));
         }
@@ -177,7 +336,16 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
         cpair[k] = _mm_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
       for (int y = 0; y < h; ++y) {
         uint8_t* o = op.at(x0, y0 + y);
-        for (int x = 0; x < wv; x += 8) {  // pairs of taps through pmaddwd, exact 32-bit sums
+#if defined(MVC_MC_AVX2)
+        if (w16) {
+          const void* rows[8];
+          for (int k = 0; k < 8; ++k)
+            rows[k] = fx ? static_cast<const void*>(mid.data() + static_cast<size_t>(y + k) * w) : static_cast<const void*>(ref.at(x0, y0 + y + k - 3));
+          if (fx) subpel_v_avx2<true>(rows, o, w16, cy);
+          else subpel_v_avx2<false>(rows, o, w16, cy);
+        }
+#endif
+        for (int x = w16; x < wv; x += 8) {  // pairs of taps through pmaddwd, exact 32-bit sums
           __m128i lo = zero, hi = zero;
           for (int k = 0; k < 4; ++k) {
             __m128i ra, rb;
