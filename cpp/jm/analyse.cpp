@@ -381,6 +381,8 @@ struct InterSearch {
     int best_int = INT_MAX;
     const int X = mbx * 4 + bx, Y = mby * 4 + by;
     const PredNbs pn(c, mbx, mby, bx, by, bw, done);
+    const PixelCmp sadf = sad_fn(bw * 4, bh * 4), satdf = satd_fn(bw * 4, bh * 4);
+    const PixelCmpAvg satd_avgf = satd_avg_fn(bw * 4, bh * 4);
     const Nb* const nbs[3] = {&pn.a, &pn.b, &pn.c};  // search candidates: A, B, C (never D)
     for (int ref = r0; ref <= r1; ++ref) {
       if (!((ref_set >> ref) & 1)) continue;
@@ -388,6 +390,7 @@ struct InterSearch {
       qr.x = mbx * 16 + bx * 4; qr.y = mby * 16 + by * 4; qr.w = bw * 4; qr.h = bh * 4;
       qr.src = c.src.y.at(qr.x, qr.y); qr.src_stride = c.src.y.stride;
       qr.ref = c.refs[ref];
+      qr.sad = sadf; qr.satd = satdf; qr.satd_avg = satd_avgf;
       mv_pred(pn, ref, shape, qr.mvp);
       qr.ref_cost = count_ref ? c.lambda_bits(ref_bits(ref, c.num_ref_active)) : 0;
       qr.range = c.cfg.search_range;

@@ -12,6 +12,7 @@
 #include "common/bitstream.h"
 #include "common/encoder.h"
 #include "common/picture.h"
+#include "common/pixel.h"
 
 namespace mvc {
 namespace h264 {
@@ -164,11 +165,12 @@ struct EncCtx {
   // times the bits come from tables (filled by init_mv_cost; values outside fall back).
   std::vector<uint8_t> mvd_len;  // se(v) length of d at [d + mvd_half]
   int mvd_half = 0;
+  unsigned mvd_len_n = 0, lam_n = 0;  // table sizes, read on every lookup
   std::vector<int> lam_of_bits;  // lambda_bits(n)
   void init_mv_cost(int max_abs_mvd);
   int mv_bits(int d) const;
   int mv_lambda_bits(int bits) const {
-    return static_cast<unsigned>(bits) < lam_of_bits.size() ? lam_of_bits[bits] : lambda_bits(bits);
+    return static_cast<unsigned>(bits) < lam_n ? lam_of_bits.data()[bits] : lambda_bits(bits);
   }
 };
 
@@ -178,7 +180,7 @@ inline int mvd_bits(int d) {  // se(v) length
 }
 inline int EncCtx::mv_bits(int d) const {
   const unsigned i = static_cast<unsigned>(d + mvd_half);
-  return i < mvd_len.size() ? mvd_len[i] : mvd_bits(d);
+  return i < mvd_len_n ? mvd_len.data()[i] : mvd_bits(d);
 }
 inline void EncCtx::init_mv_cost(int max_abs_mvd) {
   mvd_half = max_abs_mvd;
@@ -186,6 +188,8 @@ inline void EncCtx::init_mv_cost(int max_abs_mvd) {
   for (int d = -max_abs_mvd; d <= max_abs_mvd; ++d) mvd_len[static_cast<size_t>(d + max_abs_mvd)] = uint8_t(mvd_bits(d));
   lam_of_bits.resize(2 * (mvd_bits(max_abs_mvd) + 1) + 32);  // two components plus a ref_idx
   for (size_t n = 0; n < lam_of_bits.size(); ++n) lam_of_bits[n] = lambda_bits(static_cast<int>(n));
+  mvd_len_n = static_cast<unsigned>(mvd_len.size());
+  lam_n = static_cast<unsigned>(lam_of_bits.size());
 }
 inline int ref_bits(int ref, int num_active) {  // te(v) length
   if (num_active <= 1) return 0;
@@ -216,6 +220,8 @@ struct MeQuery {
   int ref_cost;                  // lambda * ref_idx bits
   int range;
   int max_iter;                  // hexagon steps (large blocks search far, small ones refine)
+  PixelCmp sad = nullptr, satd = nullptr;  // kernels for w x h (set by the caller once per partition)
+  PixelCmpAvg satd_avg = nullptr;
 };
 // Integer-sample predictive search (candidates, hexagon, square) on SAD + lambda * (mvd bits)
 // + ref_cost; returns that cost and the best mv (quarter-sample units).

@@ -15,8 +15,8 @@ struct Search {
   const EncCtx& c;
   const MeQuery& q;
   int xmin = 0, xmax = 0, ymin = 0, ymax = 0;  // integer mv limits
-  PixelCmp sadf = sad_fn(q.w, q.h), satdf = satd_fn(q.w, q.h);
-  PixelCmpAvg satd_avgf = satd_avg_fn(q.w, q.h);
+  PixelCmp sadf = q.sad, satdf = q.satd;
+  PixelCmpAvg satd_avgf = q.satd_avg;
   int mv_cost(int mx, int my) const {  // quarter-sample mv
     return c.mv_lambda_bits(c.mv_bits(mx - q.mvp[0]) + c.mv_bits(my - q.mvp[1])) + q.ref_cost;
   }
