@@ -25,6 +25,7 @@ struct Cand {
   bool tu_split = false;  // inter: residual quadtree split once below the CU (max_transform_hierarchy_depth_inter 1)
 };
 
+
 inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
 
 struct Analyser {
@@ -390,6 +391,7 @@ struct Analyser {
     inter_satd_ = mcost[order[0]];
     for (int k = 0; k < 2; ++k) {
       if (mcost[order[k]] >= 1e299) break;
+      if (k && mcost[order[k]] > mcost[order[0]]) break;  // a second skip that predicts worse (ties aside) rarely wins
       Cand c;
       c.pred = MODE_INTER;
       c.merge[0] = 1;
@@ -411,6 +413,7 @@ struct Analyser {
     double best_me = 1e300;
     const int nref = static_cast<int>(f.refs.size());
     for (int r = 0; r < nref; ++r) {
+      if (depth > 0 && r != 0 && r != me_ref_[depth - 1]) continue;  // below the CTU: reference 0 and the parent's
       Mv mvp[2];
       amvp_candidates(f, g, r, mvp);
       MeInput in;
@@ -436,8 +439,11 @@ struct Analyser {
       }
     }
     // the same motion as the merge candidate already RD-tested both ways costs more to signal: skip it
+    me_ref_[depth] = c.mvf[0].ref;
     const bool same_as_merge = mcost[order[0]] < 1e299 && c.mvf[0] == mc[order[0]];
-    for (int res = 1; res >= 0 && !same_as_merge; --res) {  // with residual, and motion only (rqt_root_cbf = 0)
+    // nor does motion that predicts worse than the best merge candidate (SATD + signalling bits)
+    const bool worse_than_merge = best_me >= mcost[order[0]];
+    for (int res = 1; res >= 0 && !same_as_merge && !worse_than_merge; --res) {  // with residual, and motion only (rqt_root_cbf = 0)
       c.residual = res;
       const double j = apply(c, x0, y0, log2, depth);
       if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; save(depth, x0, y0, log2); }
@@ -547,6 +553,7 @@ struct Analyser {
     return best;
   }
 
+  int me_ref_[5] = {0, 0, 0, 0, 0};  // reference of the 2Nx2N motion search per depth
   double inter_satd_ = 1e300;  // best luma SATD + sqrt(lambda) * bits among the 2Nx2N inter candidates
   int inter_rc_ = 1;  // rqt_root_cbf of the best inter candidate of the last inter_candidates()
 

@@ -95,23 +95,22 @@ constexpr uint8_t kNextLps[64] = {0,  0,  1,  2,  2,  4,  4,  5,  6,  7,  8,  9,
                                   33, 33, 34, 34, 35, 35, 35, 36, 36, 36, 37, 37, 37, 38, 38, 63};
 
 // -log2 of the MPS / LPS probability of each state (pLPS = 0.5 * alpha^s, 9.3.4.3 design).
-struct CostTable {
-  double mps[64], lps[64];
-  CostTable() {
-    const double alpha = std::pow(0.01875 / 0.5, 1.0 / 63.0);
-    for (int s = 0; s < 64; ++s) {
-      const double p = 0.5 * std::pow(alpha, s);
-      lps[s] = -std::log2(p);
-      mps[s] = -std::log2(1.0 - p);
+}  // namespace
+
+CabacTables::CabacTables() {
+  const double alpha = std::pow(0.01875 / 0.5, 1.0 / 63.0);
+  for (int st = 0; st < 64; ++st) {
+    const double p = 0.5 * std::pow(alpha, st);
+    for (int mps = 0; mps < 2; ++mps) {
+      const int s = (st << 1) | mps;
+      cost[s][mps] = -std::log2(1.0 - p);
+      cost[s][1 - mps] = -std::log2(p);
+      next[s][mps] = static_cast<uint8_t>((kNextMps[st] << 1) | mps);
+      next[s][1 - mps] = static_cast<uint8_t>((kNextLps[st] << 1) | (st == 0 ? 1 - mps : mps));
     }
   }
-};
-const CostTable& costs() {
-  static const CostTable t;
-  return t;
 }
-
-}  // namespace
+const CabacTables kCabacTab;
 
 int chroma_qp(int qpi) {
   static constexpr int tab[14] = {29, 30, 31, 32, 33, 33, 34, 34, 35, 35, 36, 36, 37, 37};
@@ -131,11 +130,6 @@ void CtxSet::init(bool p_slice, int qp) {
     const int st = mps ? pre - 64 : 63 - pre;
     s[i] = static_cast<uint8_t>((st << 1) | mps);
   }
-}
-
-double Cabac::bin_cost(uint8_t state, int b) {
-  const int st = state >> 1, mps = state & 1;
-  return b == mps ? costs().mps[st] : costs().lps[st];
 }
 
 void Cabac::start() {
@@ -162,42 +156,29 @@ void Cabac::renorm() {
   }
 }
 
-void Cabac::bin(int ci, int b, int cat) {
+void Cabac::encode_bin(int ci, int b, int cat) {
   uint8_t& s = ctx.s[ci];
   const int st = s >> 1, mps = s & 1;
-  const double c = b == mps ? costs().mps[st] : costs().lps[st];
+  const double c = kCabacTab.cost[s][b];
   cost_ += c;
-  if (est_) {
-    s = b == mps ? static_cast<uint8_t>((kNextMps[st] << 1) | mps)
-                 : static_cast<uint8_t>((kNextLps[st] << 1) | (st == 0 ? 1 - mps : mps));
-    return;
-  }
   cat_bits[cat] += c;
   const uint32_t lps = kLps[st][(range_ >> 6) & 3];
   range_ -= lps;
   if (b != mps) {
     low_ += range_;
     range_ = lps;
-    s = static_cast<uint8_t>((kNextLps[st] << 1) | (st == 0 ? 1 - mps : mps));
-  } else {
-    s = static_cast<uint8_t>((kNextMps[st] << 1) | mps);
   }
+  s = kCabacTab.next[s][b];
   renorm();
 }
 
-void Cabac::bypass(int b, int cat) {
-  cost_ += 1.0;
-  if (est_) return;
+void Cabac::encode_bypass(int b, int cat) {
   cat_bits[cat] += 1.0;
   low_ <<= 1;
   if (b) low_ += range_;
   if (low_ >= 1024) { put_bit(1); low_ -= 1024; }
   else if (low_ < 512) put_bit(0);
   else { low_ -= 512; ++outstanding_; }
-}
-
-void Cabac::bypass_bits(uint32_t v, int n, int cat) {
-  for (int i = n - 1; i >= 0; --i) bypass((v >> i) & 1, cat);
 }
 
 void Cabac::terminate(int b, int cat) {

@@ -114,22 +114,47 @@ struct CtxSet {
 
 // Arithmetic encoder (9.3.4.3 encoding flow) that also charges each bin's estimated cost
 // (-log2 p before update) to a bit category. In estimate mode it only accumulates cost.
+// Per context state byte (pStateIdx << 1 | valMps) and bin value: the next state and the bin's
+// estimated cost in bits (-log2 of its probability).
+struct CabacTables {
+  uint8_t next[128][2];
+  double cost[128][2];
+  CabacTables();
+};
+extern const CabacTables kCabacTab;
+
 class Cabac {
  public:
   CtxSet ctx;
   explicit Cabac(bool estimate = false) : est_(estimate) {}
   void start();  // 9.3.2.5 initialisation of the arithmetic encoder
-  void bin(int ci, int b, int cat);
-  void bypass(int b, int cat);
-  void bypass_bits(uint32_t v, int n, int cat);
+  void bin(int ci, int b, int cat) {
+    if (est_) {  // estimation (the analyser's hot path): cost and state update only
+      uint8_t& s = ctx.s[ci];
+      cost_ += kCabacTab.cost[s][b];
+      s = kCabacTab.next[s][b];
+      return;
+    }
+    encode_bin(ci, b, cat);
+  }
+  void bypass(int b, int cat) {
+    cost_ += 1.0;
+    if (!est_) encode_bypass(b, cat);
+  }
+  void bypass_bits(uint32_t v, int n, int cat) {
+    if (est_) { for (int i = 0; i < n; ++i) cost_ += 1.0; return; }  // bit-for-bit the bin-by-bin sum
+    for (int i = n - 1; i >= 0; --i) encode_bypass((v >> i) & 1, cat);
+  }
   void terminate(int b, int cat);
   void flush_to(BitWriter& out);  // EncodeFlush then append the arithmetic code word bits
   double cost() const { return cost_; }
   void reset_cost() { cost_ = 0; }
   BitCounts cat_bits{};
-  static double bin_cost(uint8_t state, int b);
+  static double bin_cost(uint8_t state, int b) { return kCabacTab.cost[state][b]; }
 
  private:
+  void encode_bin(int ci, int b, int cat);
+  void encode_bypass(int b, int cat);
   void renorm();
   void put_bit(int b);
   bool est_;
