@@ -59,18 +59,19 @@ struct Cavlc {
 
   // residual_block_cavlc over n coefficients (scan order); returns TotalCoeff.
   int block(const int16_t* lv, int n, int nc, int cat) {
-    int vals[16], runs[16], total = 0, last = -1;
-    for (int i = n - 1; i >= 0; --i)
-      if (lv[i]) { if (last < 0) last = i; vals[total++] = lv[i]; }
-    // runs[k]: zeros immediately before (lower in scan) vals[k]
-    {
-      int k = 0;
-      for (int i = last; i >= 0 && k < total; --i) {
-        if (!lv[i]) continue;
-        int r = 0;
-        for (int j = i - 1; j >= 0 && !lv[j]; --j) ++r;
-        runs[k++] = r;
-      }
+    // vals: non-zero levels from the highest scan position down; runs[k]: zeros immediately
+    // before (lower in scan) vals[k]. Read off a bit mask of the non-zero positions.
+    uint32_t nzm = 0;
+    for (int i = 0; i < n; ++i) nzm |= uint32_t(lv[i] != 0) << i;
+    int vals[16], runs[16], total = 0;
+    const int last = nzm ? 31 - __builtin_clz(nzm) : -1;
+    for (int prev = last; nzm; ++total) {
+      const int i = 31 - __builtin_clz(nzm);
+      nzm &= ~(1u << i);
+      vals[total] = lv[i];
+      if (total) runs[total - 1] = prev - i - 1;
+      prev = i;
+      if (!nzm) runs[total] = i;
     }
     int t1 = 0;
     while (t1 < total && t1 < 3 && std::abs(vals[t1]) == 1) ++t1;
@@ -91,8 +92,7 @@ struct Cavlc {
       if (sl == 0) sl = 1;
       if (std::abs(v) > (3 << (sl - 1)) && sl < 6) ++sl;
     }
-    int tz = 0;
-    for (int i = 0; i < last; ++i) tz += lv[i] == 0;
+    const int tz = last + 1 - total;
     if (total < n) {
       if (n == 4) w.u(kChromaDcTotalZerosBits[total - 1][tz], kChromaDcTotalZerosLen[total - 1][tz], cat);
       else w.u(kTotalZerosBits[total - 1][tz], kTotalZerosLen[total - 1][tz], cat);

@@ -131,13 +131,42 @@ inline int mc_luma_src(const RefPic& r, int x, int y, int mvx, int mvy, int w, i
 void mc_chroma(const Plane& p, int x, int y, int mvx, int mvy, int w, int h, uint8_t* dst, int dst_stride);
 
 // ---------------------------------------------------------------- bit writing
+// RBSP bits written a code at a time through a 64-bit accumulator (the same bytes as the
+// common bit-serial BitWriter; the residual of every macroblock passes through here twice).
+class RbspWriter {
+ public:
+  void put(uint64_t value, int nbits) {  // nbits in 0..56, MSB first
+    acc_ = (acc_ << nbits) | (value & ((uint64_t{1} << nbits) - 1));
+    n_ += nbits;
+    total_ += static_cast<uint64_t>(nbits);
+    while (n_ >= 8) { n_ -= 8; buf_.push_back(static_cast<uint8_t>(acc_ >> n_)); }
+  }
+  int ue(uint32_t v) {  // 9.1; returns the code length
+    const uint64_t x = static_cast<uint64_t>(v) + 1;
+    const int len = 63 - __builtin_clzll(x);
+    if (len <= 27) put(x, 2 * len + 1);  // len zeros, then x in len + 1 bits
+    else { put(0, len); put(x, len + 1); }
+    return 2 * len + 1;
+  }
+  int se(int32_t v) { return ue(v <= 0 ? static_cast<uint32_t>(-2 * static_cast<int64_t>(v)) : static_cast<uint32_t>(2 * v - 1)); }
+  void trailing_bits() { put(1, 1); put(0, (8 - n_) & 7); }  // stop bit, then zero alignment
+  uint64_t bits() const { return total_; }
+  const std::vector<uint8_t>& bytes() const { return buf_; }  // complete bytes only
+
+ private:
+  std::vector<uint8_t> buf_;
+  uint64_t acc_ = 0;
+  int n_ = 0;  // bits in acc_ not yet in buf_ (< 8 between calls)
+  uint64_t total_ = 0;
+};
+
 // RBSP writer that charges every bit to one accounting category.
 struct SyntaxWriter {
-  BitWriter bw;
+  RbspWriter bw;
   BitCounts* counts = nullptr;
   void u(uint32_t v, int n, int cat) { bw.put(v, n); (*counts)[cat] += n; }
-  void ue(uint32_t v, int cat) { bw.ue(v); (*counts)[cat] += ue_bits(v); }
-  void se(int32_t v, int cat) { bw.se(v); (*counts)[cat] += se_bits(v); }
+  void ue(uint32_t v, int cat) { (*counts)[cat] += bw.ue(v); }
+  void se(int32_t v, int cat) { (*counts)[cat] += bw.se(v); }
 };
 
 
@@ -209,7 +238,7 @@ void write_pps(const EncCtx& c, std::vector<uint8_t>& out, BitCounts& counts);
 void write_slice_header(const EncCtx& c, SyntaxWriter& w);
 // Wraps a finished RBSP into an Annex B NAL unit; start code, NAL header and emulation
 // prevention bytes are charged to CAT_HEADER.
-void emit_nal(int nal_ref_idc, int nal_type, const BitWriter& rbsp, std::vector<uint8_t>& out, BitCounts& counts);
+void emit_nal(int nal_ref_idc, int nal_type, const RbspWriter& rbsp, std::vector<uint8_t>& out, BitCounts& counts);
 
 // me.cpp
 struct MeQuery {

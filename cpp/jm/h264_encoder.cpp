@@ -71,7 +71,12 @@ class H264Encoder final : public Encoder {
     out.type = c.idr ? 'I' : 'P';
     out.poc = 2 * (frames_ - last_idr_);
     write_stream(false, out.nal_full, out.bits_full);
-    write_stream(true, out.nal_cropped, out.bits_cropped);
+    if (c.idr) {  // I pictures keep their texture: the cropped stream is the same bytes
+      out.nal_cropped = out.nal_full;
+      out.bits_cropped = out.bits_full;
+    } else {
+      write_stream(true, out.nal_cropped, out.bits_cropped);
+    }
 
     deblock_picture(c);
 

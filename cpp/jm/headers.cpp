@@ -6,7 +6,7 @@
 namespace mvc {
 namespace h264 {
 
-void emit_nal(int nal_ref_idc, int nal_type, const BitWriter& rbsp, std::vector<uint8_t>& out, BitCounts& counts) {
+void emit_nal(int nal_ref_idc, int nal_type, const RbspWriter& rbsp, std::vector<uint8_t>& out, BitCounts& counts) {
   const uint8_t hdr = static_cast<uint8_t>((nal_ref_idc << 5) | nal_type);
   const size_t n = write_nal(out, &hdr, 1, rbsp.bytes(), true);
   counts[CAT_HEADER] += static_cast<double>(8 * n - rbsp.bits());  // start code, NAL header, emulation prevention
