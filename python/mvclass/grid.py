@@ -22,56 +22,58 @@ def round_div(s: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def pool_blocks(field4: np.ndarray, valid4: np.ndarray):
-    """Sum and count of a (H4, W4, C) field over 2x2 block groups, counting valid blocks only."""
-    h4, w4 = valid4.shape
+    """Sum and count of a ([T,] H4, W4, C) field over 2x2 block groups, counting valid blocks only."""
+    lead, (h4, w4) = valid4.shape[:-2], valid4.shape[-2:]
     h4e, w4e = h4 + (h4 & 1), w4 + (w4 & 1)
-    f = np.zeros((h4e, w4e) + field4.shape[2:], np.int64)
-    v = np.zeros((h4e, w4e), bool)
-    f[:h4, :w4] = field4
-    v[:h4, :w4] = valid4
-    f = f * v[..., None]
-    s = f.reshape(h4e // 2, 2, w4e // 2, 2, -1).sum(axis=(1, 3))
-    n = v.reshape(h4e // 2, 2, w4e // 2, 2).sum(axis=(1, 3))
+    f = np.zeros(lead + (h4e, w4e) + field4.shape[valid4.ndim:], np.int64)
+    v = np.zeros(lead + (h4e, w4e), bool)
+    f[..., :h4, :w4, :] = field4
+    v[..., :h4, :w4] = valid4
+    f *= v[..., None]
+    s = f.reshape(lead + (h4e // 2, 2, w4e // 2, 2, -1)).sum(axis=(-4, -2))
+    n = v.reshape(lead + (h4e // 2, 2, w4e // 2, 2)).sum(axis=(-3, -1))
     return s, n
 
 
 def frame_grid(mv4: np.ndarray, ref4: np.ndarray, kind4: np.ndarray, rows: int, cols: int, fill_holes: bool = True):
-    """One frame: 4x4 fields (H4, W4[, 2]) -> (mv (rows, cols, 2) int16, mask bool, ref int8)."""
+    """4x4 fields ([T,] H4, W4[, 2]) -> (mv ([T,] rows, cols, 2) int16, mask bool, ref int8)."""
     has_mv = kind4 != KIND_INTRA
     s, n = pool_blocks(mv4, has_mv)
     mv = round_div(s, n[..., None])
     mask = n > 0
     # ref: the cell's top-left block with an MV (ref_idx is per 8x8 partition in H.264).
-    h4, w4 = kind4.shape
     ref = np.full(mask.shape, -1, np.int8)
+    ref4v = np.where(has_mv, ref4, -1).astype(np.int8)
     for dy in (1, 0):
         for dx in (1, 0):
             sub = np.full(mask.shape, -1, np.int8)
-            blk = np.where(has_mv, ref4, -1)[dy::2, dx::2]
-            sub[: blk.shape[0], : blk.shape[1]] = blk
+            blk = ref4v[..., dy::2, dx::2]
+            sub[..., : blk.shape[-2], : blk.shape[-1]] = blk
             ref = np.where(sub >= 0, sub, ref)
-    mv, mask, ref = mv[:rows, :cols], mask[:rows, :cols], ref[:rows, :cols]
+    mv, mask, ref = mv[..., :rows, :cols, :], mask[..., :rows, :cols], ref[..., :rows, :cols]
     if fill_holes and mask.any():
         mv = fill_intra_holes(mv, mask)
     return mv.astype(np.int16), mask, ref
 
 
 def fill_intra_holes(mv: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Cells without an MV whose 4-neighbourhood has >= 2 MV cells take those cells' rounded mean."""
-    rows, cols = mask.shape
-    pm = np.zeros((rows + 2, cols + 2), bool)
-    pm[1:-1, 1:-1] = mask
-    pv = np.zeros((rows + 2, cols + 2, 2), np.int64)
-    pv[1:-1, 1:-1] = mv
-    s = np.zeros((rows, cols, 2), np.int64)
-    n = np.zeros((rows, cols), np.int64)
+    """Cells without an MV whose 4-neighbourhood has >= 2 MV cells take those cells' rounded mean.
+
+    Works on one frame (rows, cols) or a stack ([T,] rows, cols); frames are independent."""
+    lead, (rows, cols) = mask.shape[:-2], mask.shape[-2:]
+    pm = np.zeros(lead + (rows + 2, cols + 2), bool)
+    pm[..., 1:-1, 1:-1] = mask
+    pv = np.zeros(lead + (rows + 2, cols + 2, 2), np.int64)
+    pv[..., 1:-1, 1:-1, :] = mv
+    s = np.zeros(lead + (rows, cols, 2), np.int64)
+    n = np.zeros(lead + (rows, cols), np.int64)
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        m = pm[1 + dy:rows + 1 + dy, 1 + dx:cols + 1 + dx]
-        s += pv[1 + dy:rows + 1 + dy, 1 + dx:cols + 1 + dx] * m[..., None]
+        m = pm[..., 1 + dy:rows + 1 + dy, 1 + dx:cols + 1 + dx]
+        s += pv[..., 1 + dy:rows + 1 + dy, 1 + dx:cols + 1 + dx, :] * m[..., None]
         n += m
     fill = (~mask) & (n >= 2)
-    out = mv.astype(np.int64).copy()
-    out[fill] = round_div(s, n[..., None])[fill]
+    out = mv.astype(np.int64)
+    out[fill] = round_div(s[fill], n[fill][..., None])
     return out
 
 
@@ -79,19 +81,23 @@ def mv_grid(mv4: np.ndarray, ref4: np.ndarray, kind4: np.ndarray, height: int, w
     """A whole video: (T, H4, W4, 2) fields -> mv (T, ceil(H/8), ceil(W/8), 2) int16, mask, ref."""
     rows, cols = -(-height // 8), -(-width // 8)
     t = mv4.shape[0]
-    mv = np.zeros((t, rows, cols, 2), np.int16)
-    mask = np.zeros((t, rows, cols), bool)
-    ref = np.full((t, rows, cols), -1, np.int8)
-    for i in range(t):
-        mv[i], mask[i], ref[i] = frame_grid(mv4[i], ref4[i], kind4[i], rows, cols, fill_holes)
-    return mv, mask, ref
+    if t == 0:
+        return np.zeros((0, rows, cols, 2), np.int16), np.zeros((0, rows, cols), bool), np.full((0, rows, cols), -1, np.int8)
+    mv, mask, ref = frame_grid(mv4, ref4, kind4, rows, cols, fill_holes)
+    # the grid of a video smaller than its coded size: pad with empty cells
+    out = (np.zeros((t, rows, cols, 2), np.int16), np.zeros((t, rows, cols), bool), np.full((t, rows, cols), -1, np.int8))
+    out[0][:, : mv.shape[1], : mv.shape[2]] = mv
+    out[1][:, : mask.shape[1], : mask.shape[2]] = mask
+    out[2][:, : ref.shape[1], : ref.shape[2]] = ref
+    return out
 
 
 def mvd_grid(mvd4: np.ndarray, kind4: np.ndarray, height: int, width: int) -> np.ndarray:
     """A whole video's mvd fields on the same grid as :func:`mv_grid` (rounded mean, no hole filling)."""
     rows, cols = -(-height // 8), -(-width // 8)
     out = np.zeros((mvd4.shape[0], rows, cols, 2), np.int16)
-    for i in range(mvd4.shape[0]):
-        s, n = pool_blocks(mvd4[i], kind4[i] != KIND_INTRA)
-        out[i] = round_div(s, n[..., None])[:rows, :cols]
+    if mvd4.shape[0]:
+        s, n = pool_blocks(mvd4, kind4 != KIND_INTRA)
+        g = round_div(s, n[..., None])[:, :rows, :cols]
+        out[:, : g.shape[1], : g.shape[2]] = g
     return out
