@@ -320,14 +320,17 @@ int code_i4(EncCtx& c, Mb& m, int mbx, int mby) {
     luma_edge(c, px, py, 4, topright4(c, mbx, mby, bx, by), e);
     const int pm = pred_i4_mode(c, mbx, mby, bx, by);
     const uint8_t* s = c.src.y.at(px, py);
-    uint8_t tmp[16], best_pred[16];
+    alignas(16) uint8_t pred[9][16];
+    const int allowed = pred4x4_all(e, pred);
     int best = INT_MAX, bm = 2;
+    static const PixelCmp satd4 = satd_fn(4, 4);
+    const int cost_pm = c.lambda_bits(1), cost_other = c.lambda_bits(4);
     for (int mode = 0; mode < 9; ++mode) {
-      if (!pred4x4(mode, e, tmp, 4)) continue;
-      static const PixelCmp satd4 = satd_fn(4, 4);
-      const int cost = satd4(s, ss, tmp, 4) + c.lambda_bits(mode == pm ? 1 : 4);
-      if (cost < best) { best = cost; bm = mode; std::memcpy(best_pred, tmp, 16); }
+      if (!((allowed >> mode) & 1)) continue;
+      const int cost = satd4(s, ss, pred[mode], 4) + (mode == pm ? cost_pm : cost_other);
+      if (cost < best) { best = cost; bm = mode; }
     }
+    const uint8_t* best_pred = pred[bm];
     total += best;
     m.i4_mode[r] = int8_t(bm);
     c.i4mode4[static_cast<size_t>(mby * 4 + by) * c.w4 + mbx * 4 + bx] = int8_t(bm);

@@ -85,7 +85,8 @@ struct IntraEdge {
   uint8_t* top() { return top_buf + 1; }
   const uint8_t* top() const { return top_buf + 1; }
 };
-bool pred4x4(int mode, const IntraEdge& e, uint8_t* dst, int stride);  // false: mode not allowed
+// All nine Intra_4x4 predictions (raster 4x4 each); returns the bit set of the modes allowed.
+int pred4x4_all(const IntraEdge& e, uint8_t (*pred)[16]);
 bool pred16x16(int mode, const IntraEdge& e, uint8_t* dst, int stride);
 bool pred_chroma(int mode, const IntraEdge& e, uint8_t* dst, int stride);  // 8x8
 

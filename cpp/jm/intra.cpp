@@ -6,92 +6,77 @@ namespace h264 {
 
 static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
 
-bool pred4x4(int mode, const IntraEdge& e, uint8_t* d, int s) {
+namespace {
+// The directional Intra_4x4 modes (3..8) read every sample from the edge line
+// E = l[3] l[2] l[1] l[0] corner t[0..7] (E[4] is the corner), either as the 3-tap value
+// F[i] = (E[i-1] + 2 E[i] + E[i+1] + 2) >> 2, the 2-tap A[i] = (E[i] + E[i+1] + 1) >> 1, or
+// l[3] itself (both line ends replicated). kDirIdx maps each (mode, raster position) into
+// V = F[0..12] A[0..12] l[3] (8.3.1.2.4-9 rewritten as one lookup).
+constexpr int kF = 0, kA = 13, kL3 = 26;
+struct DirTable {
+  uint8_t idx[6][16];
+  constexpr DirTable() : idx() {
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x) {
+        const int r = y * 4 + x;
+        idx[0][r] = uint8_t(kF + 6 + x + y);  // 3: diagonal down left
+        idx[1][r] = uint8_t(kF + 4 + x - y);  // 4: diagonal down right
+        {                                     // 5: vertical right
+          const int z = 2 * x - y;
+          idx[2][r] = uint8_t(z >= 0 ? ((z & 1) ? kF : kA) + 4 + x - (y >> 1) : z == -1 ? kF + 4 : kF + 5 - y);
+        }
+        {  // 6: horizontal down
+          const int z = 2 * y - x;
+          idx[3][r] = uint8_t(z >= 0 ? ((z & 1) ? kF + 4 : kA + 3) - y + (x >> 1) : z == -1 ? kF + 4 : kF + 3 + x);
+        }
+        idx[4][r] = uint8_t((y & 1) ? kF + 6 + x + (y >> 1) : kA + 5 + x + (y >> 1));  // 7: vertical left
+        {                                                                                 // 8: horizontal up
+          const int z = x + 2 * y, i = y + (x >> 1);
+          idx[5][r] = uint8_t(z > 5 ? kL3 : z == 5 ? kF + 0 : (z & 1) ? kF + 2 - i : kA + 2 - i);
+        }
+      }
+  }
+};
+constexpr DirTable kDir;
+}  // namespace
+
+int pred4x4_all(const IntraEdge& e, uint8_t (*d)[16]) {
   const uint8_t* t = e.top();  // t[-1] is the corner p[-1,-1]; t[4..7] already substituted when needed
   const uint8_t* l = e.left;
-  auto P = [&](int x, int y) -> int { return y < 0 ? t[x] : l[y]; };  // x == -1 when y >= 0
-  switch (mode) {
-    case 0:
-      if (!e.has_top) return false;
-      for (int y = 0; y < 4; ++y) for (int x = 0; x < 4; ++x) d[y * s + x] = t[x];
-      return true;
-    case 1:
-      if (!e.has_left) return false;
-      for (int y = 0; y < 4; ++y) for (int x = 0; x < 4; ++x) d[y * s + x] = l[y];
-      return true;
-    case 2: {
-      int v;
-      if (e.has_top && e.has_left) v = (t[0] + t[1] + t[2] + t[3] + l[0] + l[1] + l[2] + l[3] + 4) >> 3;
-      else if (e.has_left) v = (l[0] + l[1] + l[2] + l[3] + 2) >> 2;
-      else if (e.has_top) v = (t[0] + t[1] + t[2] + t[3] + 2) >> 2;
-      else v = 128;
-      for (int y = 0; y < 4; ++y) for (int x = 0; x < 4; ++x) d[y * s + x] = uint8_t(v);
-      return true;
-    }
-    case 3:
-      if (!e.has_top) return false;
-      for (int y = 0; y < 4; ++y)
-        for (int x = 0; x < 4; ++x)
-          d[y * s + x] = (x == 3 && y == 3) ? uint8_t((t[6] + 3 * t[7] + 2) >> 2)
-                                            : uint8_t((t[x + y] + 2 * t[x + y + 1] + t[x + y + 2] + 2) >> 2);
-      return true;
-    case 7:
-      if (!e.has_top) return false;
-      for (int y = 0; y < 4; ++y)
-        for (int x = 0; x < 4; ++x) {
-          const int i = x + (y >> 1);
-          d[y * s + x] = (y & 1) ? uint8_t((t[i] + 2 * t[i + 1] + t[i + 2] + 2) >> 2) : uint8_t((t[i] + t[i + 1] + 1) >> 1);
-        }
-      return true;
-    case 8:
-      if (!e.has_left) return false;
-      for (int y = 0; y < 4; ++y)
-        for (int x = 0; x < 4; ++x) {
-          const int z = x + 2 * y, i = y + (x >> 1);
-          int v;
-          if (z > 5) v = l[3];
-          else if (z == 5) v = (l[2] + 3 * l[3] + 2) >> 2;
-          else if (z & 1) v = (l[i] + 2 * l[i + 1] + l[i + 2] + 2) >> 2;
-          else v = (l[i] + l[i + 1] + 1) >> 1;
-          d[y * s + x] = uint8_t(v);
-        }
-      return true;
-    default: break;
+  int ok = 1 << 2;
+  int E[15];  // E[k + 1] = edge sample k, with E[0] and E[14] replicating the ends
+  for (int k = 0; k < 4; ++k) E[1 + k] = e.has_left ? l[3 - k] : 0;
+  E[5] = e.has_topleft ? t[-1] : 0;
+  for (int k = 0; k < 8; ++k) E[6 + k] = e.has_top ? t[k] : 0;
+  E[0] = E[1]; E[14] = E[13];
+  uint8_t V[27];
+  for (int i = 0; i < 13; ++i) {
+    V[kF + i] = uint8_t((E[i] + 2 * E[i + 1] + E[i + 2] + 2) >> 2);
+    V[kA + i] = uint8_t((E[i + 1] + E[i + 2] + 1) >> 1);
   }
-  if (!(e.has_top && e.has_left && e.has_topleft)) return false;
-  for (int y = 0; y < 4; ++y)
-    for (int x = 0; x < 4; ++x) {
-      int v;
-      if (mode == 4) {
-        if (x > y) {
-          v = (P(x - y - 2, -1) + 2 * P(x - y - 1, -1) + P(x - y, -1) + 2) >> 2;
-        } else if (x < y) {
-          const int a = (y - x - 2 < 0) ? t[-1] : l[y - x - 2];
-          v = (a + 2 * l[y - x - 1] + l[y - x] + 2) >> 2;
-        } else {
-          v = (t[0] + 2 * t[-1] + l[0] + 2) >> 2;
-        }
-      } else if (mode == 5) {
-        const int z = 2 * x - y;
-        if (z >= 0 && !(z & 1)) v = (P(x - (y >> 1) - 1, -1) + P(x - (y >> 1), -1) + 1) >> 1;
-        else if (z >= 0) v = (P(x - (y >> 1) - 2, -1) + 2 * P(x - (y >> 1) - 1, -1) + P(x - (y >> 1), -1) + 2) >> 2;
-        else if (z == -1) v = (l[0] + 2 * t[-1] + t[0] + 2) >> 2;
-        else {
-          const int a = (y - 3 < 0) ? t[-1] : l[y - 3];
-          const int b = (y - 2 < 0) ? t[-1] : l[y - 2];
-          v = (l[y - 1] + 2 * b + a + 2) >> 2;
-        }
-      } else {  // mode 6
-        const int z = 2 * y - x;
-        auto L = [&](int yy) { return yy < 0 ? int(t[-1]) : int(l[yy]); };
-        if (z >= 0 && !(z & 1)) v = (L(y - (x >> 1) - 1) + L(y - (x >> 1)) + 1) >> 1;
-        else if (z >= 0) v = (L(y - (x >> 1) - 2) + 2 * L(y - (x >> 1) - 1) + L(y - (x >> 1)) + 2) >> 2;
-        else if (z == -1) v = (l[0] + 2 * t[-1] + t[0] + 2) >> 2;
-        else v = (t[x - 1] + 2 * t[x - 2] + t[x - 3] + 2) >> 2;
-      }
-      d[y * s + x] = uint8_t(v);
-    }
-  return true;
+  V[kL3] = uint8_t(E[1]);
+  int dc;
+  if (e.has_top && e.has_left) dc = (t[0] + t[1] + t[2] + t[3] + l[0] + l[1] + l[2] + l[3] + 4) >> 3;
+  else if (e.has_left) dc = (l[0] + l[1] + l[2] + l[3] + 2) >> 2;
+  else if (e.has_top) dc = (t[0] + t[1] + t[2] + t[3] + 2) >> 2;
+  else dc = 128;
+  for (int r = 0; r < 16; ++r) d[2][r] = uint8_t(dc);
+  auto dir = [&](int mode) {
+    for (int r = 0; r < 16; ++r) d[mode][r] = V[kDir.idx[mode - 3][r]];
+    ok |= 1 << mode;
+  };
+  if (e.has_top) {
+    for (int r = 0; r < 16; ++r) d[0][r] = t[r & 3];
+    ok |= 1;
+    dir(3); dir(7);
+  }
+  if (e.has_left) {
+    for (int r = 0; r < 16; ++r) d[1][r] = l[r >> 2];
+    ok |= 2;
+    dir(8);
+  }
+  if (e.has_top && e.has_left && e.has_topleft) { dir(4); dir(5); dir(6); }
+  return ok;
 }
 
 bool pred16x16(int mode, const IntraEdge& e, uint8_t* d, int s) {
