@@ -86,9 +86,11 @@ int quant4(const int32_t* coef, int16_t* lv, int qp, bool intra, int start) {
   const int qbits = 15 + qp / 6;
   const int f = ((1 << qbits) >> 6) * (intra ? kDzIntra : kDzInter);
   const int* mf = kQuantMF[qp % 6];
-  int16_t q[16];
+  alignas(16) int16_t q[16];
 #if defined(__SSE2__)
   const __m128i vf = _mm_set1_epi32(f), sh = _mm_cvtsi32_si128(qbits);
+  __m128i any = _mm_setzero_si128();
+  const __m128i keep0 = start ? _mm_set_epi16(-1, -1, -1, -1, -1, -1, -1, 0) : _mm_set1_epi16(-1);  // DC counts from start 0
   for (int h = 0; h < 16; h += 8) {  // |c| and mf fit 16 bits; their product is rebuilt in 32
     const __m128i c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(coef + h));
     const __m128i c1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(coef + h + 4));
@@ -101,7 +103,12 @@ int quant4(const int32_t* coef, int16_t* lv, int qp, bool intra, int start) {
     const __m128i l0 = _mm_sra_epi32(_mm_add_epi32(_mm_unpacklo_epi16(plo, phi), vf), sh);
     const __m128i l1 = _mm_sra_epi32(_mm_add_epi32(_mm_unpackhi_epi16(plo, phi), vf), sh);
     const __m128i l = _mm_packs_epi32(l0, l1);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + h), _mm_sub_epi16(_mm_xor_si128(l, sgn), sgn));
+    any = _mm_or_si128(any, h == 0 ? _mm_and_si128(l, keep0) : l);
+    _mm_store_si128(reinterpret_cast<__m128i*>(q + h), _mm_sub_epi16(_mm_xor_si128(l, sgn), sgn));
+  }
+  if (_mm_movemask_epi8(_mm_cmpeq_epi16(any, _mm_setzero_si128())) == 0xFFFF) {  // the usual inter block
+    std::fill(lv + start, lv + 16, int16_t(0));
+    return 0;
   }
 #else
   for (int i = 0; i < 16; ++i) {
