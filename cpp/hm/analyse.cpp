@@ -82,12 +82,13 @@ struct Analyser {
     }
     const double d_coded = double(ssd(sp.at(xc, yc), sp.stride, rp.at(xc, yc), rp.stride, n, n));
     const double d_zero = double(ssd(sp.at(xc, yc), sp.stride, pred, n, n, n));
-    const double bits = residual_bits(ctx, q, n, log2n, c, scan_idx_for(mode, log2n, c)) + 1.0;
+    const double rbits = residual_bits(ctx, q, n, log2n, c, scan_idx_for(mode, log2n, c));
     const double w = c ? wc : 1.0;
-    if (w * d_zero <= w * d_coded + lambda * bits) {
+    if (w * d_zero <= w * d_coded + lambda * (rbits + 1.0)) {
       for (int y = 0; y < n; ++y) std::memcpy(rp.at(xc, yc + y), pred + y * n, n);
       return 0;
     }
+    res_bits_ += rbits;
     for (int y = 0; y < n; ++y) std::memcpy(lev + y * ls, q + y * n, n * sizeof(int16_t));
     return 1;
   }
@@ -108,13 +109,15 @@ struct Analyser {
     return dl + wc * (du + dv);
   }
 
+  // CU syntax priced on the estimating CABAC; the residual's own bits were priced by code_tb.
   double rate_cu(int x0, int y0, int log2) {
     Cabac est(true);
     est.ctx = ctx;
-    SliceCtx sc{&s, &f, false, false, false};
+    SliceCtx sc{&s, &f, false, false, false, true};
     write_coding_unit(est, sc, x0, y0, log2);
-    return est.cost();
+    return est.cost() + res_bits_;
   }
+  double res_bits_ = 0;  // residual_coding() bits of the TBs coded by the current apply()
 
   // Writes the candidate into the records, predicts, codes the residual and reconstructs.
   double apply(const Cand& cd, int x0, int y0, int log2, int depth) {
@@ -122,6 +125,7 @@ struct Analyser {
     const int tlog2 = std::min(log2, s.max_tb_log2) - (cd.tu_split ? 1 : 0), tn = 1 << tlog2;
     const bool intra = cd.pred == MODE_INTRA;
     const int h = n >> 1;
+    res_bits_ = 0;
     for (int y = y0; y < y0 + n; y += 4)
       for (int x = x0; x < x0 + n; x += 4) {
         Blk& b = f.b(x, y);

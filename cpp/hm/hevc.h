@@ -215,6 +215,7 @@ struct SliceCtx {
   Frame* f;
   bool cropped;  // texture off for P pictures
   bool sao_luma, sao_chroma;
+  bool skip_residual = false;  // estimation only: residual_coding() priced by the caller
 };
 struct SaoParam {
   uint8_t type[3] = {0, 0, 0};  // 0 off, 1 band, 2 edge

@@ -193,6 +193,7 @@ struct Writer {
   }
 
   void residual(int x0, int y0, int log2, int comp) {  // x0, y0 luma position of the TB owner
+    if (sc.skip_residual) return;
     const int xc = comp ? x0 >> 1 : x0, yc = comp ? y0 >> 1 : y0;
     residual_coding(c, f.cf(comp, xc, yc), f.cstride(comp), log2, comp, scan_idx(x0, y0, log2, comp));
   }
