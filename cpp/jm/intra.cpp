@@ -1,4 +1,9 @@
 // Intra prediction (H.264 8.3.1.2 Intra_4x4, 8.3.3 Intra_16x16, 8.3.4 chroma, 4:2:0).
+#include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "jm/h264.h"
 
 namespace mvc {
@@ -85,11 +90,11 @@ bool pred16x16(int mode, const IntraEdge& e, uint8_t* d, int s) {
   switch (mode) {
     case 0:
       if (!e.has_top) return false;
-      for (int y = 0; y < 16; ++y) for (int x = 0; x < 16; ++x) d[y * s + x] = t[x];
+      for (int y = 0; y < 16; ++y) std::memcpy(d + y * s, t, 16);
       return true;
     case 1:
       if (!e.has_left) return false;
-      for (int y = 0; y < 16; ++y) for (int x = 0; x < 16; ++x) d[y * s + x] = l[y];
+      for (int y = 0; y < 16; ++y) std::memset(d + y * s, l[y], 16);
       return true;
     case 2: {
       int st = 0, sl = 0, v;
@@ -98,7 +103,7 @@ bool pred16x16(int mode, const IntraEdge& e, uint8_t* d, int s) {
       else if (e.has_left) v = (sl + 8) >> 4;
       else if (e.has_top) v = (st + 8) >> 4;
       else v = 128;
-      for (int y = 0; y < 16; ++y) for (int x = 0; x < 16; ++x) d[y * s + x] = uint8_t(v);
+      for (int y = 0; y < 16; ++y) std::memset(d + y * s, v, 16);
       return true;
     }
     case 3: {
@@ -109,6 +114,18 @@ bool pred16x16(int mode, const IntraEdge& e, uint8_t* d, int s) {
         V += (i + 1) * (l[8 + i] - (6 - i < 0 ? t[-1] : l[6 - i]));
       }
       const int a = 16 * (l[15] + t[15]), b = (5 * H + 32) >> 6, c = (5 * V + 32) >> 6;
+#if defined(__SSE2__)
+      {  // |a| + 7|b| + 8|c| + 16 < 2^15 for 8-bit samples: exact in 16-bit lanes
+        const __m128i bx0 = _mm_mullo_epi16(_mm_set1_epi16(int16_t(b)), _mm_setr_epi16(-7, -6, -5, -4, -3, -2, -1, 0));
+        const __m128i bx1 = _mm_add_epi16(bx0, _mm_set1_epi16(int16_t(8 * b)));
+        for (int y = 0; y < 16; ++y) {
+          const __m128i row = _mm_set1_epi16(int16_t(a + c * (y - 7) + 16));
+          const __m128i lo = _mm_srai_epi16(_mm_add_epi16(row, bx0), 5), hi = _mm_srai_epi16(_mm_add_epi16(row, bx1), 5);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + y * s), _mm_packus_epi16(lo, hi));
+        }
+        return true;
+      }
+#endif
       for (int y = 0; y < 16; ++y)
         for (int x = 0; x < 16; ++x) d[y * s + x] = clip1((a + b * (x - 7) + c * (y - 7) + 16) >> 5);
       return true;

@@ -1,6 +1,7 @@
 // 4x4 integer transform, Hadamard DC transforms and quantisation (H.264 8.5.10-8.5.12).
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -67,7 +68,46 @@ void fdct4(const int16_t* d, int32_t* out) {
 
 static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
 
+#if defined(__SSE2__)
+namespace {
+inline void transpose4_32(__m128i& a, __m128i& b, __m128i& c, __m128i& d) {
+  const __m128i ab0 = _mm_unpacklo_epi32(a, b), ab1 = _mm_unpackhi_epi32(a, b);
+  const __m128i cd0 = _mm_unpacklo_epi32(c, d), cd1 = _mm_unpackhi_epi32(c, d);
+  a = _mm_unpacklo_epi64(ab0, cd0); b = _mm_unpackhi_epi64(ab0, cd0);
+  c = _mm_unpacklo_epi64(ab1, cd1); d = _mm_unpackhi_epi64(ab1, cd1);
+}
+// One 1-D inverse stage (8.5.12.2) on vectors holding element k of four lines in vector k.
+inline void idct4_stage(__m128i& v0, __m128i& v1, __m128i& v2, __m128i& v3) {
+  const __m128i e = _mm_add_epi32(v0, v2), f = _mm_sub_epi32(v0, v2);
+  const __m128i g = _mm_sub_epi32(_mm_srai_epi32(v1, 1), v3), h = _mm_add_epi32(v1, _mm_srai_epi32(v3, 1));
+  v0 = _mm_add_epi32(e, h); v1 = _mm_add_epi32(f, g); v2 = _mm_sub_epi32(f, g); v3 = _mm_sub_epi32(e, h);
+}
+}  // namespace
+#endif
+
 void idct4_add(int32_t* c, uint8_t* dst, int stride) {
+#if defined(__SSE2__)
+  {
+    __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c)), r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 4));
+    __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 8)), r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 12));
+    transpose4_32(r0, r1, r2, r3);  // rk = element k of every row
+    idct4_stage(r0, r1, r2, r3);    // rk = row results k
+    transpose4_32(r0, r1, r2, r3);  // ri = row i's results
+    idct4_stage(r0, r1, r2, r3);    // ri = output row i
+    const __m128i r32 = _mm_set1_epi32(32), z = _mm_setzero_si128();
+    const __m128i lo = _mm_packs_epi32(_mm_srai_epi32(_mm_add_epi32(r0, r32), 6), _mm_srai_epi32(_mm_add_epi32(r1, r32), 6));
+    const __m128i hi = _mm_packs_epi32(_mm_srai_epi32(_mm_add_epi32(r2, r32), 6), _mm_srai_epi32(_mm_add_epi32(r3, r32), 6));
+    auto px = [&](int i) { int32_t v; std::memcpy(&v, dst + i * stride, 4); return _mm_cvtsi32_si128(v); };
+    // saturating adds: a residual beyond int16 clips to 0 or 255 either way
+    const __m128i p01 = _mm_unpacklo_epi8(_mm_unpacklo_epi32(px(0), px(1)), z), p23 = _mm_unpacklo_epi8(_mm_unpacklo_epi32(px(2), px(3)), z);
+    const __m128i out = _mm_packus_epi16(_mm_adds_epi16(p01, lo), _mm_adds_epi16(p23, hi));
+    const int32_t o0 = _mm_cvtsi128_si32(out), o1 = _mm_cvtsi128_si32(_mm_srli_si128(out, 4));
+    const int32_t o2 = _mm_cvtsi128_si32(_mm_srli_si128(out, 8)), o3 = _mm_cvtsi128_si32(_mm_srli_si128(out, 12));
+    std::memcpy(dst, &o0, 4); std::memcpy(dst + stride, &o1, 4);
+    std::memcpy(dst + 2 * stride, &o2, 4); std::memcpy(dst + 3 * stride, &o3, 4);
+    return;
+  }
+#endif
   int32_t t[16];
   for (int i = 0; i < 4; ++i) {
     const int32_t* r = c + 4 * i;
