@@ -2,10 +2,15 @@
 // standard's 14-bit intermediate precision, then default weighted (uni) prediction (8.5.3.3.4.2).
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
+// SSE2 (x86-64 baseline) kernels, AVX2 ones chosen at run time; other CPUs run the scalar loops.
+#if defined(__SSE2__)
 #include <emmintrin.h>
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MVC_NO_AVX2)
+#endif
+#if defined(__SSE2__) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MVC_NO_AVX2)
+#define MVC_MC_AVX2 1
 #include <immintrin.h>
 #endif
 
@@ -42,6 +47,7 @@ const uint8_t* window(const Plane& p, int x0, int y0, int ww, int wh, uint8_t* t
   return tmp;
 }
 
+#if defined(__SSE2__)
 // 8 (or, with W4, 4) samples from p as 16-bit lanes; W4 reads only 4 bytes.
 template <bool W4>
 inline __m128i load_u8x8(const uint8_t* p) {
@@ -122,6 +128,7 @@ void interp_sse2(const uint8_t* o, int st, int fx, int fy, const int* cx, const 
       store_u8x8<W4>(dst + y * ds + x, _mm_packs_epi32(lo, hi));
     }
 }
+#endif
 
 template <int TAPS>
 void interp(const Plane& ref, int xi, int yi, int fx, int fy, const int* cx, const int* cy, int w, int h,
@@ -135,8 +142,10 @@ void interp(const Plane& ref, int xi, int yi, int fx, int fy, const int* cx, con
     for (int y = 0; y < h; ++y) std::copy_n(o + y * st, w, dst + y * ds);  // (v << 6 + 32) >> 6
     return;
   }
+#if defined(__SSE2__)
   if (w == 4) return interp_sse2<TAPS, true>(o, st, fx, fy, cx, cy, w, h, dst, ds);
   if ((w & 7) == 0) return interp_sse2<TAPS, false>(o, st, fx, fy, cx, cy, w, h, dst, ds);
+#endif
   int16_t mid[(64 + 8) * 64];
   int rows;
   const int16_t* m;
@@ -204,8 +213,7 @@ const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, 
   return buf;
 }
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MVC_NO_AVX2)
-#define MVC_MC_AVX2 1
+#if defined(MVC_MC_AVX2)
 #define MVC_AVX2_FN __attribute__((target("avx2")))
 namespace {
 const bool kMcAvx2 = __builtin_cpu_supports("avx2");
@@ -283,23 +291,30 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
     return;
   }
   const int rows = h + 7;
+#if defined(__SSE2__)
   const int wv = w & ~7;  // SSE2 part; the remaining columns run the scalar loops
+  const __m128i zero = _mm_setzero_si128();
+#else
+  const int wv = 0;
+#endif
 #if defined(MVC_MC_AVX2)
   const int w16 = kMcAvx2 ? (w & ~15) : 0;  // AVX2 part, before the SSE2 one
 #else
   const int w16 = 0;
 #endif
-  std::vector<int16_t> mid(static_cast<size_t>(rows) * w + 8);
-  const __m128i zero = _mm_setzero_si128();
+  // every intermediate sample read below is written first: no need to zero the buffer
+  std::unique_ptr<int16_t[]> mid_buf(new int16_t[static_cast<size_t>(rows) * w + 8]);
+  int16_t* const mid = mid_buf.get();
   for (int fx = 0; fx < 4; ++fx) {
     const int* cx = kLuma[fx];
     if (fx) {
       for (int y = 0; y < rows; ++y) {  // rows y0-3 .. y0+h+3
         const uint8_t* r = ref.at(x0 - 3, y0 - 3 + y);
-        int16_t* d = mid.data() + static_cast<size_t>(y) * w;
+        int16_t* d = mid + static_cast<size_t>(y) * w;
 #if defined(MVC_MC_AVX2)
         if (w16) subpel_h_avx2(r, d, w16, cx);
 #endif
+#if defined(__SSE2__)
         for (int x = w16; x < wv; x += 8) {  // partial sums stay within 112 * 255: exact in 16 bits
           __m128i acc = zero;
           for (int k = 0; k < 8; ++k) {
@@ -309,6 +324,7 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
           }
           _mm_storeu_si128(reinterpret_cast<__m128i*>(d + x), acc);
         }
+#endif
         for (int x = wv; x < w; ++x) {
           int sacc = 0;
           for (int k = 0; k < 8; ++k) sacc += cx[k] * r[x + k];
@@ -316,42 +332,47 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
         }
       }
       for (int y = 0; y < h; ++y) {
-        const int16_t* m = mid.data() + static_cast<size_t>(y + 3) * w;
+        const int16_t* m = mid + static_cast<size_t>(y + 3) * w;
         uint8_t* o = sub[fx].at(x0, y0 + y);
 #if defined(MVC_MC_AVX2)
         if (w16) subpel_hout_avx2(m, o, w16);
 #endif
+#if defined(__SSE2__)
         for (int x = w16; x < wv; x += 8) {
           const __m128i v = _mm_srai_epi16(_mm_add_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m + x)), _mm_set1_epi16(32)), 6);
           _mm_storel_epi64(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(v, v));
         }
+#endif
         for (int x = wv; x < w; ++x) o[x] = clip1((m[x] + 32) >> 6);
       }
     }
     for (int fy = 1; fy < 4; ++fy) {
       const int* cy = kLuma[fy];
       Plane& op = sub[fy * 4 + fx];
+#if defined(__SSE2__)
       __m128i cpair[4];
       for (int k = 0; k < 4; ++k)
         cpair[k] = _mm_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
+#endif
       for (int y = 0; y < h; ++y) {
         uint8_t* o = op.at(x0, y0 + y);
 #if defined(MVC_MC_AVX2)
         if (w16) {
           const void* rows[8];
           for (int k = 0; k < 8; ++k)
-            rows[k] = fx ? static_cast<const void*>(mid.data() + static_cast<size_t>(y + k) * w) : static_cast<const void*>(ref.at(x0, y0 + y + k - 3));
+            rows[k] = fx ? static_cast<const void*>(mid + static_cast<size_t>(y + k) * w) : static_cast<const void*>(ref.at(x0, y0 + y + k - 3));
           if (fx) subpel_v_avx2<true>(rows, o, w16, cy);
           else subpel_v_avx2<false>(rows, o, w16, cy);
         }
 #endif
+#if defined(__SSE2__)
         for (int x = w16; x < wv; x += 8) {  // pairs of taps through pmaddwd, exact 32-bit sums
           __m128i lo = zero, hi = zero;
           for (int k = 0; k < 4; ++k) {
             __m128i ra, rb;
             if (fx) {
-              ra = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid.data() + static_cast<size_t>(y + 2 * k) * w + x));
-              rb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid.data() + static_cast<size_t>(y + 2 * k + 1) * w + x));
+              ra = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid + static_cast<size_t>(y + 2 * k) * w + x));
+              rb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid + static_cast<size_t>(y + 2 * k + 1) * w + x));
             } else {
               ra = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ref.at(x0 + x, y0 + y + 2 * k - 3))), zero);
               rb = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ref.at(x0 + x, y0 + y + 2 * k - 2))), zero);
@@ -368,6 +389,7 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
           const __m128i p16 = _mm_packs_epi32(lo, hi);
           _mm_storel_epi64(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(p16, p16));
         }
+#endif
         for (int x = wv; x < w; ++x) {
           int sacc = 0;
           for (int k = 0; k < 8; ++k)
