@@ -26,6 +26,10 @@ struct Cand {
 };
 
 
+// P pictures: intra is searched past planar, DC and the MPMs only where one of them comes within
+// this factor of the best inter SATD cost
+constexpr double kIntraPre = 2.0;
+
 inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
 
 struct Analyser {
@@ -320,6 +324,12 @@ struct Analyser {
     };
     for (int m = 0; m < 35; ++m) cost[m] = 1e300;
     if (f.is_p) {  // coarse-to-fine: every fourth angle, the MPMs, then the neighbours of the best angle
+      // planar, DC and the MPMs first: where none comes near the inter prediction, intra is not searched
+      eval(0); eval(1);
+      for (int k = 0; k < 3; ++k) eval(cand[k]);
+      double pre = 1e300;
+      for (int m = 0; m < 35; ++m) pre = std::min(pre, cost[m]);
+      if (pre >= kIntraPre * inter_satd_) return;
       for (int m = 0; m < 35; m += (m < 2 ? 1 : 4)) eval(m);
       for (int k = 0; k < 3; ++k) eval(cand[k]);
       for (int d = 2; d >= 1; --d) {
