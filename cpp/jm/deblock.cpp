@@ -70,7 +70,8 @@ inline int inter_strength(const Mb& P, int rp, const Mb& Q, int rq) {
 }
 
 // bS of the macroblock's edges: bs[dir][edge][block along edge]; dir 0 = vertical edges.
-void mb_strengths(const EncCtx& c, int mbx, int mby, int bs[2][4][4]) {
+// Returns false when every bS is 0.
+bool mb_strengths(const EncCtx& c, int mbx, int mby, int bs[2][4][4]) {
   const Mb& Q = c.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
   const Mb* nb[2] = {mbx > 0 ? &Q - 1 : nullptr, mby > 0 ? &Q - c.mbw : nullptr};
   const bool qi = is_intra(Q.type);
@@ -88,6 +89,10 @@ void mb_strengths(const EncCtx& c, int mbx, int mby, int bs[2][4][4]) {
         bs[dir][e][k] = qi ? 3 : flat ? 0 : inter_strength(Q, dir == 0 ? rq - 1 : rq - 4, Q, rq);
       }
   }
+  int any = 0;
+  for (int dir = 0; dir < 2; ++dir)
+    for (int e = 0; e < 4; ++e) any |= bs[dir][e][0] | bs[dir][e][1] | bs[dir][e][2] | bs[dir][e][3];
+  return any != 0;
 }
 
 #if defined(__SSE2__)
@@ -183,16 +188,13 @@ void store_cols(uint8_t* s, int stride, const __m128i* v) {
   }
 }
 
-// Per-lane bS (and tc0) for 8 lanes whose groups of `per` lanes share bs[g].
-inline __m128i lanes_of(const int* bs, int per) {
-  alignas(16) int16_t l[8];
-  for (int i = 0; i < 8; ++i) l[i] = int16_t(bs[i / per]);
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(l));
+// Per-lane bS and tc0 of 8 lanes: luma lanes 0-3 take bs[0], 4-7 bs[1]; chroma lanes 2g, 2g+1 take bs[g].
+inline int tc0_of(int b, int qp) { return b > 0 && b < 4 ? kTc0[qp][b - 1] : 0; }
+inline __m128i luma_lanes_of(int b0, int b1) {
+  return _mm_unpacklo_epi64(_mm_set1_epi16(int16_t(b0)), _mm_set1_epi16(int16_t(b1)));
 }
-inline __m128i tc0_of(const int* bs, int per, int qp) {
-  alignas(16) int16_t l[8];
-  for (int i = 0; i < 8; ++i) { const int b = bs[i / per]; l[i] = int16_t(b > 0 && b < 4 ? kTc0[qp][b - 1] : 0); }
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(l));
+inline __m128i chroma_lanes_of(int b0, int b1, int b2, int b3) {
+  return _mm_setr_epi16(int16_t(b0), int16_t(b0), int16_t(b1), int16_t(b1), int16_t(b2), int16_t(b2), int16_t(b3), int16_t(b3));
 }
 
 void luma_edge(Plane& Y, int x, int y, bool vertical, const int* bs4, int qp, int alpha, int beta) {
@@ -201,7 +203,7 @@ void luma_edge(Plane& Y, int x, int y, bool vertical, const int* bs4, int qp, in
   for (int half = 0; half < 2; ++half) {
     const int* bs = bs4 + 2 * half;
     if (!bs[0] && !bs[1]) continue;
-    const __m128i b = lanes_of(bs, 4), t = tc0_of(bs, 4, qp);
+    const __m128i b = luma_lanes_of(bs[0], bs[1]), t = luma_lanes_of(tc0_of(bs[0], qp), tc0_of(bs[1], qp));
     __m128i v[8];
     if (vertical) {
       uint8_t* r = s + 8 * half * st;
@@ -222,7 +224,8 @@ void chroma_edge(Plane& P, int x, int y, bool vertical, const int* bs4, int qp, 
   if (!bs4[0] && !bs4[1] && !bs4[2] && !bs4[3]) return;
   const int st = P.stride;
   uint8_t* s = P.at(x, y);
-  const __m128i b = lanes_of(bs4, 2), t = tc0_of(bs4, 2, qp);
+  const __m128i b = chroma_lanes_of(bs4[0], bs4[1], bs4[2], bs4[3]);
+  const __m128i t = chroma_lanes_of(tc0_of(bs4[0], qp), tc0_of(bs4[1], qp), tc0_of(bs4[2], qp), tc0_of(bs4[3], qp));
   if (vertical) {
     __m128i v[8];
     load_cols(s, st, v);
@@ -249,7 +252,7 @@ void deblock_picture(EncCtx& c) {
   for (int mby = 0; mby < c.mbh; ++mby)
     for (int mbx = 0; mbx < c.mbw; ++mbx) {
       int bs[2][4][4];  // [dir][edge][block along edge]
-      mb_strengths(c, mbx, mby, bs);
+      if (!mb_strengths(c, mbx, mby, bs)) continue;  // no edge of this macroblock is filtered
 #if defined(__SSE2__)
       for (int dir = 0; dir < 2; ++dir) {
         const bool vert = dir == 0;

@@ -7,6 +7,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define JM_HPEL_AVX2 1
+#endif
 
 #include "jm/h264.h"
 
@@ -14,6 +18,57 @@ namespace mvc {
 namespace h264 {
 
 namespace {
+#if defined(JM_HPEL_AVX2)
+// Sixteen samples per step of the half-sample filters (same arithmetic as the SSE2 loops in
+// build_hpel), compiled for AVX2 and used only where the CPU has it.
+const bool kHpelAvx2 = __builtin_cpu_supports("avx2");
+
+__attribute__((target("avx2"))) inline __m256i widen16(const uint8_t* p) {
+  return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+__attribute__((target("avx2"))) inline void store_bytes16(uint8_t* d, __m256i v16) {  // v16: 16 int16 -> 16 clipped bytes
+  const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi16(v16, _mm256_setzero_si256()), 0xD8);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm256_castsi256_si128(p));
+}
+__attribute__((target("avx2"))) inline __m256i tap6(__m256i a, __m256i b, __m256i c, __m256i d, __m256i e, __m256i f) {
+  return _mm256_add_epi16(_mm256_add_epi16(a, f), _mm256_sub_epi16(_mm256_mullo_epi16(_mm256_add_epi16(c, d), _mm256_set1_epi16(20)),
+                                                                   _mm256_mullo_epi16(_mm256_add_epi16(b, e), _mm256_set1_epi16(5))));
+}
+// Horizontal half samples of row r for x in [x, xend], 16 at a time; returns the first x left.
+__attribute__((target("avx2"))) int hpel_h_avx2(const uint8_t* r, int x, int xend, int16_t* bo, uint8_t* ho) {
+  const __m256i c16 = _mm256_set1_epi16(16);
+  for (; x + 15 <= xend; x += 16) {
+    const __m256i v = tap6(widen16(r + x - 2), widen16(r + x - 1), widen16(r + x), widen16(r + x + 1), widen16(r + x + 2),
+                           widen16(r + x + 3));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bo + x), v);
+    store_bytes16(ho + x, _mm256_srai_epi16(_mm256_add_epi16(v, c16), 5));
+  }
+  return x;
+}
+// Vertical (from samples) and centre (from the horizontal intermediates) half samples.
+__attribute__((target("avx2"))) int hpel_vc_avx2(const uint8_t* const* g, const int16_t* const* b, int x, int xend, uint8_t* vo,
+                                                 uint8_t* co) {
+  const __m256i c16 = _mm256_set1_epi16(16), one = _mm256_set1_epi16(1), m5 = _mm256_set1_epi16(-5), c20 = _mm256_set1_epi16(20);
+  const __m256i p512 = _mm256_set1_epi32(512);
+  for (; x + 15 <= xend; x += 16) {
+    const __m256i v = tap6(widen16(g[0] + x), widen16(g[1] + x), widen16(g[2] + x), widen16(g[3] + x), widen16(g[4] + x), widen16(g[5] + x));
+    store_bytes16(vo + x, _mm256_srai_epi16(_mm256_add_epi16(v, c16), 5));
+    __m256i r[6];
+    for (int k = 0; k < 6; ++k) r[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k] + x));
+    __m256i lo = _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(_mm256_unpacklo_epi16(r[0], r[5]), one),
+                                                   _mm256_madd_epi16(_mm256_unpacklo_epi16(r[1], r[4]), m5)),
+                                  _mm256_madd_epi16(_mm256_unpacklo_epi16(r[2], r[3]), c20));
+    __m256i hi = _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(_mm256_unpackhi_epi16(r[0], r[5]), one),
+                                                   _mm256_madd_epi16(_mm256_unpackhi_epi16(r[1], r[4]), m5)),
+                                  _mm256_madd_epi16(_mm256_unpackhi_epi16(r[2], r[3]), c20));
+    lo = _mm256_srai_epi32(_mm256_add_epi32(lo, p512), 10);
+    hi = _mm256_srai_epi32(_mm256_add_epi32(hi, p512), 10);
+    store_bytes16(co + x, _mm256_packs_epi32(lo, hi));  // in-lane packs keep samples in order
+  }
+  return x;
+}
+#endif
+
 // dst = (a + b + 1) >> 1, the quarter-sample average (pavgb rounds the same way).
 inline void avg_block(const uint8_t* a, const uint8_t* b, int st, uint8_t* d, int ds, int w, int h) {
 #if defined(__SSE2__)
@@ -76,6 +131,9 @@ void RefPic::build_hpel() {
     auto tap = [&](int x, int v) { bo[x - x0] = static_cast<int16_t>(v); ho[x] = clip1((v + 16) >> 5); };
     for (int x = x0; x <= x1; ++x) {
       if (x == x0 + 2) {  // interior: no clamping needed
+#if defined(JM_HPEL_AVX2)
+        if (kHpelAvx2) x = hpel_h_avx2(r, x, x1 - 3, bo - x0, ho);
+#endif
 #if defined(__SSE2__)
         const __m128i z = _mm_setzero_si128(), c5 = _mm_set1_epi16(5), c20 = _mm_set1_epi16(20), c16 = _mm_set1_epi16(16);
         for (; x + 7 <= x1 - 3; x += 8) {
@@ -106,6 +164,13 @@ void RefPic::build_hpel() {
     uint8_t* vo = hpel_v.at(0, y);
     uint8_t* co = hpel_c.at(0, y);
     int x = x0;
+#if defined(JM_HPEL_AVX2)
+    if (kHpelAvx2) {
+      const int16_t* brows[6];
+      for (int k = 0; k < 6; ++k) brows[k] = rows[k] - x0;
+      x = hpel_vc_avx2(grows, brows, x, x1, vo, co);
+    }
+#endif
 #if defined(__SSE2__)
     {
       const __m128i z = _mm_setzero_si128(), c5 = _mm_set1_epi16(5), c20 = _mm_set1_epi16(20), c16 = _mm_set1_epi16(16);
