@@ -16,6 +16,15 @@
 
 namespace mvc {
 
+bool use_avx2() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  static const bool on = __builtin_cpu_supports("avx2") && std::getenv("MVCLASS_NO_AVX2") == nullptr;
+  return on;
+#else
+  return false;
+#endif
+}
+
 namespace {
 template <int W>
 inline int sad_w(const uint8_t* a, int as, const uint8_t* b, int bs, int h) {
@@ -205,7 +214,7 @@ inline int satd4x4_sse2(const uint8_t* a, int as, const uint8_t* b, int bs) {
 #endif
 
 #if defined(MVC_PIXEL_AVX2)
-const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+const bool kHasAvx2 = use_avx2();
 
 // satd8x8_sse2 on two 8x8 blocks at once, one per 128-bit lane (the unpacks of the transpose
 // work within lanes): a 16x8 area, or with Stack8 an 8x16 area (rows y and y + 8 side by side).

@@ -23,4 +23,8 @@ PixelCmp satd_fn(int w, int h);
 using PixelCmpAvg = int (*)(const uint8_t* a, int a_stride, const uint8_t* b, const uint8_t* b2, int b_stride);
 PixelCmpAvg satd_avg_fn(int w, int h);
 
+// Whether the AVX2 kernels (chosen at run time) are used: the CPU has AVX2 and the environment
+// variable MVCLASS_NO_AVX2 is unset at load time (set, the SSE2 / scalar paths run: tests compare them).
+bool use_avx2();
+
 }  // namespace mvc

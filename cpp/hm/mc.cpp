@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #endif
 
+#include "common/pixel.h"
 #include "hm/hevc.h"
 
 namespace mvc {
@@ -216,7 +217,7 @@ const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, 
 #if defined(MVC_MC_AVX2)
 #define MVC_AVX2_FN __attribute__((target("avx2")))
 namespace {
-const bool kMcAvx2 = __builtin_cpu_supports("avx2");
+const bool kMcAvx2 = use_avx2();
 
 // build_subpel_planes' SSE2 loops, 16 samples per step, for x < w16 (same arithmetic).
 MVC_AVX2_FN void subpel_h_avx2(const uint8_t* r, int16_t* d, int w16, const int* cx) {

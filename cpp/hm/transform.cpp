@@ -4,6 +4,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "common/pixel.h"
 #include "hm/hevc.h"
 
 // AVX2 kernels are compiled with a target attribute and chosen at run time (the module must
@@ -119,7 +120,7 @@ void fdct2(const int16_t* res, int rs, int32_t* out) {
 
 #if defined(MVC_HM_AVX2)
 namespace {
-const bool kTrAvx2 = __builtin_cpu_supports("avx2");
+const bool kTrAvx2 = use_avx2();
 // The 1-D transforms above, run on 8 (or for N = 4, 4) independent vectors at once: one vector
 // per lane, the same int32 operations per lane, so the results are identical.
 typedef int32_t v8si __attribute__((vector_size(32)));
@@ -447,7 +448,7 @@ void inverse_transform(const int32_t* in, int16_t* res, int log2n, bool dst) {
 
 namespace {
 #if defined(MVC_HM_AVX2)
-const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+const bool kHasAvx2 = use_avx2();
 
 // The dead-zone quantiser of quantize() on count (a multiple of 8) coefficients, in 64-bit
 // products like the scalar loop: |c| * scale < 2^46, and the level before clipping < 2^31.
