@@ -2,6 +2,9 @@
 // Called twice per picture over the same decision records: the full stream, and the
 // cropped stream (texture_off) in which every macroblock carries no residual.
 #include <cstdlib>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <vector>
 
 #include "jm/h264.h"
@@ -62,6 +65,15 @@ struct Cavlc {
     // vals: non-zero levels from the highest scan position down; runs[k]: zeros immediately
     // before (lower in scan) vals[k]. Read off a bit mask of the non-zero positions.
     uint32_t nzm = 0;
+#if defined(__SSE2__)
+    if (n >= 15) {  // 15 = AC levels lv[0..14] of a block whose DC sits at lv[-1]: read from there, drop bit 0
+      const int16_t* p = lv + n - 16;
+      const __m128i z = _mm_setzero_si128();
+      const __m128i eq = _mm_packs_epi16(_mm_cmpeq_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), z),
+                                         _mm_cmpeq_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)), z));
+      nzm = (~static_cast<uint32_t>(_mm_movemask_epi8(eq)) & 0xFFFFu) >> (16 - n);
+    } else
+#endif
     for (int i = 0; i < n; ++i) nzm |= uint32_t(lv[i] != 0) << i;
     int vals[16], runs[16], total = 0;
     const int last = nzm ? 31 - __builtin_clz(nzm) : -1;
