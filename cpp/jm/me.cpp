@@ -85,10 +85,17 @@ int motion_search_int(const EncCtx& c, const MeQuery& q, const int (*cand)[2], i
   for (int i = 0; i < ncand; ++i) try_int((cand[i][0] + 2) >> 2, (cand[i][1] + 2) >> 2);
   // Hexagon descent, then a square refinement (x264 "hex").
   static const int hex[6][2] = {{-2, 0}, {-1, 2}, {1, 2}, {2, 0}, {1, -2}, {-1, -2}};
-  for (int it = 0; it < q.max_iter; ++it) {
+  // After a move along hex[i], the points i+2, i+3 and i+4 around the new centre are the old
+  // centre and two of its hexagon, already evaluated: they cannot win, so only three are new.
+  for (int it = 0, moved = -1; it < q.max_iter; ++it) {
     const int cx = bx, cy = by;
-    for (auto& d : hex) try_int(cx + d[0], cy + d[1]);
-    if (bx == cx && by == cy) break;
+    int best_dir = -1;
+    for (int j = 0; j < 6; ++j) {
+      if (moved >= 0 && ((j - moved + 6) % 6 >= 2 && (j - moved + 6) % 6 <= 4)) continue;
+      if (try_int(cx + hex[j][0], cy + hex[j][1])) best_dir = j;
+    }
+    if (best_dir < 0) break;
+    moved = best_dir;
   }
   {
     const int cx = bx, cy = by;
