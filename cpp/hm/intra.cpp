@@ -211,19 +211,47 @@ void intra_pred_mode(const IntraRefs& R, int mode, uint8_t* dst, int ds) {
     const int last = angle < 0 ? n : 2 * n;
     if (vert) for (int i = 0; i <= last; ++i) r[i] = static_cast<int16_t>(side[i]);
     else for (int i = 0; i <= last; ++i) r[i] = static_cast<int16_t>(side[-i]);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(r + last + 1), _mm_setzero_si128());  // read with weight 0
     if (angle < 0 && ((n * angle) >> 5) < -1)
       for (int i = (n * angle) >> 5; i <= -1; ++i) {
         const int k = -1 + ((i * kInvAngle[mode] + 128) >> 8);
         r[i] = static_cast<int16_t>(vert ? L(k) : T(k));
       }
-    uint8_t tmp[32 * 32];
-    uint8_t* out = vert ? dst : tmp;
-    const int os = vert ? ds : n;
-    for (int j = 0; j < n; ++j) {
-      const int idx = ((j + 1) * angle) >> 5, fact = ((j + 1) * angle) & 31;
-      angular_row_sse2(r + idx + 1, fact, n, out + j * os);
+    if (n == 4) {  // all four rows in two registers: [row 0 | row 1], [row 2 | row 3]
+      __m128i a[2], b[2], f[2];
+      for (int h = 0; h < 2; ++h) {
+        const int p0 = angle * (2 * h + 1), p1 = angle * (2 * h + 2);  // (j + 1) * angle for j = 2h, 2h + 1
+        const int16_t* r0 = r + (p0 >> 5) + 1;
+        const int16_t* r1 = r + (p1 >> 5) + 1;
+        a[h] = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r0)), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(r1)));
+        b[h] = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r0 + 1)), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(r1 + 1)));
+        const int16_t f0 = static_cast<int16_t>(p0 & 31), f1 = static_cast<int16_t>(p1 & 31);
+        f[h] = _mm_set_epi16(f1, f1, f1, f1, f0, f0, f0, f0);
+      }
+      const __m128i c32 = _mm_set1_epi16(32), c16 = _mm_set1_epi16(16);
+      __m128i v[2];
+      for (int h = 0; h < 2; ++h)
+        v[h] = _mm_srai_epi16(_mm_add_epi16(_mm_add_epi16(_mm_mullo_epi16(a[h], _mm_sub_epi16(c32, f[h])), _mm_mullo_epi16(b[h], f[h])), c16), 5);
+      __m128i x = _mm_packus_epi16(v[0], v[1]);  // rows 0..3, 4 bytes each
+      if (!vert) {  // transpose: [r0 r2 | r1 r3] -> interleave bytes, then pairs
+        x = _mm_shuffle_epi32(x, 0xD8);
+        x = _mm_unpacklo_epi8(x, _mm_srli_si128(x, 8));
+        x = _mm_unpacklo_epi16(x, _mm_srli_si128(x, 8));
+      }
+      for (int k = 0; k < 4; ++k, x = _mm_srli_si128(x, 4)) {
+        const int32_t w = _mm_cvtsi128_si32(x);
+        std::memcpy(dst + k * ds, &w, 4);
+      }
+    } else {
+      uint8_t tmp[32 * 32];
+      uint8_t* out = vert ? dst : tmp;
+      const int os = vert ? ds : n;
+      for (int j = 0; j < n; ++j) {
+        const int idx = ((j + 1) * angle) >> 5, fact = ((j + 1) * angle) & 31;
+        angular_row_sse2(r + idx + 1, fact, n, out + j * os);
+      }
+      if (!vert) transpose_block_sse2(tmp, n, dst, ds);
     }
-    if (!vert) transpose_block_sse2(tmp, n, dst, ds);
   }
 #else
   int rbuf[3 * 64 + 2];
