@@ -180,15 +180,15 @@ int pred_i4_mode(const EncCtx& c, int mbx, int mby, int bx, int by) {  // 8.3.1.
 
 // ------------------------------------------------------------------ residual coding
 void code_luma_inter(EncCtx& c, Mb& m, const uint8_t* src, int ss, const uint8_t* pred, uint8_t* rec, int rs) {
-  int16_t diff[16];
-  int32_t coef[16];
+  int32_t coef[32];
   m.cbp &= ~15;
-  for (int b = 0; b < 16; ++b) {
+  for (int b = 0; b < 16; b += 2) {
     const int bx = b & 3, by = b >> 2;
-    diff4x4(src + by * 4 * ss + bx * 4, ss, pred + by * 4 * 16 + bx * 4, 16, diff);
-    fdct4(diff, coef);
-    m.nz[b] = uint8_t(quant4(coef, m.luma[b], c.qp, false, 0));
-    if (m.nz[b]) m.cbp |= uint8_t(1 << ((by >> 1) * 2 + (bx >> 1)));
+    fdct4x2(src + by * 4 * ss + bx * 4, ss, pred + by * 4 * 16 + bx * 4, 16, coef);
+    for (int k = 0; k < 2; ++k) {
+      m.nz[b + k] = uint8_t(quant4(coef + 16 * k, m.luma[b + k], c.qp, false, 0));
+      if (m.nz[b + k]) m.cbp |= uint8_t(1 << ((by >> 1) * 2 + (bx >> 1)));
+    }
   }
   for (int b = 0; b < 16; ++b) {
     const int bx = b & 3, by = b >> 2;
@@ -203,13 +203,11 @@ void code_luma_inter(EncCtx& c, Mb& m, const uint8_t* src, int ss, const uint8_t
 }
 
 void code_i16(EncCtx& c, Mb& m, const uint8_t* src, int ss, const uint8_t* pred, uint8_t* rec, int rs) {
-  int16_t diff[16];
   int32_t coef[16][16], dc[16];
   bool any_ac = false;
   for (int b = 0; b < 16; ++b) {
     const int bx = b & 3, by = b >> 2;
-    diff4x4(src + by * 4 * ss + bx * 4, ss, pred + by * 4 * 16 + bx * 4, 16, diff);
-    fdct4(diff, coef[b]);
+    if (!(b & 1)) fdct4x2(src + by * 4 * ss + bx * 4, ss, pred + by * 4 * 16 + bx * 4, 16, coef[b]);
     dc[b] = coef[b][0];
     m.luma[b][0] = 0;
     m.nz[b] = uint8_t(quant4(coef[b], m.luma[b], c.qp, true, 1));
@@ -241,9 +239,7 @@ void code_chroma(EncCtx& c, Mb& m, int mbx, int mby, const uint8_t* predu, const
     int32_t dc[4];
     for (int b = 0; b < 4; ++b) {
       const int bx = b & 1, by = b >> 1;
-      int16_t diff[16];
-      diff4x4(s + by * 4 * sp[k]->stride + bx * 4, sp[k]->stride, pp[k] + by * 4 * 8 + bx * 4, 8, diff);
-      fdct4(diff, coef[k][b]);
+      if (!bx) fdct4x2(s + by * 4 * sp[k]->stride, sp[k]->stride, pp[k] + by * 4 * 8, 8, coef[k][b]);
       dc[b] = coef[k][b][0];
       m.chroma_ac[k][b][0] = 0;
       any_ac |= quant4(coef[k][b], m.chroma_ac[k][b], c.qpc, intra, 1) != 0;
@@ -453,28 +449,30 @@ void mc_rect(const EncCtx& c, int mbx, int mby, int bx, int by, int bw, int bh, 
 }
 
 // Would the skip prediction leave nothing to code? (all luma and chroma levels quantise to zero)
-bool residual_is_zero(const EncCtx& c, int mbx, int mby, const uint8_t* py, const uint8_t* pu, const uint8_t* pv) {
-  int16_t diff[16], lv[16];
-  int32_t coef[16];
+bool luma_residual_is_zero(const EncCtx& c, int mbx, int mby, const uint8_t* py) {
+  int32_t coef[32];
   const uint8_t* s = c.src.y.at(mbx * 16, mby * 16);
   const int ss = c.src.y.stride;
-  for (int b = 0; b < 16; ++b) {
+  for (int b = 0; b < 16; b += 2) {
     const int bx = b & 3, by = b >> 2;
-    diff4x4(s + by * 4 * ss + bx * 4, ss, py + by * 4 * 16 + bx * 4, 16, diff);
-    fdct4(diff, coef);
-    if (!quant4_zero(coef, c.qp, false, 0)) return false;
+    fdct4x2(s + by * 4 * ss + bx * 4, ss, py + by * 4 * 16 + bx * 4, 16, coef);
+    if (!quant4_zero(coef, c.qp, false, 0) || !quant4_zero(coef + 16, c.qp, false, 0)) return false;
   }
+  return true;
+}
+bool chroma_residual_is_zero(const EncCtx& c, int mbx, int mby, const uint8_t* pu, const uint8_t* pv) {
+  int16_t lv[16];
+  int32_t coef[32];
   const Plane* sp[2] = {&c.src.u, &c.src.v};
   const uint8_t* pp[2] = {pu, pv};
   for (int k = 0; k < 2; ++k) {
     const uint8_t* cs = sp[k]->at(mbx * 8, mby * 8);
     int32_t dc[4];
-    for (int b = 0; b < 4; ++b) {
-      const int bx = b & 1, by = b >> 1;
-      diff4x4(cs + by * 4 * sp[k]->stride + bx * 4, sp[k]->stride, pp[k] + by * 4 * 8 + bx * 4, 8, diff);
-      fdct4(diff, coef);
-      dc[b] = coef[0];
-      if (!quant4_zero(coef, c.qpc, false, 1)) return false;
+    for (int by = 0; by < 2; ++by) {
+      fdct4x2(cs + by * 4 * sp[k]->stride, sp[k]->stride, pp[k] + by * 4 * 8, 8, coef);
+      dc[2 * by] = coef[0];
+      dc[2 * by + 1] = coef[16];
+      if (!quant4_zero(coef, c.qpc, false, 1) || !quant4_zero(coef + 16, c.qpc, false, 1)) return false;
     }
     if (quant_dc_chroma(dc, lv, c.qpc, false)) return false;
   }
@@ -530,8 +528,16 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
   // P_Skip first: when its prediction leaves no coefficient, nothing cheaper exists.
   int smv[2];
   skip_mv(c, mbx, mby, smv);
-  mc_rect(c, mbx, mby, 0, 0, 4, 4, 0, smv, py, pu, pv);
-  if (residual_is_zero(c, mbx, mby, py, pu, pv)) {
+  // luma first: the chroma prediction is needed only when the luma residual vanishes
+  const RefPic& r0 = *c.refs[0];
+  mc_luma(r0, mbx * 16, mby * 16, smv[0], smv[1], 16, 16, py, 16);
+  bool skip = luma_residual_is_zero(c, mbx, mby, py);
+  if (skip) {
+    mc_chroma(r0.pic.u, mbx * 8, mby * 8, smv[0], smv[1], 8, 8, pu, 8);
+    mc_chroma(r0.pic.v, mbx * 8, mby * 8, smv[0], smv[1], 8, 8, pv, 8);
+    skip = chroma_residual_is_zero(c, mbx, mby, pu, pv);
+  }
+  if (skip) {
     m.type = MB_PSKIP;
     for (int i = 0; i < 16; ++i) { m.mv[i][0] = int16_t(smv[0]); m.mv[i][1] = int16_t(smv[1]); }
     set_motion(c, mbx, mby, 0, 0, 4, 4, 0, smv);

@@ -65,6 +65,8 @@ struct Mb {
 
 // ---------------------------------------------------------------- transform.cpp
 void fdct4(const int16_t* diff /*16, raster*/, int32_t* out);
+// Transform of the residuals src - pred of two horizontally adjacent 4x4 blocks (out: 2 x 16 raster).
+void fdct4x2(const uint8_t* src, int src_stride, const uint8_t* pred, int pred_stride, int32_t* out);
 void idct4_add(int32_t* coef /*16 raster, dequantised*/, uint8_t* dst, int stride);
 // Quantise 16 raster coefficients to scan-ordered levels; start=1 skips DC. Returns nnz.
 int quant4(const int32_t* coef, int16_t* levels_scan, int qp, bool intra, int start);

@@ -3,6 +3,7 @@
 // motion field / distortion / reconstruction outputs.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -129,12 +130,13 @@ class H264Encoder final : public Encoder {
       for (int mbx = 0; mbx < c.mbw; ++mbx) {
         const Mb& m = c.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
         if (is_intra(m.type)) continue;
-        for (int r = 0; r < 16; ++r) {
-          const size_t i = static_cast<size_t>(mby * 4 + (r >> 2)) * c.w4 + mbx * 4 + (r & 3);
-          out.mv[2 * i] = m.mv[r][0]; out.mv[2 * i + 1] = m.mv[r][1];
-          out.mvd[2 * i] = m.mvd[r][0]; out.mvd[2 * i + 1] = m.mvd[r][1];
-          out.ref[i] = m.ref[((r >> 2) >> 1) * 2 + ((r & 3) >> 1)];
-          out.kind[i] = m.type == MB_PSKIP ? KIND_SKIP : KIND_INTER;
+        for (int y = 0; y < 4; ++y) {  // one row of four 4x4 blocks at a time
+          const size_t i = static_cast<size_t>(mby * 4 + y) * c.w4 + mbx * 4;
+          std::memcpy(&out.mv[2 * i], m.mv[4 * y], sizeof(m.mv[0]) * 4);
+          std::memcpy(&out.mvd[2 * i], m.mvd[4 * y], sizeof(m.mvd[0]) * 4);
+          const int8_t r0 = m.ref[(y >> 1) * 2], r1 = m.ref[(y >> 1) * 2 + 1];
+          out.ref[i] = r0; out.ref[i + 1] = r0; out.ref[i + 2] = r1; out.ref[i + 3] = r1;
+          std::memset(&out.kind[i], m.type == MB_PSKIP ? KIND_SKIP : KIND_INTER, 4);
         }
       }
   }

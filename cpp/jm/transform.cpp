@@ -66,6 +66,40 @@ void fdct4(const int16_t* d, int32_t* out) {
   }
 }
 
+void fdct4x2(const uint8_t* s, int ss, const uint8_t* p, int ps, int32_t* out) {
+#if defined(__SSE2__)
+  const __m128i z = _mm_setzero_si128();
+  __m128i r[4];  // row i of both blocks: lanes 0-3 the left block, 4-7 the right one
+  for (int i = 0; i < 4; ++i)
+    r[i] = _mm_sub_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + i * ss)), z),
+                         _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + i * ps)), z));
+  // 4x4 transposes of both halves at once
+  auto transpose = [](__m128i* v) {
+    const __m128i a0 = _mm_unpacklo_epi16(v[0], v[1]), a1 = _mm_unpackhi_epi16(v[0], v[1]);
+    const __m128i b0 = _mm_unpacklo_epi16(v[2], v[3]), b1 = _mm_unpackhi_epi16(v[2], v[3]);
+    const __m128i l01 = _mm_unpacklo_epi32(a0, b0), l23 = _mm_unpackhi_epi32(a0, b0);
+    const __m128i h01 = _mm_unpacklo_epi32(a1, b1), h23 = _mm_unpackhi_epi32(a1, b1);
+    v[0] = _mm_unpacklo_epi64(l01, h01); v[1] = _mm_unpackhi_epi64(l01, h01);
+    v[2] = _mm_unpacklo_epi64(l23, h23); v[3] = _mm_unpackhi_epi64(l23, h23);
+  };
+  transpose(r);
+  fdct4_stage(r[0], r[1], r[2], r[3]);
+  transpose(r);
+  fdct4_stage(r[0], r[1], r[2], r[3]);
+  for (int i = 0; i < 4; ++i) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 * i), _mm_srai_epi32(_mm_unpacklo_epi16(r[i], r[i]), 16));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 + 4 * i), _mm_srai_epi32(_mm_unpackhi_epi16(r[i], r[i]), 16));
+  }
+#else
+  for (int k = 0; k < 2; ++k) {
+    int16_t d[16];
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x) d[y * 4 + x] = int16_t(s[y * ss + 4 * k + x] - p[y * ps + 4 * k + x]);
+    fdct4(d, out + 16 * k);
+  }
+#endif
+}
+
 static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
 
 #if defined(__SSE2__)
