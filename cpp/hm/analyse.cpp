@@ -424,7 +424,7 @@ struct Analyser {
     Mv extra[6];  // [5]: the best vector of the references searched so far
     for (int i = 0; i < 5; ++i) extra[i] = mc[i].mv;
     Cand c;
-    double best_me = 1e300;
+    double best_me = 1e300, best_int = 1e300 / 4;
     const int nref = static_cast<int>(f.refs.size());
     for (int r = 0; r < nref; ++r) {
       if (depth > 0 && r != 0 && r != me_ref_[depth - 1]) continue;  // below the CTU: reference 0 and the parent's
@@ -439,7 +439,10 @@ struct Analyser {
       in.wide = r == 0;  // later references start from the best vector found and skip the wide pattern
       in.range = cfg.search_range;
       in.sqrt_lambda = sqrt_lambda;
+      in.frac_above = best_int;  // a reference already worse at integer pel is not refined
       MeResult mr = motion_search(in);
+      best_int = std::min(best_int, mr.int_cost);
+      if (!mr.refined) continue;
       const double rc = mr.cost + sqrt_lambda * (nref > 1 ? std::min(r + 1, nref - 1) : 0);
       inter_satd_ = std::min(inter_satd_, mr.cost);
       if (r == 0 || rc < best_me) extra[5] = mr.mv;

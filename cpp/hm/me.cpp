@@ -103,6 +103,15 @@ MeResult motion_search(const MeInput& in) {
   // fractional refinement with SATD of the interpolated block
   uint8_t pred[64 * 64];
   Mv bm{int16_t(bx * 4), int16_t(by * 4)};
+  if (best > in.frac_above) {
+    MeResult res;
+    res.mv = bm;
+    bits(bm, res.mvp_idx);
+    res.cost = 1e300;
+    res.int_cost = best;
+    res.refined = false;
+    return res;
+  }
   auto fcost = [&](Mv mv) {
     int idx;
     int st;
@@ -124,6 +133,7 @@ MeResult motion_search(const MeInput& in) {
   res.mv = bm;
   bits(bm, res.mvp_idx);
   res.cost = fbest;
+  res.int_cost = best;
   return res;
 }
 

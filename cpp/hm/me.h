@@ -15,11 +15,14 @@ struct MeInput {
   int range = 16;
   double sqrt_lambda = 1.0;
   bool wide = true;  // shrinking square pattern (off where a good start is known)
+  double frac_above = 1e300;  // integer cost above which the sub-pel refinement is not worth doing
 };
 struct MeResult {
   Mv mv;
   int mvp_idx = 0;
-  double cost = 0;
+  double cost = 0;       // SATD + sqrt(lambda) * bits at the final (sub-pel) vector
+  double int_cost = 0;   // SAD + sqrt(lambda) * bits at the best integer vector
+  bool refined = true;   // false: the integer vector, cost set to 1e300 (frac_above exceeded)
 };
 
 int mvd_bits_1d(int v);  // estimated bins of one mvd component
