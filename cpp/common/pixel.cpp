@@ -187,15 +187,22 @@ inline int satd8x8_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, cons
 // One 4x4 Hadamard SATD with the rows packed two per register: vertical butterflies on the
 // packed rows, a 4x4 transpose, the horizontal ones the same way, the last folded into
 // |a+b| + |a-b| = 2 max(|a|, |b|) (which cancels the halving). Same value as satd4x4.
-inline int satd4x4_sse2(const uint8_t* a, int as, const uint8_t* b, int bs) {
+// Avg = true: the second block is the rounded average of b and b2.
+template <bool Avg = false>
+inline int satd4x4_sse2(const uint8_t* a, int as, const uint8_t* b, int bs, const uint8_t* b2 = nullptr) {
   const __m128i z = _mm_setzero_si128();
   auto rows2 = [](const uint8_t* p, int st, int i) {
     int32_t r0, r1;
     std::memcpy(&r0, p + i * st, 4); std::memcpy(&r1, p + (i + 1) * st, 4);
     return _mm_unpacklo_epi32(_mm_cvtsi32_si128(r0), _mm_cvtsi32_si128(r1));
   };
-  const __m128i d01 = _mm_sub_epi16(_mm_unpacklo_epi8(rows2(a, as, 0), z), _mm_unpacklo_epi8(rows2(b, bs, 0), z));
-  const __m128i d23 = _mm_sub_epi16(_mm_unpacklo_epi8(rows2(a, as, 2), z), _mm_unpacklo_epi8(rows2(b, bs, 2), z));
+  __m128i b01 = rows2(b, bs, 0), b23 = rows2(b, bs, 2);
+  if (Avg) {
+    b01 = _mm_avg_epu8(b01, rows2(b2, bs, 0));
+    b23 = _mm_avg_epu8(b23, rows2(b2, bs, 2));
+  }
+  const __m128i d01 = _mm_sub_epi16(_mm_unpacklo_epi8(rows2(a, as, 0), z), _mm_unpacklo_epi8(b01, z));
+  const __m128i d23 = _mm_sub_epi16(_mm_unpacklo_epi8(rows2(a, as, 2), z), _mm_unpacklo_epi8(b23, z));
   // vertical: [r0+r2 | r1+r3], [r0-r2 | r1-r3] -> rows of the transform (in some order)
   __m128i s = _mm_add_epi16(d01, d23), t = _mm_sub_epi16(d01, d23);
   __m128i u = _mm_unpacklo_epi64(s, t), v = _mm_unpackhi_epi64(s, t);
@@ -433,7 +440,9 @@ int satd_wh(const uint8_t* a, int as, const uint8_t* b, int bs) {
 template <int W, int H>
 int satd_avg_wh(const uint8_t* a, int as, const uint8_t* b, const uint8_t* b2, int bs) {
   int s = 0;
-  if (W % 8 == 0 && H % 8 == 0) {
+  if (W == 4 && H == 4) {
+    s = satd4x4_sse2<true>(a, as, b, bs, b2);
+  } else if (W % 8 == 0 && H % 8 == 0) {
     for (int y = 0; y < H; y += 8)
       for (int x = 0; x < W; x += 8) s += satd8x8_sse2<true>(a + y * as + x, as, b + y * bs + x, bs, b2 + y * bs + x);
   } else if (W == 4 && H % 8 == 0) {
