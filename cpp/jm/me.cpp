@@ -18,7 +18,18 @@ struct Search {
   PixelCmp sadf = q.sad, satdf = q.satd;
   PixelCmpAvg satd_avgf = q.satd_avg;
   int mv_cost(int mx, int my) const {  // quarter-sample mv
+    if (in_table)  // every mvd of this search indexes the tables directly
+      return c.lam_of_bits.data()[c.mvd_len.data()[mx + offx] + c.mvd_len.data()[my + offy]] + q.ref_cost;
     return c.mv_lambda_bits(c.mv_bits(mx - q.mvp[0]) + c.mv_bits(my - q.mvp[1])) + q.ref_cost;
+  }
+  // Checks once that the vectors [x0, x1] x [y0, y1] (quarter samples) give mvds inside the tables.
+  bool in_table = false;
+  int offx = 0, offy = 0;
+  void cover(int x0, int x1, int y0, int y1) {
+    const int h = c.mvd_half;
+    in_table = x0 - q.mvp[0] >= -h && x1 - q.mvp[0] <= h && y0 - q.mvp[1] >= -h && y1 - q.mvp[1] <= h;
+    offx = h - q.mvp[0];
+    offy = h - q.mvp[1];
   }
   // Sub-sample stage: when every position within `reach` quarter samples of (mx0, my0) lies
   // inside mc_luma_src's clamping limits, sources are addressed directly from the plane bases.
@@ -65,6 +76,7 @@ int motion_search_int(const EncCtx& c, const MeQuery& q, const int (*cand)[2], i
   if (s.ymin > s.ymax) s.ymin = s.ymax = std::min(std::max(0, -g.pad + 4 - q.y), g.height + g.pad - 4 - q.h - q.y);
   auto clampx = [&](int v) { return std::min(std::max(v, s.xmin), s.xmax); };
   auto clampy = [&](int v) { return std::min(std::max(v, s.ymin), s.ymax); };
+  s.cover(4 * s.xmin, 4 * s.xmax, 4 * s.ymin, 4 * s.ymax);
 
   const PixelCmp sadf = s.sadf;
   const uint8_t* const src = q.src;
@@ -111,6 +123,7 @@ int motion_refine(const EncCtx& c, const MeQuery& q, int mv[2]) {
   Search s{c, q};
   int mx = mv[0], my = mv[1];
   s.prepare_subpel(mx, my, 6);  // two half-sample and two quarter-sample steps at most
+  s.cover(mx - 6, mx + 6, my - 6, my + 6);
   int bestq = s.satd_at(mx, my);
   static const int dia[4][2] = {{0, -1}, {-1, 0}, {1, 0}, {0, 1}};
   // Half-sample then quarter-sample diamond, twice at most each; the previous centre is not re-evaluated.
