@@ -74,12 +74,24 @@ enum Shape { SH_MEDIAN = 0, SH_16x8_TOP, SH_16x8_BOTTOM, SH_8x16_LEFT, SH_8x16_R
 // unavailable). They do not depend on the reference, so one fetch serves every ref_idx tried.
 struct PredNbs {
   Nb a, b, c, d;
+  // Availability as in get_nb, decided from the position inside the macroblock: a block of
+  // this macroblock counts once `done`, the left/top macroblocks always, the top-right one when
+  // it exists, the right one never.
   PredNbs(const EncCtx& ctx, int mbx, int mby, int bx, int by, int bw, unsigned done) {
     const int X = mbx * 4 + bx, Y = mby * 4 + by;
-    a = get_nb(ctx, X - 1, Y, mbx, mby, done);
-    b = get_nb(ctx, X, Y - 1, mbx, mby, done);
-    c = get_nb(ctx, X + bw, Y - 1, mbx, mby, done);
-    if (!c.avail) d = get_nb(ctx, X - 1, Y - 1, mbx, mby, done);
+    auto own = [&](int x, int y) { return ((done >> (y * 4 + x)) & 1) != 0; };
+    auto fetch = [&](Nb& n, int x, int y) {
+      const size_t i = static_cast<size_t>(y) * ctx.w4 + x;
+      n.avail = true;
+      n.ref = ctx.ref4[i];
+      if (n.ref >= 0) { n.mv[0] = ctx.mv4[2 * i]; n.mv[1] = ctx.mv4[2 * i + 1]; }
+    };
+    if (bx > 0 ? own(bx - 1, by) : mbx > 0) fetch(a, X - 1, Y);
+    if (by > 0 ? own(bx, by - 1) : mby > 0) fetch(b, X, Y - 1);
+    const int xc = bx + bw;
+    if (by > 0 ? (xc < 4 && own(xc, by - 1)) : (mby > 0 && (xc < 4 || mbx + 1 < ctx.mbw))) fetch(c, X + bw, Y - 1);
+    if (!c.avail && (bx > 0 ? (by > 0 ? own(bx - 1, by - 1) : mby > 0) : (mbx > 0 && (by > 0 || mby > 0))))
+      fetch(d, X - 1, Y - 1);
   }
 };
 
@@ -499,7 +511,6 @@ void clear_i4modes(EncCtx& c, int mbx, int mby) {
 
 void analyse_mb(EncCtx& c, int mbx, int mby) {
   Mb& m = c.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
-  m = Mb();
   const uint8_t* sy = c.src.y.at(mbx * 16, mby * 16);
   const int ss = c.src.y.stride;
   uint8_t* ry = c.rec.y.at(mbx * 16, mby * 16);
@@ -507,6 +518,7 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
   alignas(16) uint8_t py[256], pu[64], pv[64];
 
   if (c.idr) {
+    m = Mb();
     int i16_mode = 2;
     const int cost16 = choose_i16(c, mbx, mby, i16_mode, py);
     Mb m4;
@@ -538,7 +550,15 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
     skip = chroma_residual_is_zero(c, mbx, mby, pu, pv);
   }
   if (skip) {
+    // What deblocking, the writers and the motion output read of a skip; its levels are never read.
     m.type = MB_PSKIP;
+    m.i16_mode = m.chroma_mode = 0;
+    std::memset(m.i4_mode, 0, sizeof(m.i4_mode));
+    std::memset(m.sub, 0, sizeof(m.sub));
+    std::memset(m.ref, 0, sizeof(m.ref));
+    std::memset(m.mvd, 0, sizeof(m.mvd));
+    std::memset(m.nz, 0, sizeof(m.nz));
+    m.cbp = 0;
     for (int i = 0; i < 16; ++i) { m.mv[i][0] = int16_t(smv[0]); m.mv[i][1] = int16_t(smv[1]); }
     set_motion(c, mbx, mby, 0, 0, 4, 4, 0, smv);
     for (int y = 0; y < 16; ++y) std::memcpy(ry + y * rs, py + y * 16, 16);
@@ -549,6 +569,7 @@ void analyse_mb(EncCtx& c, int mbx, int mby) {
     return;
   }
 
+  m = Mb();
   InterSearch is{c, mbx, mby};
   InterMode best;
   {  // P_L0_16x16
