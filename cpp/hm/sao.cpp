@@ -28,94 +28,88 @@ inline int eo_cat(int c, int a, int b) {
   return kCat[2 + sgn(c - a) + sgn(c - b)];
 }
 
+// Columns [xs, xe) and whether row y is usable for edge class k: both neighbours must lie inside
+// the picture (8.7.3: SaoTypeIdx 2 leaves a sample unmodified otherwise).
+inline bool eo_span(int k, int x0, int w, int y, int pw, int ph, int& xs, int& xe) {
+  xs = x0;
+  xe = x0 + w;
+  if (k != 1) { xs = std::max(xs, 1); xe = std::min(xe, pw - 1); }  // left / right neighbours
+  if (k != 0 && (y == 0 || y == ph - 1)) return false;                // upper / lower neighbours
+  return xs < xe;
+}
+
 #if defined(__SSE2__)
-// Edge-offset statistics of one row of an interior CTB, 16 samples at a time: per class, the
-// category of each sample from the signs of its two neighbour differences, then masked sums
-// (psadbw) and counts (movemask) per category. Same values as the scalar loop.
-void gather_eo_row_sse2(const uint8_t* p, const uint8_t* q, int w, const int off[4][2], Stats& st) {
-  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), z = _mm_setzero_si128();
-  for (int x = 0; x < w; x += 16) {
-    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x));
-    const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + x));
-    const __m128i cb = _mm_xor_si128(c, bias);
-    for (int k = 0; k < 4; ++k) {
-      const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[k][0])), bias);
-      const __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[k][1])), bias);
-      // sgn(c - a) + sgn(c - b) in -2..2: (a > c) + (b > c) - (c > a) - (c > b) with compare masks as -1
-      const __m128i e = _mm_sub_epi8(_mm_add_epi8(_mm_cmpgt_epi8(a, cb), _mm_cmpgt_epi8(b, cb)),
-                                     _mm_add_epi8(_mm_cmpgt_epi8(cb, a), _mm_cmpgt_epi8(cb, b)));
-      static const int8_t kVal[4] = {-2, -1, 1, 2};  // categories 1..4
-      for (int i = 0; i < 4; ++i) {
-        const __m128i m = _mm_cmpeq_epi8(e, _mm_set1_epi8(kVal[i]));
-        const int bits = _mm_movemask_epi8(m);
-        if (!bits) continue;
-        const __m128i ss = _mm_sad_epu8(_mm_and_si128(m, s), z), sc = _mm_sad_epu8(_mm_and_si128(m, c), z);
-        const __m128i d = _mm_sub_epi64(ss, sc);
-        st.eo_sum[k][i + 1] += _mm_cvtsi128_si32(d) + _mm_cvtsi128_si32(_mm_srli_si128(d, 8));
-        st.eo_cnt[k][i + 1] += __builtin_popcount(static_cast<unsigned>(bits));
-      }
-    }
-  }
+// sgn(c - a) + sgn(c - b) of 16 samples (bytes in -2..2); a, b, c biased by 0x80 for signed compares.
+inline __m128i eo_sign_sum(__m128i cb, __m128i a, __m128i b) {
+  return _mm_sub_epi8(_mm_add_epi8(_mm_cmpgt_epi8(a, cb), _mm_cmpgt_epi8(b, cb)),
+                      _mm_add_epi8(_mm_cmpgt_epi8(cb, a), _mm_cmpgt_epi8(cb, b)));
 }
 #endif
+
+// Edge-offset statistics of class k over samples [xs, xe) of one row: 16 at a time (masked sums
+// with psadbw), the tail sample by sample; the same totals either way.
+void gather_eo_span(const uint8_t* p, const uint8_t* q, int xs, int xe, int k, const int off[2], Stats& st) {
+  int x = xs;
+#if defined(__SSE2__)
+  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), z = _mm_setzero_si128(), one = _mm_set1_epi8(1);
+  __m128i sum_s[4] = {z, z, z, z}, sum_c[4] = {z, z, z, z}, cnt[4] = {z, z, z, z};
+  for (; x + 16 <= xe; x += 16) {
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x));
+    const __m128i sv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + x));
+    const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[0])), bias);
+    const __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[1])), bias);
+    const __m128i e = eo_sign_sum(_mm_xor_si128(c, bias), a, b);
+    static const int8_t kVal[4] = {-2, -1, 1, 2};  // categories 1..4
+    for (int i = 0; i < 4; ++i) {
+      const __m128i m = _mm_cmpeq_epi8(e, _mm_set1_epi8(kVal[i]));
+      sum_s[i] = _mm_add_epi64(sum_s[i], _mm_sad_epu8(_mm_and_si128(m, sv), z));
+      sum_c[i] = _mm_add_epi64(sum_c[i], _mm_sad_epu8(_mm_and_si128(m, c), z));
+      cnt[i] = _mm_add_epi64(cnt[i], _mm_sad_epu8(_mm_and_si128(m, one), z));
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    const __m128i d = _mm_sub_epi64(sum_s[i], sum_c[i]);
+    st.eo_sum[k][i + 1] += _mm_cvtsi128_si32(d) + _mm_cvtsi128_si32(_mm_srli_si128(d, 8));
+    st.eo_cnt[k][i + 1] += _mm_cvtsi128_si32(cnt[i]) + _mm_cvtsi128_si32(_mm_srli_si128(cnt[i], 8));
+  }
+#endif
+  for (; x < xe; ++x) {
+    const int c = p[x];
+    const int cat = eo_cat(c, p[x + off[0]], p[x + off[1]]);
+    st.eo_sum[k][cat] += int(q[x]) - c;
+    st.eo_cnt[k][cat] += 1;
+  }
+}
 
 // Band and (with_eo) edge-offset statistics of one CTB of the deblocked picture against the source.
 void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bool with_eo, Stats& st) {
   std::memset(&st, 0, sizeof(st));
-  if (x0 > 0 && y0 > 0 && x0 + w < dbk.width && y0 + h < dbk.height) {  // interior CTB: every neighbour exists
-    const int ds = dbk.stride;
-    const int off[4][2] = {{-1, 1}, {-ds, ds}, {-ds - 1, ds + 1}, {-ds + 1, ds - 1}};
-    for (int y = y0; y < y0 + h; ++y) {
-      const uint8_t* p = dbk.at(x0, y);
-      const uint8_t* q = src.at(x0, y);
-      for (int x = 0; x < w; ++x) {
-        const int c = p[x];
-        st.band_sum[c >> 3] += int(q[x]) - c;
-        st.band_cnt[c >> 3] += 1;
-      }
-      if (!with_eo) continue;
-#if defined(__SSE2__)
-      if ((w & 15) == 0) {
-        gather_eo_row_sse2(p, q, w, off, st);
-        continue;
-      }
-#endif
-      for (int x = 0; x < w; ++x) {
-        const int c = p[x], d = int(q[x]) - c;
-        for (int k = 0; k < 4; ++k) {
-          const int cat = eo_cat(c, p[x + off[k][0]], p[x + off[k][1]]);
-          st.eo_sum[k][cat] += d;
-          st.eo_cnt[k][cat] += 1;
-        }
-      }
-    }
-    return;
-  }
-  for (int y = y0; y < y0 + h; ++y)
+  const int ds = dbk.stride;
+  const int off[4][2] = {{-1, 1}, {-ds, ds}, {-ds - 1, ds + 1}, {-ds + 1, ds - 1}};
+  for (int y = y0; y < y0 + h; ++y) {
+    const uint8_t* p = dbk.at(0, y);
+    const uint8_t* q = src.at(0, y);
     for (int x = x0; x < x0 + w; ++x) {
-      const int c = *dbk.at(x, y), d = int(*src.at(x, y)) - c;
-      st.band_sum[c >> 3] += d;
+      const int c = p[x];
+      st.band_sum[c >> 3] += int(q[x]) - c;
       st.band_cnt[c >> 3] += 1;
-      if (!with_eo) continue;
-      for (int k = 0; k < 4; ++k) {
-        const int ax = x + kEo[k][0][0], ay = y + kEo[k][0][1], bx = x + kEo[k][1][0], by = y + kEo[k][1][1];
-        if (ax < 0 || ay < 0 || bx < 0 || by < 0 || ax >= dbk.width || bx >= dbk.width || ay >= dbk.height ||
-            by >= dbk.height)
-          continue;
-        const int cat = eo_cat(c, *dbk.at(ax, ay), *dbk.at(bx, by));
-        st.eo_sum[k][cat] += d;
-        st.eo_cnt[k][cat] += 1;
-      }
     }
+    if (!with_eo) continue;
+    for (int k = 0; k < 4; ++k) {
+      int xs, xe;
+      if (eo_span(k, x0, w, y, dbk.width, dbk.height, xs, xe)) gather_eo_span(p, q, xs, xe, k, off[k], st);
+    }
+  }
 }
 
 // Distortion change of adding offset o to n samples whose error sum is s: n*o^2 - 2*o*s.
 inline double dd(int64_t s, int64_t n, int o) { return double(n) * o * o - 2.0 * o * double(s); }
 
+// The mean error s / n rounded half away from zero (as lround), clamped to [lo, hi].
 int best_offset(int64_t s, int64_t n, int lo, int hi) {
   if (!n) return 0;
-  const double m = double(s) / double(n);
-  return std::clamp(static_cast<int>(std::lround(m)), lo, hi);
+  const int64_t m = (2 * std::llabs(s) + n) / (2 * n);
+  return static_cast<int>(std::clamp<int64_t>(s < 0 ? -m : m, lo, hi));
 }
 
 struct CompChoice {
@@ -193,38 +187,47 @@ void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const
   if (t == 1) {
     int table[32] = {0};
     for (int k = 0; k < 4; ++k) table[(k + p.band_pos[comp]) & 31] = p.offset[comp][k];
-    for (int y = y0; y < y0 + h; ++y)
-      for (int x = x0; x < x0 + w; ++x) {
-        const int c = *dbk.at(x, y);
-        *out.at(x, y) = static_cast<uint8_t>(std::clamp(c + table[c >> 3], 0, 255));
-      }
+    for (int y = y0; y < y0 + h; ++y) {
+      const uint8_t* d = dbk.at(0, y);
+      uint8_t* o = out.at(0, y);
+      for (int x = x0; x < x0 + w; ++x) o[x] = static_cast<uint8_t>(std::clamp(d[x] + table[d[x] >> 3], 0, 255));
+    }
     return;
   }
   const int k = p.eo_class[comp];
   const int offs[5] = {0, p.offset[comp][0], p.offset[comp][1], p.offset[comp][2], p.offset[comp][3]};
-  if (x0 > 0 && y0 > 0 && x0 + w < dbk.width && y0 + h < dbk.height) {  // interior CTB: no bounds checks
-    const int ds = dbk.stride;
-    const int oa = kEo[k][0][1] * ds + kEo[k][0][0], ob = kEo[k][1][1] * ds + kEo[k][1][0];
-    for (int y = y0; y < y0 + h; ++y) {
-      const uint8_t* d = dbk.at(x0, y);
-      uint8_t* o = out.at(x0, y);
-      for (int x = 0; x < w; ++x) {
-        const int c = d[x];
-        o[x] = static_cast<uint8_t>(std::clamp(c + offs[eo_cat(c, d[x + oa], d[x + ob])], 0, 255));
+  const int ds = dbk.stride;
+  const int oa = kEo[k][0][1] * ds + kEo[k][0][0], ob = kEo[k][1][1] * ds + kEo[k][1][0];
+  for (int y = y0; y < y0 + h; ++y) {
+    int xs, xe;
+    if (!eo_span(k, x0, w, y, dbk.width, dbk.height, xs, xe)) continue;
+    const uint8_t* d = dbk.at(0, y);
+    uint8_t* o = out.at(0, y);
+    int x = xs;
+#if defined(__SSE2__)
+    const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), z = _mm_setzero_si128();
+    __m128i ov[4];
+    static const int8_t kVal[4] = {-2, -1, 1, 2};
+    for (int i = 0; i < 4; ++i) ov[i] = _mm_set1_epi16(static_cast<int16_t>(offs[i + 1]));
+    for (; x + 16 <= xe; x += 16) {
+      const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + x));
+      const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + x + oa)), bias);
+      const __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + x + ob)), bias);
+      const __m128i e = eo_sign_sum(_mm_xor_si128(c, bias), a, b);
+      __m128i lo = _mm_unpacklo_epi8(c, z), hi = _mm_unpackhi_epi8(c, z);
+      for (int i = 0; i < 4; ++i) {
+        const __m128i m = _mm_cmpeq_epi8(e, _mm_set1_epi8(kVal[i]));  // bytes -1 / 0, widened to words
+        lo = _mm_add_epi16(lo, _mm_and_si128(_mm_unpacklo_epi8(m, m), ov[i]));
+        hi = _mm_add_epi16(hi, _mm_and_si128(_mm_unpackhi_epi8(m, m), ov[i]));
       }
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(lo, hi));
     }
-    return;
+#endif
+    for (; x < xe; ++x) {
+      const int c = d[x];
+      o[x] = static_cast<uint8_t>(std::clamp(c + offs[eo_cat(c, d[x + oa], d[x + ob])], 0, 255));
+    }
   }
-  for (int y = y0; y < y0 + h; ++y)
-    for (int x = x0; x < x0 + w; ++x) {
-      const int ax = x + kEo[k][0][0], ay = y + kEo[k][0][1], bx = x + kEo[k][1][0], by = y + kEo[k][1][1];
-      if (ax < 0 || ay < 0 || bx < 0 || by < 0 || ax >= dbk.width || bx >= dbk.width || ay >= dbk.height ||
-          by >= dbk.height)
-        continue;
-      const int c = *dbk.at(x, y);
-      const int cat = eo_cat(c, *dbk.at(ax, ay), *dbk.at(bx, by));
-      *out.at(x, y) = static_cast<uint8_t>(std::clamp(c + offs[cat], 0, 255));
-    }
 }
 
 }  // namespace
