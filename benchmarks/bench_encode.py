@@ -25,33 +25,40 @@ def main(argv=None) -> int:
     ap.add_argument("--codec", nargs="+", default=["h264", "hevc"])
     ap.add_argument("--frames", type=int, default=296)
     ap.add_argument("--qp", type=int, default=30)
-    ap.add_argument("--repeat", type=int, default=3, help="best of N runs for each encoder")
+    ap.add_argument("--repeat", type=int, default=5, help="runs of each encoder (peer and ours alternate)")
     args = ap.parse_args(argv)
     planes = load_planes(max_frames=args.frames)
     n = planes[0].shape[0]
-    print(f"Boxing clip, {n} frames 320x240, QP {args.qp}, one thread, best of {args.repeat}\n")
+    print(f"Boxing clip, {n} frames 320x240, QP {args.qp}, one thread, best of {args.repeat} (ratio: median of alternating pairs)\n")
     print(f"{'encoder':<34}{'frames/s':>10}{'kbit/s':>10}{'vs peer medium':>16}")
     print("-" * 70)
     status = 0
     for codec in args.codec:
         peer = PEER[codec]
         rows = {}
-        for preset in ("medium", "ultrafast"):
-            runs = [time_peer(peer, planes, args.qp, preset) for _ in range(args.repeat)]
-            fps = max(r[0] for r in runs)
-            rows[f"{peer} {preset}"] = (fps, runs[0][1] * 8 / (n / 25) / 1000)
-        medium = rows[f"{peer} medium"][0]
-        core = max(time_core(codec, planes, args.qp, **PAPER[codec]) for _ in range(args.repeat))
-        best = None
+        # peer medium and our native encoder alternate, so a load change hits both alike; the
+        # verdict uses the median of the per-pair ratios
+        med_runs, core_runs = [], []
+        for _ in range(args.repeat):
+            med_runs.append(time_peer(peer, planes, args.qp, "medium"))
+            core_runs.append(time_core(codec, planes, args.qp, **PAPER[codec]))
+        ratios = sorted(c / m[0] for c, m in zip(core_runs, med_runs))
+        ratio = ratios[len(ratios) // 2] if len(ratios) % 2 else 0.5 * (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2])
+        medium = max(r[0] for r in med_runs)
+        rows[f"{peer} medium"] = (medium, med_runs[0][1] * 8 / (n / 25) / 1000)
+        runs = [time_peer(peer, planes, args.qp, "ultrafast") for _ in range(args.repeat)]
+        rows[f"{peer} ultrafast"] = (max(r[0] for r in runs), runs[0][1] * 8 / (n / 25) / 1000)
+        best, r = 0.0, None
         for _ in range(args.repeat):
             fps, r = time_ours(codec, planes, args.qp, **PAPER[codec])
-            best = max(best or 0, fps)
-        rows[f"mvclass {codec} (native encode)"] = (core, r.rates.orig)
+            best = max(best, fps)
+        rows[f"mvclass {codec} (native encode)"] = (max(core_runs), r.rates.orig)
         rows[f"mvclass {codec} (encode_cropped)"] = (best, r.rates.orig)
         for name, (fps, kbps) in rows.items():
             print(f"{name:<34}{fps:>10.1f}{kbps:>10.1f}{fps / medium:>15.2f}x")
-        ok = core / medium >= TARGET[codec]
-        print(f"target {TARGET[codec]}x {peer} medium (native): {'MET' if ok else 'NOT MET'}\n")
+        ok = ratio >= TARGET[codec]
+        print(f"native / {peer} medium, per alternating pair: " + ", ".join(f"{x:.2f}" for x in ratios))
+        print(f"target {TARGET[codec]}x {peer} medium (median pair {ratio:.2f}x): {'MET' if ok else 'NOT MET'}\n")
     return status
 
 
