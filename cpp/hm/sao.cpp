@@ -86,19 +86,33 @@ void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bo
   std::memset(&st, 0, sizeof(st));
   const int ds = dbk.stride;
   const int off[4][2] = {{-1, 1}, {-ds, ds}, {-ds - 1, ds + 1}, {-ds + 1, ds - 1}};
+  // band histogram in four interleaved copies: neighbouring samples usually share a band, and one
+  // copy would serialise their read-modify-write updates
+  int32_t bsum[4][32] = {}, bcnt[4][32] = {};
   for (int y = y0; y < y0 + h; ++y) {
     const uint8_t* p = dbk.at(0, y);
     const uint8_t* q = src.at(0, y);
-    for (int x = x0; x < x0 + w; ++x) {
+    int x = x0;
+    for (; x + 4 <= x0 + w; x += 4)
+      for (int j = 0; j < 4; ++j) {
+        const int c = p[x + j];
+        bsum[j][c >> 3] += int(q[x + j]) - c;
+        bcnt[j][c >> 3] += 1;
+      }
+    for (; x < x0 + w; ++x) {
       const int c = p[x];
-      st.band_sum[c >> 3] += int(q[x]) - c;
-      st.band_cnt[c >> 3] += 1;
+      bsum[0][c >> 3] += int(q[x]) - c;
+      bcnt[0][c >> 3] += 1;
     }
     if (!with_eo) continue;
     for (int k = 0; k < 4; ++k) {
       int xs, xe;
       if (eo_span(k, x0, w, y, dbk.width, dbk.height, xs, xe)) gather_eo_span(p, q, xs, xe, k, off[k], st);
     }
+  }
+  for (int b = 0; b < 32; ++b) {
+    st.band_sum[b] = int64_t(bsum[0][b]) + bsum[1][b] + bsum[2][b] + bsum[3][b];
+    st.band_cnt[b] = int64_t(bcnt[0][b]) + bcnt[1][b] + bcnt[2][b] + bcnt[3][b];
   }
 }
 
