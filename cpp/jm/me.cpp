@@ -107,7 +107,8 @@ int motion_search_int(const EncCtx& c, const MeQuery& q, const int (*cand)[2], i
       if (try_int(cx + hex[j][0], cy + hex[j][1])) best_dir = j;
     }
     if (best_dir < 0) break;
-    moved = best_dir;
+    // a point clamped to the window breaks the geometry: then all six are evaluated next time
+    moved = (bx == cx + hex[best_dir][0] && by == cy + hex[best_dir][1]) ? best_dir : -1;
   }
   {
     const int cx = bx, cy = by;
