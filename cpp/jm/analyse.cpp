@@ -126,20 +126,21 @@ void skip_mv(const EncCtx& c, int mbx, int mby, int mv[2]) {  // 8.4.1.1
 }
 
 void set_motion(EncCtx& c, int mbx, int mby, int bx, int by, int bw, int bh, int ref, const int mv[2]) {
-  for (int y = 0; y < bh; ++y)
+  const int16_t pair[2] = {static_cast<int16_t>(mv[0]), static_cast<int16_t>(mv[1])};
+  uint32_t v;  // one block's (mvx, mvy), stored as a unit
+  std::memcpy(&v, pair, 4);
+  for (int y = 0; y < bh; ++y) {
+    const size_t i = static_cast<size_t>(mby * 4 + by + y) * c.w4 + mbx * 4 + bx;
     for (int x = 0; x < bw; ++x) {
-      const size_t i = static_cast<size_t>(mby * 4 + by + y) * c.w4 + mbx * 4 + bx + x;
-      c.ref4[i] = static_cast<int8_t>(ref);
-      c.mv4[2 * i] = static_cast<int16_t>(mv[0]);
-      c.mv4[2 * i + 1] = static_cast<int16_t>(mv[1]);
+      c.ref4[i + x] = static_cast<int8_t>(ref);
+      std::memcpy(&c.mv4[2 * (i + x)], &v, 4);
     }
+  }
 }
 
-unsigned rect_mask(int bx, int by, int bw, int bh) {
-  unsigned m = 0;
-  for (int y = 0; y < bh; ++y)
-    for (int x = 0; x < bw; ++x) m |= 1u << ((by + y) * 4 + bx + x);
-  return m;
+unsigned rect_mask(int bx, int by, int bw, int bh) {  // bits y*4+x of the 4x4 blocks covered
+  static const unsigned kRows[5] = {0, 0x1, 0x11, 0x111, 0x1111};
+  return (((1u << bw) - 1) << bx) * kRows[bh] << (4 * by);
 }
 
 // ------------------------------------------------------------------ intra helpers
