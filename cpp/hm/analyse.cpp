@@ -29,6 +29,9 @@ struct Cand {
 // P pictures: intra is searched past planar, DC and the MPMs only where one of them comes within
 // this factor of the best inter SATD cost
 constexpr double kIntraPre = 2.0;
+// P pictures: a CU whose best inter candidate codes fewer residual bits than this is not split
+// (Boxing, QP 30: -3% instructions for -0.03 dB at the same rate)
+constexpr double kSplitBits = 32;
 
 inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
 
@@ -268,6 +271,7 @@ struct Analyser {
     uint8_t y[64 * 64], u[32 * 32], v[32 * 32];
     int16_t cy[64 * 64], cu[32 * 32], cv[32 * 32];
     Blk blk[16 * 16];
+    double res_bits = 0;  // residual bits of the candidate
   };
   std::vector<Snap> snap_ = std::vector<Snap>(5);
 
@@ -278,6 +282,7 @@ struct Analyser {
 
   void save(int depth, int x0, int y0, int log2) {
     Snap& sn = snap_[depth];
+    sn.res_bits = res_bits_;
     const int n = 1 << log2, h = n >> 1, n4 = n >> 2;
     copy_rect(sn.y, n, f.rec.y.at(x0, y0), f.rec.y.stride, n, n);
     copy_rect(sn.u, h, f.rec.u.at(x0 / 2, y0 / 2), f.rec.u.stride, h, h);
@@ -422,8 +427,9 @@ struct Analyser {
       }
     }
     // AMVP 2Nx2N
-    Mv extra[6];  // [5]: the best vector of the references searched so far
+    Mv extra[6];  // [5]: the best vector of the references searched so far (first: the parent CU's)
     for (int i = 0; i < 5; ++i) extra[i] = mc[i].mv;
+    extra[5] = depth > 0 ? me_mv_[depth - 1] : Mv{};
     Cand c;
     double best_me = 1e300, best_int = 1e300 / 4;
     const int nref = static_cast<int>(f.refs.size());
@@ -436,8 +442,9 @@ struct Analyser {
       in.ref = f.refs[r];
       in.x = x0; in.y = y0; in.w = n; in.h = n;
       in.mvp[0] = mvp[0]; in.mvp[1] = mvp[1];
-      in.extra = extra; in.n_extra = r ? 6 : 5;
-      in.wide = r == 0;  // later references start from the best vector found and skip the wide pattern
+      in.extra = extra; in.n_extra = (r || depth > 0) ? 6 : 5;
+      // later references and smaller CUs start from a vector already found: no wide pattern
+      in.wide = r == 0 && depth == 0;
       in.range = cfg.search_range;
       in.sqrt_lambda = sqrt_lambda;
       in.frac_above = best_int;  // a reference already worse at integer pel is not refined
@@ -458,6 +465,7 @@ struct Analyser {
     }
     // the same motion as the merge candidate already RD-tested both ways costs more to signal: skip it
     me_ref_[depth] = c.mvf[0].ref;
+    me_mv_[depth] = c.mvf[0].mv;
     const bool same_as_merge = mcost[order[0]] < 1e299 && c.mvf[0] == mc[order[0]];
     // nor does motion that predicts worse than the best merge candidate (SATD + signalling bits)
     const bool worse_than_merge = best_me >= mcost[order[0]];
@@ -573,6 +581,7 @@ struct Analyser {
   }
 
   int me_ref_[5] = {0, 0, 0, 0, 0};  // reference of the 2Nx2N motion search per depth
+  Mv me_mv_[5];                      // and its vector
   double inter_satd_ = 1e300;  // best luma SATD + sqrt(lambda) * bits among the 2Nx2N inter candidates
   int inter_rc_ = 1;  // rqt_root_cbf of the best inter candidate of the last inter_candidates()
 
@@ -591,7 +600,8 @@ struct Analyser {
       skip_best = best.pred != MODE_INTRA && best.merge[0] && !best.residual;
       // early CU termination: motion alone predicts the CU (no residual coded), smaller CUs rarely pay
       const bool no_residual = best.pred != MODE_INTRA && (!best.residual || !inter_rc_);
-      if (log2 == s.min_cb_log2 || skip_best || no_residual) {
+      const bool light = f.is_p && best.pred != MODE_INTRA && snap_[depth].res_bits < kSplitBits;
+      if (log2 == s.min_cb_log2 || skip_best || no_residual || light) {
         restore(depth, x0, y0, log2);
         return jns;
       }
