@@ -241,15 +241,19 @@ MVC_AVX2_FN void subpel_hout_avx2(const int16_t* m, uint8_t* o, int w16) {
   for (int x = 0; x < w16; x += 16)
     store_u8x16(o + x, _mm256_srai_epi16(_mm256_add_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + x)), _mm256_set1_epi16(32)), 6));
 }
-// Vertical 8-tap filter over rows[0..7] (16-bit intermediate rows with Mid, else samples).
+// Vertical 8-tap filters of the three phases fy = 1..3 over rows[0..7] (16-bit intermediate rows
+// with Mid, else samples) into out[fy - 1]; the row pairs are unpacked once for all three.
 template <bool Mid>
-MVC_AVX2_FN void subpel_v_avx2(const void* const* rows, uint8_t* o, int w16, const int* cy) {
-  __m256i cp[4];
-  for (int k = 0; k < 4; ++k)
-    cp[k] = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
+MVC_AVX2_FN void subpel_v_avx2(const void* const* rows, uint8_t* const* out, int w16) {
+  __m256i cp[3][4];
+  for (int f = 0; f < 3; ++f)
+    for (int k = 0; k < 4; ++k) {
+      const int* cy = kLuma[f + 1];
+      cp[f][k] = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
+    }
   const __m256i r32 = _mm256_set1_epi32(32);
   for (int x = 0; x < w16; x += 16) {
-    __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+    __m256i plo[4], phi[4];
     for (int k = 0; k < 4; ++k) {
       __m256i ra, rb;
       if (Mid) {
@@ -259,16 +263,23 @@ MVC_AVX2_FN void subpel_v_avx2(const void* const* rows, uint8_t* o, int w16, con
         ra = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(rows[2 * k]) + x)));
         rb = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(rows[2 * k + 1]) + x)));
       }
-      lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(ra, rb), cp[k]));
-      hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(ra, rb), cp[k]));
+      plo[k] = _mm256_unpacklo_epi16(ra, rb);
+      phi[k] = _mm256_unpackhi_epi16(ra, rb);
     }
-    if (Mid) {
-      lo = _mm256_srai_epi32(lo, 6);
-      hi = _mm256_srai_epi32(hi, 6);
+    for (int f = 0; f < 3; ++f) {
+      __m256i lo = _mm256_madd_epi16(plo[0], cp[f][0]), hi = _mm256_madd_epi16(phi[0], cp[f][0]);
+      for (int k = 1; k < 4; ++k) {
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(plo[k], cp[f][k]));
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(phi[k], cp[f][k]));
+      }
+      if (Mid) {
+        lo = _mm256_srai_epi32(lo, 6);
+        hi = _mm256_srai_epi32(hi, 6);
+      }
+      lo = _mm256_srai_epi32(_mm256_add_epi32(lo, r32), 6);
+      hi = _mm256_srai_epi32(_mm256_add_epi32(hi, r32), 6);
+      store_u8x16(out[f] + x, _mm256_packs_epi32(lo, hi));  // per-lane unpack/pack keeps the sample order
     }
-    lo = _mm256_srai_epi32(_mm256_add_epi32(lo, r32), 6);
-    hi = _mm256_srai_epi32(_mm256_add_epi32(hi, r32), 6);
-    store_u8x16(o + x, _mm256_packs_epi32(lo, hi));  // per-lane unpack/pack keeps the sample order
   }
 }
 }  // namespace
@@ -347,6 +358,17 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
         for (int x = wv; x < w; ++x) o[x] = clip1((m[x] + 32) >> 6);
       }
     }
+#if defined(MVC_MC_AVX2)
+    if (w16)
+      for (int y = 0; y < h; ++y) {
+        const void* rows[8];
+        for (int k = 0; k < 8; ++k)
+          rows[k] = fx ? static_cast<const void*>(mid + static_cast<size_t>(y + k) * w) : static_cast<const void*>(ref.at(x0, y0 + y + k - 3));
+        uint8_t* const out[3] = {sub[4 + fx].at(x0, y0 + y), sub[8 + fx].at(x0, y0 + y), sub[12 + fx].at(x0, y0 + y)};
+        if (fx) subpel_v_avx2<true>(rows, out, w16);
+        else subpel_v_avx2<false>(rows, out, w16);
+      }
+#endif
     for (int fy = 1; fy < 4; ++fy) {
       const int* cy = kLuma[fy];
       Plane& op = sub[fy * 4 + fx];
@@ -357,15 +379,6 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
 #endif
       for (int y = 0; y < h; ++y) {
         uint8_t* o = op.at(x0, y0 + y);
-#if defined(MVC_MC_AVX2)
-        if (w16) {
-          const void* rows[8];
-          for (int k = 0; k < 8; ++k)
-            rows[k] = fx ? static_cast<const void*>(mid + static_cast<size_t>(y + k) * w) : static_cast<const void*>(ref.at(x0, y0 + y + k - 3));
-          if (fx) subpel_v_avx2<true>(rows, o, w16, cy);
-          else subpel_v_avx2<false>(rows, o, w16, cy);
-        }
-#endif
 #if defined(__SSE2__)
         for (int x = w16; x < wv; x += 8) {  // pairs of taps through pmaddwd, exact 32-bit sums
           __m128i lo = zero, hi = zero;
