@@ -203,15 +203,13 @@ void code_luma_inter(EncCtx& c, Mb& m, const uint8_t* src, int ss, const uint8_t
       if (m.nz[b + k]) m.cbp |= uint8_t(1 << ((by >> 1) * 2 + (bx >> 1)));
     }
   }
+  for (int y = 0; y < 16; ++y) std::memcpy(rec + y * rs, pred + y * 16, 16);
   for (int b = 0; b < 16; ++b) {
+    if (!m.nz[b]) continue;
     const int bx = b & 3, by = b >> 2;
-    uint8_t* d = rec + by * 4 * rs + bx * 4;
-    for (int y = 0; y < 4; ++y) std::memcpy(d + y * rs, pred + (by * 4 + y) * 16 + bx * 4, 4);
-    if (m.nz[b]) {
-      std::memset(coef, 0, sizeof(coef));
-      dequant4(m.luma[b], coef, c.qp, 0);
-      idct4_add(coef, d, rs);
-    }
+    std::memset(coef, 0, sizeof(coef));
+    dequant4(m.luma[b], coef, c.qp, 0);
+    idct4_add(coef, rec + by * 4 * rs + bx * 4, rs);
   }
 }
 
@@ -266,15 +264,15 @@ void code_chroma(EncCtx& c, Mb& m, int mbx, int mby, const uint8_t* predu, const
     dequant_dc_chroma(m.chroma_dc[k], dcr, c.qpc);
     uint8_t* r = rp[k]->at(mbx * 8, mby * 8);
     const int rs = rp[k]->stride;
+    for (int y = 0; y < 8; ++y) std::memcpy(r + y * rs, pp[k] + y * 8, 8);
     for (int b = 0; b < 4; ++b) {
       const int bx = b & 1, by = b >> 1;
       if (cbpc < 2) std::memset(m.chroma_ac[k][b], 0, sizeof(m.chroma_ac[k][b]));
+      if (!cbpc) continue;
       int32_t cf[16] = {};
       if (cbpc == 2) dequant4(m.chroma_ac[k][b], cf, c.qpc, 1);
       cf[0] = dcr[b];
-      uint8_t* d = r + by * 4 * rs + bx * 4;
-      for (int y = 0; y < 4; ++y) std::memcpy(d + y * rs, pp[k] + (by * 4 + y) * 8 + bx * 4, 4);
-      if (cbpc) idct4_add(cf, d, rs);
+      idct4_add(cf, r + by * 4 * rs + bx * 4, rs);
     }
   }
 }
@@ -504,8 +502,8 @@ void finish_intra_mb(EncCtx& c, Mb& m, int mbx, int mby, uint8_t* pu, uint8_t* p
 }
 
 void clear_i4modes(EncCtx& c, int mbx, int mby) {
-  for (int y = 0; y < 4; ++y)
-    for (int x = 0; x < 4; ++x) c.i4mode4[static_cast<size_t>(mby * 4 + y) * c.w4 + mbx * 4 + x] = -1;
+  static const int8_t kNone[4] = {-1, -1, -1, -1};
+  for (int y = 0; y < 4; ++y) std::memcpy(&c.i4mode4[static_cast<size_t>(mby * 4 + y) * c.w4 + mbx * 4], kNone, 4);
 }
 
 }  // namespace
