@@ -18,7 +18,10 @@ namespace mvc {
 
 bool use_avx2() {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  static const bool on = __builtin_cpu_supports("avx2") && std::getenv("MVCLASS_NO_AVX2") == nullptr;
+  static const bool on = [] {
+    __builtin_cpu_init();  // callers include static initialisers, which may run before libgcc's
+    return __builtin_cpu_supports("avx2") && std::getenv("MVCLASS_NO_AVX2") == nullptr;
+  }();
   return on;
 #else
   return false;
