@@ -127,14 +127,14 @@ def fit(model, dataset, *, iters: int = 90_000, batch_size: int = 64, lr: float 
         raise ValueError(f"bad schedule: iters={iters}, batch_size={batch_size}, lr={lr}, lr_step={lr_step}")
     rank, world, local_rank = distributed_context()
     distributed = world > 1
-    if distributed:
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     if device is None:
         device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
     device = torch.device(device)
+    if distributed:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():  # the backend follows the device asked for, not the machine
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
         if device.index is None:  # set_device needs an explicit index
             device = torch.device("cuda", local_rank if distributed else torch.cuda.current_device())
