@@ -76,58 +76,13 @@ inline const int32_t* matrix(int log2n, bool dst) { return kMats.m[dst ? 0 : log
 }  // namespace
 
 namespace {
-// N-point forward DCT of one vector by even/odd decomposition (the matrix's rows 2k are the
-// N/2-point matrix, odd rows are antisymmetric): the same integer sums as the matrix product.
-template <int N>
-void fdct1(const int32_t* x, int32_t* y) {
-  if constexpr (N == 2) {
-    y[0] = 64 * (x[0] + x[1]);
-    y[1] = 64 * (x[0] - x[1]);
-  } else {
-    constexpr int H = N / 2;
-    constexpr int L = N == 4 ? 2 : (N == 8 ? 3 : (N == 16 ? 4 : 5));
-    int32_t e[H], o[H], ye[H];
-    for (int i = 0; i < H; ++i) { e[i] = x[i] + x[N - 1 - i]; o[i] = x[i] - x[N - 1 - i]; }
-    fdct1<H>(e, ye);
-    const int32_t* M = matrix(L, false);
-    for (int k = 0; k < H; ++k) {
-      const int32_t* mk = M + (2 * k + 1) * N;
-      int32_t sacc = 0;
-      for (int i = 0; i < H; ++i) sacc += mk[i] * o[i];
-      y[2 * k] = ye[k];
-      y[2 * k + 1] = sacc;
-    }
-  }
-}
-
-template <int N>
-void fdct2(const int16_t* res, int rs, int32_t* out) {
-  constexpr int L = N == 4 ? 2 : (N == 8 ? 3 : (N == 16 ? 4 : 5));
-  constexpr int sh1 = L - 1, sh2 = L + 6;
-  int32_t tmp[N * N];  // tmp[k][y] (transposed first-stage output)
-  int32_t v[N], z[N];
-  for (int y = 0; y < N; ++y) {
-    for (int x = 0; x < N; ++x) v[x] = res[y * rs + x];
-    fdct1<N>(v, z);
-    for (int k = 0; k < N; ++k) tmp[k * N + y] = (z[k] + (1 << (sh1 - 1))) >> sh1;
-  }
-  for (int x = 0; x < N; ++x) {
-    fdct1<N>(tmp + x * N, z);
-    for (int k = 0; k < N; ++k) out[k * N + x] = (z[k] + (1 << (sh2 - 1))) >> sh2;
-  }
-}
-}  // namespace
-
-#if defined(MVC_HM_AVX2)
-namespace {
-const bool kTrAvx2 = use_avx2();
-// The 1-D transforms above, run on 8 (or for N = 4, 4) independent vectors at once: one vector
-// per lane, the same int32 operations per lane, so the results are identical.
-typedef int32_t v8si __attribute__((vector_size(32)));
-typedef int32_t v4si __attribute__((vector_size(16)));
-
+// N-point forward / inverse DCT of one vector by even/odd decomposition (the matrix's rows 2k are
+// the N/2-point matrix, odd rows are antisymmetric): the same integer sums as the matrix product.
+// V is int32_t (one vector) or a GCC vector of int32 (one vector per lane, AVX2 callers): the
+// bodies are inlined into their callers and compiled for the caller's instruction set.
+#define MVC_GENERIC_INLINE inline __attribute__((always_inline))
 template <int N, class V>
-MVC_AVX2_FN inline void fdct1v(const V* x, V* y) {
+MVC_GENERIC_INLINE void fdct1v(const V* x, V* y) {
   if constexpr (N == 2) {
     y[0] = 64 * (x[0] + x[1]);
     y[1] = 64 * (x[0] - x[1]);
@@ -148,7 +103,7 @@ MVC_AVX2_FN inline void fdct1v(const V* x, V* y) {
   }
 }
 template <int N, class V>
-MVC_AVX2_FN inline void idct1v(const V* c, V* out) {
+MVC_GENERIC_INLINE void idct1v(const V* c, V* out) {
   if constexpr (N == 2) {
     out[0] = 64 * (c[0] + c[1]);
     out[1] = 64 * (c[0] - c[1]);
@@ -167,6 +122,32 @@ MVC_AVX2_FN inline void idct1v(const V* c, V* out) {
     for (int i = 0; i < H; ++i) { out[i] = ev[i] + od[i]; out[N - 1 - i] = ev[i] - od[i]; }
   }
 }
+
+template <int N>
+void fdct2(const int16_t* res, int rs, int32_t* out) {
+  constexpr int L = N == 4 ? 2 : (N == 8 ? 3 : (N == 16 ? 4 : 5));
+  constexpr int sh1 = L - 1, sh2 = L + 6;
+  int32_t tmp[N * N];  // tmp[k][y] (transposed first-stage output)
+  int32_t v[N], z[N];
+  for (int y = 0; y < N; ++y) {
+    for (int x = 0; x < N; ++x) v[x] = res[y * rs + x];
+    fdct1v<N>(v, z);
+    for (int k = 0; k < N; ++k) tmp[k * N + y] = (z[k] + (1 << (sh1 - 1))) >> sh1;
+  }
+  for (int x = 0; x < N; ++x) {
+    fdct1v<N>(tmp + x * N, z);
+    for (int k = 0; k < N; ++k) out[k * N + x] = (z[k] + (1 << (sh2 - 1))) >> sh2;
+  }
+}
+}  // namespace
+
+#if defined(MVC_HM_AVX2)
+namespace {
+const bool kTrAvx2 = use_avx2();
+// The 1-D transforms above, run on 8 (or for N = 4, 4) independent vectors at once: one vector
+// per lane, the same int32 operations per lane, so the results are identical.
+typedef int32_t v8si __attribute__((vector_size(32)));
+typedef int32_t v4si __attribute__((vector_size(16)));
 
 // The 4-point DST (no butterflies): y[k] = sum_n M[k][n] x[n], and its transpose for the inverse.
 template <class V>
@@ -344,29 +325,6 @@ void forward_transform(const int16_t* res, int rs, int32_t* out, int log2n, bool
 }
 
 namespace {
-// N-point inverse DCT of one vector, out[n] = sum_k M[k][n] c[k], by the same even/odd split.
-template <int N>
-void idct1(const int32_t* c, int32_t* out) {
-  if constexpr (N == 2) {
-    out[0] = 64 * (c[0] + c[1]);
-    out[1] = 64 * (c[0] - c[1]);
-  } else {
-    constexpr int H = N / 2;
-    constexpr int L = N == 4 ? 2 : (N == 8 ? 3 : (N == 16 ? 4 : 5));
-    int32_t ce[H], co[H], ev[H], od[H];
-    for (int k = 0; k < H; ++k) { ce[k] = c[2 * k]; co[k] = c[2 * k + 1]; od[k] = 0; }
-    idct1<H>(ce, ev);
-    const int32_t* M = matrix(L, false);
-    for (int k = 0; k < H; ++k) {
-      const int32_t v = co[k];
-      if (!v) continue;
-      const int32_t* mk = M + (2 * k + 1) * N;
-      for (int i = 0; i < H; ++i) od[i] += mk[i] * v;
-    }
-    for (int i = 0; i < H; ++i) { out[i] = ev[i] + od[i]; out[N - 1 - i] = ev[i] - od[i]; }
-  }
-}
-
 template <int N>
 void idct2(const int32_t* in, int16_t* res) {
   int32_t tmp[N * N], col[N], v[N];
@@ -382,11 +340,11 @@ void idct2(const int32_t* in, int16_t* res) {
     bool any = false;
     for (int k = 0; k < N; ++k) { col[k] = k <= last_row ? in[k * N + x] : 0; any |= col[k] != 0; }
     if (!any) { for (int y = 0; y < N; ++y) tmp[y * N + x] = 0; continue; }
-    idct1<N>(col, v);
+    idct1v<N>(col, v);
     for (int y = 0; y < N; ++y) tmp[y * N + x] = clip16((int64_t(v[y]) + 64) >> 7);
   }
   for (int y = 0; y < N; ++y) {  // second stage (rows), bdShift = 20 - BitDepth
-    idct1<N>(tmp + y * N, v);
+    idct1v<N>(tmp + y * N, v);
     for (int x = 0; x < N; ++x) res[y * N + x] = static_cast<int16_t>((v[x] + (1 << 11)) >> 12);
   }
 }
