@@ -23,15 +23,14 @@ def round_div(s: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 def pool_blocks(field4: np.ndarray, valid4: np.ndarray):
     """Sum and count of a ([T,] H4, W4, C) field over 2x2 block groups, counting valid blocks only."""
-    lead, (h4, w4) = valid4.shape[:-2], valid4.shape[-2:]
-    h4e, w4e = h4 + (h4 & 1), w4 + (w4 & 1)
-    f = np.zeros(lead + (h4e, w4e) + field4.shape[valid4.ndim:], np.int64)
-    v = np.zeros(lead + (h4e, w4e), bool)
-    f[..., :h4, :w4, :] = field4
-    v[..., :h4, :w4] = valid4
-    f *= v[..., None]
-    s = f.reshape(lead + (h4e // 2, 2, w4e // 2, 2, -1)).sum(axis=(-4, -2))
-    n = v.reshape(lead + (h4e // 2, 2, w4e // 2, 2)).sum(axis=(-3, -1))
+    h4, w4 = valid4.shape[-2:]
+    f = np.where(valid4[..., None], field4, 0).astype(np.int32)
+    v = valid4.astype(np.int32)
+    if h4 & 1 or w4 & 1:  # an odd block row / column: pad with invalid blocks
+        pad = [(0, 0)] * (valid4.ndim - 2) + [(0, h4 & 1), (0, w4 & 1)]
+        f, v = np.pad(f, pad + [(0, 0)]), np.pad(v, pad)
+    s = f[..., 0::2, 0::2, :] + f[..., 1::2, 0::2, :] + f[..., 0::2, 1::2, :] + f[..., 1::2, 1::2, :]
+    n = v[..., 0::2, 0::2] + v[..., 1::2, 0::2] + v[..., 0::2, 1::2] + v[..., 1::2, 1::2]
     return s, n
 
 
