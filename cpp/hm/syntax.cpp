@@ -3,6 +3,7 @@
 // 9.3.3 / 9.3.4.2. It serialises the decision records of a Frame; `cropped` switches texture off in
 // P pictures (rqt_root_cbf = 0, all cbf = 0). With an estimating Cabac it prices decisions.
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 
 #include "hm/hevc.h"
@@ -64,13 +65,23 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
   const int sbl = log2 - 2, nsb = 1 << sbl;
   const Pos* sbscan = scans().s[scan_idx][sbl];
   const Pos* sc4 = scans().s[scan_idx][2];
-  // last significant coefficient in scan order
+  int off4[16];  // offsets of a sub-block's 16 coefficients in scan order
+  for (int n = 0; n < 16; ++n) off4[n] = sc4[n].y * stride + sc4[n].x;
+  auto sb_base = [&](int i) { return cf + (sbscan[i].y << 2) * stride + (sbscan[i].x << 2); };
+  // last significant coefficient in scan order (all-zero 4x4 sub-blocks skipped four rows at a time)
   int last_sb = -1, last_pos = -1;
-  for (int i = (1 << (2 * sbl)) - 1; i >= 0 && last_sb < 0; --i)
-    for (int n = 15; n >= 0; --n) {
-      const int xc = (sbscan[i].x << 2) + sc4[n].x, yc = (sbscan[i].y << 2) + sc4[n].y;
-      if (cf[yc * stride + xc]) { last_sb = i; last_pos = n; break; }
+  for (int i = (1 << (2 * sbl)) - 1; i >= 0 && last_sb < 0; --i) {
+    const int16_t* b = sb_base(i);
+    uint64_t any = 0;
+    for (int r = 0; r < 4; ++r) {
+      uint64_t row;
+      std::memcpy(&row, b + r * stride, 8);
+      any |= row;
     }
+    if (!any) continue;
+    for (int n = 15; n >= 0; --n)
+      if (b[off4[n]]) { last_sb = i; last_pos = n; break; }
+  }
   const int lx = (sbscan[last_sb].x << 2) + sc4[last_pos].x, ly = (sbscan[last_sb].y << 2) + sc4[last_pos].y;
   const int cx = scan_idx == 2 ? ly : lx, cy = scan_idx == 2 ? lx : ly;
   write_last(c, CTX_LAST_X, cx, log2, comp, cat);
@@ -86,8 +97,9 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     const int xs = sbscan[i].x, ys = sbscan[i].y;
     int lev[16];
     bool any = false;
+    const int16_t* sb = sb_base(i);
     for (int n = 0; n < 16; ++n) {
-      lev[n] = cf[((ys << 2) + sc4[n].y) * stride + (xs << 2) + sc4[n].x];
+      lev[n] = sb[off4[n]];
       any |= lev[n] != 0;
     }
     bool infer_dc = false;
