@@ -105,6 +105,8 @@ CabacTables::CabacTables() {
       const int s = (st << 1) | mps;
       cost[s][mps] = -std::log2(1.0 - p);
       cost[s][1 - mps] = -std::log2(p);
+      qcost[s][mps] = static_cast<uint32_t>(std::lround(cost[s][mps] * kQBit));
+      qcost[s][1 - mps] = static_cast<uint32_t>(std::lround(cost[s][1 - mps] * kQBit));
       next[s][mps] = static_cast<uint8_t>((kNextMps[st] << 1) | mps);
       next[s][1 - mps] = static_cast<uint8_t>((kNextLps[st] << 1) | (st == 0 ? 1 - mps : mps));
     }
@@ -182,8 +184,8 @@ void Cabac::encode_bypass(int b, int cat) {
 }
 
 void Cabac::terminate(int b, int cat) {
+  if (est_) { qcost_ += b ? uint64_t(7 * kQBit) : 0; return; }
   cost_ += b ? 7.0 : 0.0;
-  if (est_) return;
   cat_bits[cat] += b ? 7.0 : 0.0;
   range_ -= 2;
   if (b) {

@@ -119,8 +119,10 @@ struct CtxSet {
 struct CabacTables {
   uint8_t next[128][2];
   double cost[128][2];
+  uint32_t qcost[128][2];  // cost in 1/65536 bit, for the estimator's integer sums
   CabacTables();
 };
+constexpr double kQBit = 65536.0;
 extern const CabacTables kCabacTab;
 
 class Cabac {
@@ -131,24 +133,26 @@ class Cabac {
   void bin(int ci, int b, int cat) {
     if (est_) {  // estimation (the analyser's hot path): cost and state update only
       uint8_t& s = ctx.s[ci];
-      cost_ += kCabacTab.cost[s][b];
+      qcost_ += kCabacTab.qcost[s][b];
       s = kCabacTab.next[s][b];
       return;
     }
     encode_bin(ci, b, cat);
   }
   void bypass(int b, int cat) {
+    if (est_) { qcost_ += uint64_t(kQBit); return; }
     cost_ += 1.0;
-    if (!est_) encode_bypass(b, cat);
+    encode_bypass(b, cat);
   }
   void bypass_bits(uint32_t v, int n, int cat) {
-    if (est_) { for (int i = 0; i < n; ++i) cost_ += 1.0; return; }  // bit-for-bit the bin-by-bin sum
+    if (est_) { qcost_ += uint64_t(kQBit) * n; return; }
     for (int i = n - 1; i >= 0; --i) encode_bypass((v >> i) & 1, cat);
   }
   void terminate(int b, int cat);
   void flush_to(BitWriter& out);  // EncodeFlush then append the arithmetic code word bits
-  double cost() const { return cost_; }
-  void reset_cost() { cost_ = 0; }
+  // Bits so far: estimated (estimation mode: integer sum in 1/65536 bit) or charged by the encoder.
+  double cost() const { return est_ ? double(qcost_) / kQBit : cost_; }
+  void reset_cost() { cost_ = 0; qcost_ = 0; }
   BitCounts cat_bits{};
   static double bin_cost(uint8_t state, int b) { return kCabacTab.cost[state][b]; }
 
@@ -162,6 +166,7 @@ class Cabac {
   int outstanding_ = 0;
   bool first_ = true;
   double cost_ = 0;
+  uint64_t qcost_ = 0;
   std::vector<uint8_t> bits_;  // output bits before packing
 };
 
