@@ -157,11 +157,13 @@ CompChoice eo_choice(const Stats& st, int k) {
 }
 
 CompChoice band_choice(const Stats& st, double lambda) {
-  int off[32];
+  int off[32], bits[32];
   double dist[32];
   for (int b = 0; b < 32; ++b) {  // each band's offset does not depend on the band position
     off[b] = best_offset(st.band_sum[b], st.band_cnt[b], -7, 7);
     dist[b] = dd(st.band_sum[b], st.band_cnt[b], off[b]);
+    const int a = std::abs(off[b]);
+    bits[b] = a + (a < 7 ? 1 : 0) + (a ? 1 : 0);  // offset_bits() of one band offset
   }
   CompChoice best;
   double bestJ = 1e300;
@@ -173,7 +175,7 @@ CompChoice band_choice(const Stats& st, double lambda) {
       c.off[i] = static_cast<int8_t>(off[p + i]);
       c.dist += dist[p + i];
     }
-    c.bits = offset_bits(c.off, true) + 5;
+    c.bits = double(bits[p] + bits[p + 1] + bits[p + 2] + bits[p + 3]) + 5;
     const double j = c.dist + lambda * c.bits;
     if (j < bestJ) { bestJ = j; best = c; }
   }
