@@ -118,6 +118,7 @@ void intra_refs(const Frame& f, int c, int x0, int y0, int log2n, IntraRefs& R) 
       if (!av[i]) ref[i] = ref[i - 1];
   }
   // 8.4.4.2.3 filtered copy (luma only for 4:2:0); modes choose raw or filtered
+  if (c != 0 || n == 4) return;  // no mode of a chroma or 4x4 block reads it (intra_pred_mode)
   int* fr = R.filt;
   auto T = [&](int xx) { return xx < 0 ? ref[2 * n] : ref[2 * n + 1 + xx]; };
   auto L = [&](int yy) { return yy < 0 ? ref[2 * n] : ref[2 * n - 1 - yy]; };
