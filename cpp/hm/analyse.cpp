@@ -25,7 +25,6 @@ struct Cand {
   bool tu_split = false;  // inter: residual quadtree split once below the CU (max_transform_hierarchy_depth_inter 1)
 };
 
-
 // P pictures: intra is searched past planar, DC and the MPMs only where one of them comes within
 // this factor of the best inter SATD cost
 constexpr double kIntraPre = 2.0;
@@ -287,9 +286,9 @@ struct Analyser {
     copy_rect(sn.y, n, f.rec.y.at(x0, y0), f.rec.y.stride, n, n);
     copy_rect(sn.u, h, f.rec.u.at(x0 / 2, y0 / 2), f.rec.u.stride, h, h);
     copy_rect(sn.v, h, f.rec.v.at(x0 / 2, y0 / 2), f.rec.v.stride, h, h);
-    copy_rect(sn.cy, n, static_cast<const int16_t*>(f.cf(0, x0, y0)), f.cstride(0), n, n);
-    copy_rect(sn.cu, h, static_cast<const int16_t*>(f.cf(1, x0 / 2, y0 / 2)), f.cstride(1), h, h);
-    copy_rect(sn.cv, h, static_cast<const int16_t*>(f.cf(2, x0 / 2, y0 / 2)), f.cstride(2), h, h);
+    copy_rect(sn.cy, n, f.cf(0, x0, y0), f.cstride(0), n, n);
+    copy_rect(sn.cu, h, f.cf(1, x0 / 2, y0 / 2), f.cstride(1), h, h);
+    copy_rect(sn.cv, h, f.cf(2, x0 / 2, y0 / 2), f.cstride(2), h, h);
     copy_rect(sn.blk, n4, &f.b(x0, y0), s.w4, n4, n4);
   }
 
@@ -337,7 +336,6 @@ struct Analyser {
       for (int m = 0; m < 35; ++m) pre = std::min(pre, cost[m]);
       if (pre >= kIntraPre * inter_satd_) return;
       for (int m = 0; m < 35; m += (m < 2 ? 1 : 4)) eval(m);
-      for (int k = 0; k < 3; ++k) eval(cand[k]);
       for (int d = 2; d >= 1; --d) {
         int ba = 2;
         for (int m = 2; m < 35; ++m) if (cost[m] < cost[ba]) ba = m;

@@ -94,9 +94,9 @@ constexpr uint8_t kNextLps[64] = {0,  0,  1,  2,  2,  4,  4,  5,  6,  7,  8,  9,
                                   24, 25, 26, 26, 27, 27, 28, 29, 29, 30, 30, 30, 31, 32, 32, 33,
                                   33, 33, 34, 34, 35, 35, 35, 36, 36, 36, 37, 37, 37, 38, 38, 63};
 
-// -log2 of the MPS / LPS probability of each state (pLPS = 0.5 * alpha^s, 9.3.4.3 design).
 }  // namespace
 
+// -log2 of the MPS / LPS probability of each state (pLPS = 0.5 * alpha^s, 9.3.4.3 design).
 CabacTables::CabacTables() {
   const double alpha = std::pow(0.01875 / 0.5, 1.0 / 63.0);
   for (int st = 0; st < 64; ++st) {

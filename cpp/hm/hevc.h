@@ -112,8 +112,6 @@ struct CtxSet {
   void init(bool p_slice, int qp);
 };
 
-// Arithmetic encoder (9.3.4.3 encoding flow) that also charges each bin's estimated cost
-// (-log2 p before update) to a bit category. In estimate mode it only accumulates cost.
 // Per context state byte (pStateIdx << 1 | valMps) and bin value: the next state and the bin's
 // estimated cost in bits (-log2 of its probability).
 struct CabacTables {
@@ -125,6 +123,8 @@ struct CabacTables {
 constexpr double kQBit = 65536.0;
 extern const CabacTables kCabacTab;
 
+// Arithmetic encoder (9.3.4.3 encoding flow) that also charges each bin's estimated cost
+// (-log2 p before update) to a bit category. In estimate mode it only accumulates cost.
 class Cabac {
  public:
   CtxSet ctx;
@@ -146,7 +146,7 @@ class Cabac {
   }
   void bypass_bits(uint32_t v, int n, int cat) {
     if (est_) { qcost_ += uint64_t(kQBit) * n; return; }
-    for (int i = n - 1; i >= 0; --i) encode_bypass((v >> i) & 1, cat);
+    for (int i = n - 1; i >= 0; --i) bypass((v >> i) & 1, cat);
   }
   void terminate(int b, int cat);
   void flush_to(BitWriter& out);  // EncodeFlush then append the arithmetic code word bits

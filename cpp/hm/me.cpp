@@ -2,7 +2,6 @@
 // search and a small diamond at integer pel, then half- and quarter-pel refinement on SATD.
 // Costs are SAD/SATD + sqrt(lambda) * estimated mvd bits (HM's motion lambda).
 #include <algorithm>
-#include <climits>
 #include <cstdlib>
 #include <vector>
 
@@ -103,37 +102,31 @@ MeResult motion_search(const MeInput& in) {
   // fractional refinement with SATD of the interpolated block
   uint8_t pred[64 * 64];
   Mv bm{int16_t(bx * 4), int16_t(by * 4)};
-  if (best > in.frac_above) {
-    MeResult res;
-    res.mv = bm;
-    bits(bm, res.mvp_idx);
-    res.cost = 1e300;
-    res.int_cost = best;
-    res.refined = false;
-    return res;
-  }
+  MeResult res;
+  res.int_cost = best;
+  res.refined = best <= in.frac_above;
   auto fcost = [&](Mv mv) {
     int idx;
     int st;
     const uint8_t* p = predict_luma(*in.ref, x, y, w, h, mv, pred, st);
     return satd(src, ss, p, st, w, h) + in.sqrt_lambda * bits(mv, idx);
   };
-  double fbest = fcost(bm);
-  for (int step = 2; step >= 1; step >>= 1) {
-    const Mv c0 = bm;
-    for (int dy = -1; dy <= 1; ++dy)
-      for (int dx = -1; dx <= 1; ++dx) {
-        if (!dx && !dy) continue;
-        const Mv m{int16_t(c0.x + dx * step), int16_t(c0.y + dy * step)};
-        const double c = fcost(m);
-        if (c < fbest) { fbest = c; bm = m; }
-      }
+  res.cost = 1e300;  // unrefined: the integer vector, never preferred by cost
+  if (res.refined) {
+    res.cost = fcost(bm);
+    for (int step = 2; step >= 1; step >>= 1) {
+      const Mv c0 = bm;
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) {
+          if (!dx && !dy) continue;
+          const Mv m{int16_t(c0.x + dx * step), int16_t(c0.y + dy * step)};
+          const double c = fcost(m);
+          if (c < res.cost) { res.cost = c; bm = m; }
+        }
+    }
   }
-  MeResult res;
   res.mv = bm;
   bits(bm, res.mvp_idx);
-  res.cost = fbest;
-  res.int_cost = best;
   return res;
 }
 

@@ -39,6 +39,7 @@ inline bool eo_span(int k, int x0, int w, int y, int pw, int ph, int& xs, int& x
 }
 
 #if defined(__SSE2__)
+constexpr int8_t kSignSum[4] = {-2, -1, 1, 2};  // sgn(c - a) + sgn(c - b) of edge categories 1..4
 // sgn(c - a) + sgn(c - b) of 16 samples (bytes in -2..2); a, b, c biased by 0x80 for signed compares.
 inline __m128i eo_sign_sum(__m128i cb, __m128i a, __m128i b) {
   return _mm_sub_epi8(_mm_add_epi8(_mm_cmpgt_epi8(a, cb), _mm_cmpgt_epi8(b, cb)),
@@ -59,9 +60,8 @@ void gather_eo_span(const uint8_t* p, const uint8_t* q, int xs, int xe, int k, c
     const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[0])), bias);
     const __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[1])), bias);
     const __m128i e = eo_sign_sum(_mm_xor_si128(c, bias), a, b);
-    static const int8_t kVal[4] = {-2, -1, 1, 2};  // categories 1..4
     for (int i = 0; i < 4; ++i) {
-      const __m128i m = _mm_cmpeq_epi8(e, _mm_set1_epi8(kVal[i]));
+      const __m128i m = _mm_cmpeq_epi8(e, _mm_set1_epi8(kSignSum[i]));
       sum_s[i] = _mm_add_epi64(sum_s[i], _mm_sad_epu8(_mm_and_si128(m, sv), z));
       sum_c[i] = _mm_add_epi64(sum_c[i], _mm_sad_epu8(_mm_and_si128(m, c), z));
       cnt[i] = _mm_add_epi64(cnt[i], _mm_sad_epu8(_mm_and_si128(m, one), z));
@@ -132,12 +132,12 @@ struct CompChoice {
   int8_t off[4] = {0, 0, 0, 0};
 };
 
+// Bins of one SAO offset of magnitude a: truncated unary (cMax 7) plus, for band offsets, its sign.
+inline int offset_bits1(int a, bool band) { return a + (a < 7 ? 1 : 0) + (band && a ? 1 : 0); }
+
 double offset_bits(const int8_t* o, bool band) {
   double b = 0;
-  for (int i = 0; i < 4; ++i) {
-    const int a = std::abs(o[i]);
-    b += a + (a < 7 ? 1 : 0) + (band && a ? 1 : 0);
-  }
+  for (int i = 0; i < 4; ++i) b += offset_bits1(std::abs(o[i]), band);
   return b;
 }
 
@@ -162,8 +162,7 @@ CompChoice band_choice(const Stats& st, double lambda) {
   for (int b = 0; b < 32; ++b) {  // each band's offset does not depend on the band position
     off[b] = best_offset(st.band_sum[b], st.band_cnt[b], -7, 7);
     dist[b] = dd(st.band_sum[b], st.band_cnt[b], off[b]);
-    const int a = std::abs(off[b]);
-    bits[b] = a + (a < 7 ? 1 : 0) + (a ? 1 : 0);  // offset_bits() of one band offset
+    bits[b] = offset_bits1(std::abs(off[b]), true);
   }
   CompChoice best;
   double bestJ = 1e300;
@@ -214,6 +213,11 @@ void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const
   const int offs[5] = {0, p.offset[comp][0], p.offset[comp][1], p.offset[comp][2], p.offset[comp][3]};
   const int ds = dbk.stride;
   const int oa = kEo[k][0][1] * ds + kEo[k][0][0], ob = kEo[k][1][1] * ds + kEo[k][1][0];
+#if defined(__SSE2__)
+  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), z = _mm_setzero_si128();
+  __m128i ov[4];
+  for (int i = 0; i < 4; ++i) ov[i] = _mm_set1_epi16(static_cast<int16_t>(offs[i + 1]));
+#endif
   for (int y = y0; y < y0 + h; ++y) {
     int xs, xe;
     if (!eo_span(k, x0, w, y, dbk.width, dbk.height, xs, xe)) continue;
@@ -221,10 +225,6 @@ void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const
     uint8_t* o = out.at(0, y);
     int x = xs;
 #if defined(__SSE2__)
-    const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), z = _mm_setzero_si128();
-    __m128i ov[4];
-    static const int8_t kVal[4] = {-2, -1, 1, 2};
-    for (int i = 0; i < 4; ++i) ov[i] = _mm_set1_epi16(static_cast<int16_t>(offs[i + 1]));
     for (; x + 16 <= xe; x += 16) {
       const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + x));
       const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + x + oa)), bias);
@@ -232,7 +232,7 @@ void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const
       const __m128i e = eo_sign_sum(_mm_xor_si128(c, bias), a, b);
       __m128i lo = _mm_unpacklo_epi8(c, z), hi = _mm_unpackhi_epi8(c, z);
       for (int i = 0; i < 4; ++i) {
-        const __m128i m = _mm_cmpeq_epi8(e, _mm_set1_epi8(kVal[i]));  // bytes -1 / 0, widened to words
+        const __m128i m = _mm_cmpeq_epi8(e, _mm_set1_epi8(kSignSum[i]));  // bytes -1 / 0, widened to words
         lo = _mm_add_epi16(lo, _mm_and_si128(_mm_unpacklo_epi8(m, m), ov[i]));
         hi = _mm_add_epi16(hi, _mm_and_si128(_mm_unpackhi_epi8(m, m), ov[i]));
       }
