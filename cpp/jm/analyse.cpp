@@ -144,8 +144,9 @@ unsigned rect_mask(int bx, int by, int bw, int bh) {  // bits y*4+x of the 4x4 b
 }
 
 // ------------------------------------------------------------------ intra helpers
-void luma_edge(const EncCtx& c, int px, int py, int n, bool topright_avail, IntraEdge& e) {
-  const Plane& r = c.rec.y;
+// Neighbours of an n x n block at (px, py) of plane r; the top row is extended to 2n samples
+// (top-right, or its last sample repeated where top-right is unavailable).
+void plane_edge(const Plane& r, int px, int py, int n, bool topright_avail, IntraEdge& e) {
   e.has_left = px > 0;
   e.has_top = py > 0;
   e.has_topleft = px > 0 && py > 0;
@@ -158,20 +159,6 @@ void luma_edge(const EncCtx& c, int px, int py, int n, bool topright_avail, Intr
   }
   if (e.has_left)
     for (int i = 0; i < n; ++i) e.left[i] = *r.at(px - 1, py + i);
-}
-
-void chroma_edge(const Plane& r, int px, int py, IntraEdge& e) {
-  e.has_left = px > 0;
-  e.has_top = py > 0;
-  e.has_topleft = px > 0 && py > 0;
-  uint8_t* t = e.top();
-  if (e.has_top) {
-    const uint8_t* row = r.at(px, py - 1);
-    for (int i = 0; i < 8; ++i) t[i] = row[i];
-    t[-1] = e.has_topleft ? row[-1] : 0;
-  }
-  if (e.has_left)
-    for (int i = 0; i < 8; ++i) e.left[i] = *r.at(px - 1, py + i);
 }
 
 bool topright4(const EncCtx& c, int mbx, int mby, int bx, int by) {
@@ -280,8 +267,8 @@ void code_chroma(EncCtx& c, Mb& m, int mbx, int mby, const uint8_t* predu, const
 // Chooses the chroma intra mode by SATD over both components and writes its prediction.
 void choose_chroma_mode(EncCtx& c, Mb& m, int mbx, int mby, uint8_t* pu, uint8_t* pv) {
   IntraEdge eu, ev;
-  chroma_edge(c.rec.u, mbx * 8, mby * 8, eu);
-  chroma_edge(c.rec.v, mbx * 8, mby * 8, ev);
+  plane_edge(c.rec.u, mbx * 8, mby * 8, 8, false, eu);
+  plane_edge(c.rec.v, mbx * 8, mby * 8, 8, false, ev);
   const uint8_t* su = c.src.u.at(mbx * 8, mby * 8);
   const uint8_t* sv = c.src.v.at(mbx * 8, mby * 8);
   int best = INT_MAX, bm = 0;
@@ -302,7 +289,7 @@ void choose_chroma_mode(EncCtx& c, Mb& m, int mbx, int mby, uint8_t* pu, uint8_t
 // Best Intra16x16 mode by SATD; returns its cost and leaves the prediction in pred.
 int choose_i16(EncCtx& c, int mbx, int mby, int& mode_out, uint8_t* pred) {
   IntraEdge e;
-  luma_edge(c, mbx * 16, mby * 16, 16, false, e);
+  plane_edge(c.rec.y, mbx * 16, mby * 16, 16, false, e);
   const uint8_t* s = c.src.y.at(mbx * 16, mby * 16);
   int best = INT_MAX;
   uint8_t tmp[256];
@@ -324,7 +311,7 @@ int code_i4(EncCtx& c, Mb& m, int mbx, int mby) {
     const int bx = kBlkX[k], by = kBlkY[k], r = by * 4 + bx;
     const int px = mbx * 16 + bx * 4, py = mby * 16 + by * 4;
     IntraEdge e;
-    luma_edge(c, px, py, 4, topright4(c, mbx, mby, bx, by), e);
+    plane_edge(c.rec.y, px, py, 4, topright4(c, mbx, mby, bx, by), e);
     const int pm = pred_i4_mode(c, mbx, mby, bx, by);
     const uint8_t* s = c.src.y.at(px, py);
     alignas(16) uint8_t pred[9][16];
