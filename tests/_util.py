@@ -61,6 +61,16 @@ def check_bit_exact(frames, res, codec="h264"):
     return dec
 
 
+def check_rate_order(res, motion_categories):
+    """cropped < orig over the whole stream, and the P pictures' motion bits (the codec's R_motion
+    categories, counted in the full stream) fit inside the cropped stream."""
+    full = sum(len(r["nal_full"]) for r in res)
+    cropped = sum(len(r["nal_cropped"]) for r in res)
+    motion = sum(sum(r["bits_full"][c] for c in motion_categories) for r in res if r["type"] == "P")
+    assert cropped < full
+    assert motion <= 8 * cropped
+
+
 def check_cropped(frames, res, codec="h264", slack_bytes=0):
     """The cropped stream decodes strictly with the same frame count; I pictures are unchanged;
     P pictures grow by at most ``slack_bytes`` each and shrink as a whole."""

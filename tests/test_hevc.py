@@ -10,7 +10,7 @@ import pytest
 import mvclass
 from mvclass import _core
 import _util
-from _util import load_yuv, translating_clip
+from _util import check_rate_order, load_yuv, translating_clip
 
 
 def encode(frames, **opts):
@@ -70,11 +70,7 @@ def test_boxing_bit_exact_and_cropped_decodes(boxing, qp, ctu, depth, tmvp, sao,
     check_bit_exact(frames, res)
     check_cropped(frames, res)
     check_bits(res)
-    full = sum(len(r["nal_full"]) for r in res)
-    cropped = sum(len(r["nal_cropped"]) for r in res)
-    motion = sum(r["bits_full"]["mvd"] for r in res if r["type"] == "P")
-    assert cropped < full
-    assert motion <= 8 * cropped
+    check_rate_order(res, ("mvd",))
     if refs > 1:  # reference indices other than 0 are used on real content
         assert any(np.any(r["ref"] > 0) for r in res[2:])
     sse = sum(r["sse"][0] for r in res)
