@@ -19,7 +19,7 @@ constexpr int kEo[4][2][2] = {{{-1, 0}, {1, 0}}, {{0, -1}, {0, 1}}, {{-1, -1}, {
 
 struct Stats {
   int64_t eo_sum[4][5], eo_cnt[4][5];
-  int64_t band_sum[32], band_cnt[32];
+  int32_t band_sum[32], band_cnt[32];  // at most 64x64 samples per CTB
 };
 
 inline int sgn(int v) { return (v > 0) - (v < 0); }
@@ -40,6 +40,8 @@ inline bool eo_span(int k, int x0, int w, int y, int pw, int ph, int& xs, int& x
 
 #if defined(__SSE2__)
 constexpr int8_t kSignSum[4] = {-2, -1, 1, 2};  // sgn(c - a) + sgn(c - b) of edge categories 1..4
+// 16 bytes 0xff then 16 zeros: loading at kLanes + 16 - n gives a mask of the first n lanes
+alignas(16) constexpr uint8_t kLanes[32] = {255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255};
 // sgn(c - a) + sgn(c - b) of 16 samples (bytes in -2..2); a, b, c biased by 0x80 for signed compares.
 inline __m128i eo_sign_sum(__m128i cb, __m128i a, __m128i b) {
   return _mm_sub_epi8(_mm_add_epi8(_mm_cmpgt_epi8(a, cb), _mm_cmpgt_epi8(b, cb)),
@@ -47,45 +49,62 @@ inline __m128i eo_sign_sum(__m128i cb, __m128i a, __m128i b) {
 }
 #endif
 
-// Edge-offset statistics of class k over samples [xs, xe) of one row: 16 at a time (masked sums
-// with psadbw), the tail sample by sample; the same totals either way.
-void gather_eo_span(const uint8_t* p, const uint8_t* q, int xs, int xe, int k, const int off[2], Stats& st) {
-  int x = xs;
+// Edge-offset statistics of class k over one CTB: 16 samples at a time (masked sums with psadbw,
+// accumulated over all rows and reduced once), the samples left over sample by sample; the same
+// totals either way.
+void gather_eo(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, int k, int off[2], Stats& st) {
 #if defined(__SSE2__)
   const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), z = _mm_setzero_si128(), one = _mm_set1_epi8(1);
   __m128i sum_s[4] = {z, z, z, z}, sum_c[4] = {z, z, z, z}, cnt[4] = {z, z, z, z};
-  for (; x + 16 <= xe; x += 16) {
-    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x));
-    const __m128i sv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + x));
-    const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[0])), bias);
-    const __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[1])), bias);
-    const __m128i e = eo_sign_sum(_mm_xor_si128(c, bias), a, b);
-    for (int i = 0; i < 4; ++i) {
-      const __m128i m = _mm_cmpeq_epi8(e, _mm_set1_epi8(kSignSum[i]));
-      sum_s[i] = _mm_add_epi64(sum_s[i], _mm_sad_epu8(_mm_and_si128(m, sv), z));
-      sum_c[i] = _mm_add_epi64(sum_c[i], _mm_sad_epu8(_mm_and_si128(m, c), z));
-      cnt[i] = _mm_add_epi64(cnt[i], _mm_sad_epu8(_mm_and_si128(m, one), z));
+  __m128i cat[4];
+  for (int i = 0; i < 4; ++i) cat[i] = _mm_set1_epi8(kSignSum[i]);
+#endif
+  for (int y = y0; y < y0 + h; ++y) {
+    int xs, xe;
+    if (!eo_span(k, x0, w, y, dbk.width, dbk.height, xs, xe)) continue;
+    const uint8_t* p = dbk.at(0, y);
+    const uint8_t* q = src.at(0, y);
+    int x = xs;
+#if defined(__SSE2__)
+    // whole 16-sample groups of the CTB row, lanes outside [xs, xe) masked out (picture borders)
+    for (x = x0; x + 16 <= x0 + w; x += 16) {
+      const int lo = std::clamp(xs - x, 0, 16), hi = std::clamp(xe - x, 0, 16);
+      const __m128i valid = _mm_andnot_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kLanes + 16 - lo)),
+                                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(kLanes + 16 - hi)));
+      const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x));
+      const __m128i sv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + x));
+      const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[0])), bias);
+      const __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[1])), bias);
+      const __m128i e = eo_sign_sum(_mm_xor_si128(c, bias), a, b);
+      for (int i = 0; i < 4; ++i) {
+        const __m128i m = _mm_and_si128(_mm_cmpeq_epi8(e, cat[i]), valid);
+        sum_s[i] = _mm_add_epi64(sum_s[i], _mm_sad_epu8(_mm_and_si128(m, sv), z));
+        sum_c[i] = _mm_add_epi64(sum_c[i], _mm_sad_epu8(_mm_and_si128(m, c), z));
+        cnt[i] = _mm_add_epi64(cnt[i], _mm_sad_epu8(_mm_and_si128(m, one), z));
+      }
+    }
+    x = std::max(x, xs);
+#endif
+    for (; x < xe; ++x) {
+      const int c = p[x];
+      const int ct = eo_cat(c, p[x + off[0]], p[x + off[1]]);
+      st.eo_sum[k][ct] += int(q[x]) - c;
+      st.eo_cnt[k][ct] += 1;
     }
   }
+#if defined(__SSE2__)
   for (int i = 0; i < 4; ++i) {
     const __m128i d = _mm_sub_epi64(sum_s[i], sum_c[i]);
-    st.eo_sum[k][i + 1] += _mm_cvtsi128_si32(d) + _mm_cvtsi128_si32(_mm_srli_si128(d, 8));
-    st.eo_cnt[k][i + 1] += _mm_cvtsi128_si32(cnt[i]) + _mm_cvtsi128_si32(_mm_srli_si128(cnt[i], 8));
+    st.eo_sum[k][i + 1] += _mm_cvtsi128_si64(d) + _mm_cvtsi128_si64(_mm_srli_si128(d, 8));
+    st.eo_cnt[k][i + 1] += _mm_cvtsi128_si64(cnt[i]) + _mm_cvtsi128_si64(_mm_srli_si128(cnt[i], 8));
   }
 #endif
-  for (; x < xe; ++x) {
-    const int c = p[x];
-    const int cat = eo_cat(c, p[x + off[0]], p[x + off[1]]);
-    st.eo_sum[k][cat] += int(q[x]) - c;
-    st.eo_cnt[k][cat] += 1;
-  }
 }
 
 // Band and (with_eo) edge-offset statistics of one CTB of the deblocked picture against the source.
 void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bool with_eo, Stats& st) {
   std::memset(&st, 0, sizeof(st));
   const int ds = dbk.stride;
-  const int off[4][2] = {{-1, 1}, {-ds, ds}, {-ds - 1, ds + 1}, {-ds + 1, ds - 1}};
   // band histogram in four interleaved copies: neighbouring samples usually share a band, and one
   // copy would serialise their read-modify-write updates
   int32_t bsum[4][32] = {}, bcnt[4][32] = {};
@@ -104,16 +123,14 @@ void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bo
       bsum[0][c >> 3] += int(q[x]) - c;
       bcnt[0][c >> 3] += 1;
     }
-    if (!with_eo) continue;
-    for (int k = 0; k < 4; ++k) {
-      int xs, xe;
-      if (eo_span(k, x0, w, y, dbk.width, dbk.height, xs, xe)) gather_eo_span(p, q, xs, xe, k, off[k], st);
-    }
   }
   for (int b = 0; b < 32; ++b) {
-    st.band_sum[b] = int64_t(bsum[0][b]) + bsum[1][b] + bsum[2][b] + bsum[3][b];
-    st.band_cnt[b] = int64_t(bcnt[0][b]) + bcnt[1][b] + bcnt[2][b] + bcnt[3][b];
+    st.band_sum[b] = bsum[0][b] + bsum[1][b] + bsum[2][b] + bsum[3][b];
+    st.band_cnt[b] = bcnt[0][b] + bcnt[1][b] + bcnt[2][b] + bcnt[3][b];
   }
+  if (!with_eo) return;
+  int off[4][2] = {{-1, 1}, {-ds, ds}, {-ds - 1, ds + 1}, {-ds + 1, ds - 1}};
+  for (int k = 0; k < 4; ++k) gather_eo(dbk, src, x0, y0, w, h, k, off[k], st);
 }
 
 // Distortion change of adding offset o to n samples whose error sum is s: n*o^2 - 2*o*s.
@@ -157,27 +174,42 @@ CompChoice eo_choice(const Stats& st, int k) {
 }
 
 CompChoice band_choice(const Stats& st, double lambda) {
+  // per band: its offset (independent of the band position), distortion change and bins; the
+  // distortions are integers, so window sums in int64 equal the double sums
   int off[32], bits[32];
-  double dist[32];
-  for (int b = 0; b < 32; ++b) {  // each band's offset does not depend on the band position
+  int64_t dist[32];
+  for (int b = 0; b < 32; ++b) {
+    if (!st.band_cnt[b]) { off[b] = 0; dist[b] = 0; bits[b] = offset_bits1(0, true); continue; }
     off[b] = best_offset(st.band_sum[b], st.band_cnt[b], -7, 7);
-    dist[b] = dd(st.band_sum[b], st.band_cnt[b], off[b]);
+    dist[b] = int64_t(st.band_cnt[b]) * off[b] * off[b] - 2 * int64_t(off[b]) * st.band_sum[b];
     bits[b] = offset_bits1(std::abs(off[b]), true);
   }
-  CompChoice best;
-  double bestJ = 1e300;
-  for (int p = 0; p < 29; ++p) {
-    CompChoice c;
-    c.type = 1;
-    c.band_pos = static_cast<uint8_t>(p);
-    for (int i = 0; i < 4; ++i) {
-      c.off[i] = static_cast<int8_t>(off[p + i]);
-      c.dist += dist[p + i];
+  // windows of empty bands all cost j0; only those reaching a nonempty band are summed, in order
+  int bmin = 32, bmax = -1;
+  for (int b = 0; b < 32; ++b)
+    if (st.band_cnt[b]) { bmin = std::min(bmin, b); bmax = b; }
+  const double j0 = lambda * (4.0 * offset_bits1(0, true) + 5);
+  const int lo = std::max(0, bmin - 3), hi = std::min(28, bmax);
+  int best_p = 0;
+  double bestJ = lo > 0 ? j0 : 1e300;  // window 0 is empty and comes first
+  if (lo <= hi) {
+    int64_t d4 = dist[lo] + dist[lo + 1] + dist[lo + 2] + dist[lo + 3];
+    int b4 = bits[lo] + bits[lo + 1] + bits[lo + 2] + bits[lo + 3];
+    for (int p = lo; p <= hi; ++p) {
+      if (p > lo) { d4 += dist[p + 3] - dist[p - 1]; b4 += bits[p + 3] - bits[p - 1]; }
+      const double j = double(d4) + lambda * (double(b4) + 5);
+      if (j < bestJ) { bestJ = j; best_p = p; }
     }
-    c.bits = double(bits[p] + bits[p + 1] + bits[p + 2] + bits[p + 3]) + 5;
-    const double j = c.dist + lambda * c.bits;
-    if (j < bestJ) { bestJ = j; best = c; }
   }
+  if (hi < 28 && j0 < bestJ) best_p = std::max(hi + 1, 0);  // the first empty window after them
+  CompChoice best;
+  best.type = 1;
+  best.band_pos = static_cast<uint8_t>(best_p);
+  for (int i = 0; i < 4; ++i) {
+    best.off[i] = static_cast<int8_t>(off[best_p + i]);
+    best.dist += double(dist[best_p + i]);
+  }
+  best.bits = double(bits[best_p] + bits[best_p + 1] + bits[best_p + 2] + bits[best_p + 3]) + 5;
   return best;
 }
 
@@ -251,8 +283,8 @@ void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const
 void sao_decide_and_apply(Frame& f, std::vector<SaoParam>& params, double lambda) {
   const Seq& s = *f.seq;
   params.assign(static_cast<size_t>(s.ctu_cols) * s.ctu_rows, SaoParam{});
-  Picture dbk;
-  dbk.alloc(s.W, s.H, 0);
+  Picture dbk;  // bordered: the edge classes' 16-sample loads may reach one sample past a row
+  dbk.alloc(s.W, s.H, 16);
   for (int c = 0; c < 3; ++c) {
     const Plane& r = c == 0 ? f.rec.y : (c == 1 ? f.rec.u : f.rec.v);
     Plane& d = c == 0 ? dbk.y : (c == 1 ? dbk.u : dbk.v);
