@@ -447,6 +447,78 @@ int64_t ssd(const uint8_t* a, int as, const uint8_t* b, int bs, int w, int h) {
   return s;
 }
 
+void sub_block(const uint8_t* a, int as, const uint8_t* b, int bs, int16_t* d, int w, int h) {
+#if defined(__SSE2__)
+  const __m128i z = _mm_setzero_si128();
+  if (w >= 16) {
+    for (int y = 0; y < h; ++y, a += as, b += bs)
+      for (int x = 0; x < w; x += 16, d += 16) {
+        const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
+        const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + x));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_sub_epi16(_mm_unpacklo_epi8(va, z), _mm_unpacklo_epi8(vb, z)));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 8), _mm_sub_epi16(_mm_unpackhi_epi8(va, z), _mm_unpackhi_epi8(vb, z)));
+      }
+    return;
+  }
+  if (w == 8) {
+    for (int y = 0; y < h; ++y, a += as, b += bs, d += 8)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d),
+                       _mm_sub_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a)), z),
+                                     _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b)), z)));
+    return;
+  }
+#endif
+  for (int y = 0; y < h; ++y, a += as, b += bs)
+    for (int x = 0; x < w; ++x) *d++ = static_cast<int16_t>(int(a[x]) - int(b[x]));
+}
+
+void add_clip_block(const uint8_t* p, const int16_t* r, uint8_t* dst, int ds, int w, int h) {
+#if defined(__SSE2__)
+  const __m128i z = _mm_setzero_si128();
+  if (w >= 16) {
+    for (int y = 0; y < h; ++y, dst += ds)
+      for (int x = 0; x < w; x += 16, p += 16, r += 16) {
+        const __m128i vp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        const __m128i lo = _mm_adds_epi16(_mm_unpacklo_epi8(vp, z), _mm_loadu_si128(reinterpret_cast<const __m128i*>(r)));
+        const __m128i hi = _mm_adds_epi16(_mm_unpackhi_epi8(vp, z), _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 8)));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + x), _mm_packus_epi16(lo, hi));
+      }
+    return;
+  }
+  if (w == 8) {
+    for (int y = 0; y < h; ++y, dst += ds, p += 8, r += 8) {
+      const __m128i v = _mm_adds_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), z),
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(r)));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm_packus_epi16(v, v));
+    }
+    return;
+  }
+#endif
+  for (int y = 0; y < h; ++y, dst += ds)
+    for (int x = 0; x < w; ++x, ++p, ++r) {
+      const int v = *p + *r;
+      dst[x] = static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+    }
+}
+
+int64_t sum_squares(const int16_t* r, int n) {
+#if defined(__SSE2__)
+  // int32 lanes hold at most n / 4 squares of |r| <= 255 + 255: exact for n <= 4096
+  const __m128i z = _mm_setzero_si128();
+  __m128i acc = z;
+  for (int i = 0; i < n; i += 8) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + i));
+    acc = _mm_add_epi32(acc, _mm_madd_epi16(v, v));
+  }
+  const __m128i s64 = _mm_add_epi64(_mm_unpacklo_epi32(acc, z), _mm_unpackhi_epi32(acc, z));
+  return int64_t(uint64_t(_mm_cvtsi128_si64(s64)) + uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(s64, s64))));
+#else
+  int64_t s = 0;
+  for (int i = 0; i < n; ++i) s += int(r[i]) * r[i];
+  return s;
+#endif
+}
+
 namespace {
 template <int W, int H>
 int sad_wh(const uint8_t* a, int as, const uint8_t* b, int bs) {

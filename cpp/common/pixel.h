@@ -13,6 +13,13 @@ int satd(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int w, 
 // Sum of squared differences.
 int64_t ssd(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int w, int h);
 
+// Residual d = a - b of a w x h block, stored densely (stride w); w in {4, 8, 16, 32, 64}.
+void sub_block(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int16_t* d, int w, int h);
+// Reconstruction dst = clip(p + r) of a w x h block, p and r dense (stride w); w as above.
+void add_clip_block(const uint8_t* p, const int16_t* r, uint8_t* dst, int dst_stride, int w, int h);
+// Sum of squares of n residual samples (n a multiple of 8).
+int64_t sum_squares(const int16_t* r, int n);
+
 // The same SAD / SATD specialised for one block size (no per-call size dispatch), for the
 // inner loops of motion search; w, h in {4, 8, 16}.
 using PixelCmp = int (*)(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride);

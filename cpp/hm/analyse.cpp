@@ -54,7 +54,6 @@ struct Analyser {
 
   Plane& plane(Picture& p, int c) { return c == 0 ? p.y : (c == 1 ? p.u : p.v); }
 
-  // Transform, quantise and reconstruct one TB whose prediction is already in rec.
   // Transform, quantise and reconstruct one TB whose prediction is already in rec; a TB whose
   // coefficients do not pay for themselves (J = SSE + lambda * R) is dropped. Returns its cbf.
   int code_tb(int c, int xc, int yc, int log2n, int mode, bool allow) {
@@ -68,12 +67,10 @@ struct Analyser {
     if (!allow) return 0;
     int16_t res[32 * 32];
     uint8_t pred[32 * 32];
-    for (int y = 0; y < n; ++y) {
-      const uint8_t* r = rp.at(xc, yc + y);
-      const uint8_t* o = sp.at(xc, yc + y);
-      std::memcpy(pred + y * n, r, n);
-      for (int x = 0; x < n; ++x) res[y * n + x] = int16_t(int(o[x]) - int(r[x]));
-    }
+    uint8_t* r0 = rp.at(xc, yc);
+    const uint8_t* s0 = sp.at(xc, yc);
+    for (int y = 0; y < n; ++y) std::memcpy(pred + y * n, r0 + y * rp.stride, n);
+    sub_block(s0, sp.stride, pred, n, res, n, n);
     int32_t co[32 * 32];
     const bool dst = intra && c == 0 && log2n == 2;
     forward_transform(res, n, co, log2n, dst);
@@ -81,14 +78,11 @@ struct Analyser {
     const int qq = c ? qpc : qp;
     const int nz = quantize(co, q, log2n, qq, intra, scan_idx_for(mode, log2n, c));
     if (!nz) return 0;
+    const double d_zero = double(sum_squares(res, n * n));
     dequantize(q, n, co, log2n, qq);
     inverse_transform(co, res, log2n, dst);
-    for (int y = 0; y < n; ++y) {
-      uint8_t* r = rp.at(xc, yc + y);
-      for (int x = 0; x < n; ++x) r[x] = clip1(pred[y * n + x] + res[y * n + x]);
-    }
-    const double d_coded = double(ssd(sp.at(xc, yc), sp.stride, rp.at(xc, yc), rp.stride, n, n));
-    const double d_zero = double(ssd(sp.at(xc, yc), sp.stride, pred, n, n, n));
+    add_clip_block(pred, res, r0, rp.stride, n, n);
+    const double d_coded = double(ssd(s0, sp.stride, r0, rp.stride, n, n));
     const double rbits = residual_bits(ctx, q, n, log2n, c, scan_idx_for(mode, log2n, c));
     const double w = c ? wc : 1.0;
     if (w * d_zero <= w * d_coded + lambda * (rbits + 1.0)) {

@@ -43,6 +43,40 @@ const Scans& scans() {
 
 constexpr uint8_t kCtxIdxMap4x4[16] = {0, 1, 4, 5, 2, 3, 4, 5, 6, 6, 8, 8, 7, 7, 8, 8};
 
+// sig_coeff_flag context (9.3.4.2.5) of scan position n of a sub-block, ready for each case:
+// [log2 - 2][comp > 0][scan_idx][first sub-block][prev_csbf][n], as an offset from CTX_SIG.
+struct SigCtx {
+  uint8_t t[4][2][3][2][4][16];
+  SigCtx() {
+    for (int l = 0; l < 4; ++l)
+      for (int comp = 0; comp < 2; ++comp)
+        for (int si = 0; si < 3; ++si)
+          for (int first = 0; first < 2; ++first)
+            for (int pc = 0; pc < 4; ++pc)
+              for (int n = 0; n < 16; ++n) {
+                const Pos p = scans().s[si][2][n];
+                const int xp = p.x, yp = p.y, log2 = l + 2;
+                int sig;
+                if (log2 == 2) sig = kCtxIdxMap4x4[(yp << 2) + xp];
+                else if (first && xp + yp == 0) sig = 0;
+                else {
+                  if (pc == 0) sig = xp + yp == 0 ? 2 : (xp + yp < 3 ? 1 : 0);
+                  else if (pc == 1) sig = yp == 0 ? 2 : (yp == 1 ? 1 : 0);
+                  else if (pc == 2) sig = xp == 0 ? 2 : (xp == 1 ? 1 : 0);
+                  else sig = 2;
+                  if (comp == 0 && !first) sig += 3;
+                  if (log2 == 3) sig += si == 0 ? 9 : 15;
+                  else sig += comp == 0 ? 21 : 12;
+                }
+                t[l][comp][si][first][pc][n] = static_cast<uint8_t>(comp ? 27 + sig : sig);
+              }
+  }
+};
+const SigCtx& sig_ctx() {
+  static const SigCtx t;
+  return t;
+}
+
 int last_prefix(int pos) {
   if (pos < 4) return pos;
   int p = 4;
@@ -113,25 +147,12 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     }
     if (!csbf[xs][ys]) continue;
     const int prev_csbf = right + (below << 1);
+    const uint8_t* sctx = sig_ctx().t[log2 - 2][comp > 0][scan_idx][i == 0][prev_csbf];
     const int start = i == last_sb ? last_pos - 1 : 15;
     for (int n = start; n >= 0; --n) {
       if (n == 0 && infer_dc) break;
-      const int xc = (xs << 2) + sc4[n].x, yc = (ys << 2) + sc4[n].y;
-      int sig;
-      if (log2 == 2) sig = kCtxIdxMap4x4[(yc << 2) + xc];
-      else if (xc + yc == 0) sig = 0;
-      else {
-        const int xp = xc & 3, yp = yc & 3;
-        if (prev_csbf == 0) sig = xp + yp == 0 ? 2 : (xp + yp < 3 ? 1 : 0);
-        else if (prev_csbf == 1) sig = yp == 0 ? 2 : (yp == 1 ? 1 : 0);
-        else if (prev_csbf == 2) sig = xp == 0 ? 2 : (xp == 1 ? 1 : 0);
-        else sig = 2;
-        if (comp == 0 && (xs > 0 || ys > 0)) sig += 3;
-        if (log2 == 3) sig += scan_idx == 0 ? 9 : 15;
-        else sig += comp == 0 ? 21 : 12;
-      }
       const int nz = lev[n] != 0;
-      c.bin(CTX_SIG + (comp ? 27 + sig : sig), nz, cat);
+      c.bin(CTX_SIG + sctx[n], nz, cat);
       if (nz) infer_dc = false;
     }
     // levels of the significant coefficients, in reverse scan order
