@@ -61,10 +61,7 @@ struct Analyser {
     const bool intra = mode >= 0;
     Plane& rp = plane(f.rec, c);
     const Plane& sp = c == 0 ? f.src.y : (c == 1 ? f.src.u : f.src.v);
-    int16_t* lev = f.cf(c, xc, yc);
-    const int ls = f.cstride(c);
-    for (int y = 0; y < n; ++y) std::memset(lev + y * ls, 0, n * sizeof(int16_t));
-    if (!allow) return 0;
+    if (!allow) return 0;  // levels of a TB with cbf = 0 are never read: they are left as they are
     int16_t res[32 * 32];
     uint8_t pred[32 * 32];
     uint8_t* r0 = rp.at(xc, yc);
@@ -90,6 +87,8 @@ struct Analyser {
       return 0;
     }
     res_bits_ += rbits;
+    int16_t* lev = f.cf(c, xc, yc);
+    const int ls = f.cstride(c);
     for (int y = 0; y < n; ++y) std::memcpy(lev + y * ls, q + y * n, n * sizeof(int16_t));
     return 1;
   }
@@ -121,12 +120,15 @@ struct Analyser {
   double res_bits_ = 0;  // residual_coding() bits of the TBs coded by the current apply()
 
   // Writes the candidate into the records, predicts, codes the residual and reconstructs.
-  double apply(const Cand& cd, int x0, int y0, int log2, int depth) {
+  // skip_j: the cost of the same merge candidate as a skip, just priced; returned unchanged where
+  // the residual drops entirely (the CU then is that skip, in records and reconstruction)
+  double apply(const Cand& cd, int x0, int y0, int log2, int depth, const double* skip_j = nullptr) {
     const int n = 1 << log2;
     const int tlog2 = std::min(log2, s.max_tb_log2) - (cd.tu_split ? 1 : 0), tn = 1 << tlog2;
     const bool intra = cd.pred == MODE_INTRA;
     const int h = n >> 1;
     res_bits_ = 0;
+    ++state_;
     for (int y = y0; y < y0 + n; y += 4)
       for (int x = x0; x < x0 + n; x += 4) {
         Blk& b = f.b(x, y);
@@ -246,6 +248,7 @@ struct Analyser {
           if (to_skip) b.pred = MODE_SKIP;
           if (!any) b.tu_depth = 0;
         }
+      if (to_skip && skip_j) return *skip_j;
     }
     const double d = distortion(x0, y0, n);
     return d + lambda * rate_cu(x0, y0, log2);
@@ -273,7 +276,12 @@ struct Analyser {
     for (int y = 0; y < h; ++y) std::memcpy(dst + y * ds, src + y * ss, w * sizeof(T));
   }
 
+  // state_ counts changes to the records and reconstruction; saved_at_[d] is the count snap_[d]
+  // was taken at, so a restore with nothing changed since copies nothing
+  uint64_t state_ = 0, saved_at_[5] = {~0ull, ~0ull, ~0ull, ~0ull, ~0ull};
+
   void save(int depth, int x0, int y0, int log2) {
+    saved_at_[depth] = state_;
     Snap& sn = snap_[depth];
     sn.res_bits = res_bits_;
     const int n = 1 << log2, h = n >> 1, n4 = n >> 2;
@@ -287,6 +295,8 @@ struct Analyser {
   }
 
   void restore(int depth, int x0, int y0, int log2) {
+    if (saved_at_[depth] == state_) return;
+    saved_at_[depth] = state_;
     const Snap& sn = snap_[depth];
     const int n = 1 << log2, h = n >> 1, n4 = n >> 2;
     copy_rect(f.rec.y.at(x0, y0), f.rec.y.stride, sn.y, n, n, n);
@@ -368,6 +378,7 @@ struct Analyser {
           const double cm = satd(f.src.y.at(tx, ty), f.src.y.stride, pred, 32, 4, 4) + sqrt_lambda * (mpm ? 2.0 : 6.0);
           if (cm < bc) { bc = cm; c.nxn[i] = static_cast<uint8_t>(m); }
         }
+        ++state_;
         for (int y = ty; y < ty + 4; y += 4)  // later PUs' MPMs and references see this one
           for (int x = tx; x < tx + 4; x += 4) { f.b(x, y).pred = MODE_INTRA; f.b(x, y).intra_luma = c.nxn[i]; }
         intra_predict(f, 0, tx, ty, 2, c.nxn[i], f.rec.y.at(tx, ty), f.rec.y.stride);
@@ -409,11 +420,17 @@ struct Analyser {
       c.merge[0] = 1;
       c.merge_idx[0] = static_cast<uint8_t>(order[k]);
       c.mvf[0] = mc[order[k]];
+      double skip_j = 0;
       for (int res = 0; res < 2; ++res) {
         if (k > 0 && res) break;
         c.residual = res;
-        const double j = apply(c, x0, y0, log2, depth);
+        const double j = apply(c, x0, y0, log2, depth, res ? &skip_j : nullptr);
+        skip_j = j;
         if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; save(depth, x0, y0, log2); }
+        // the residual dropped and the skip was best: the CU holds that skip again, as saved
+        else if (res && !f.b(x0, y0).root_cbf && best.pred == MODE_INTER && best.merge[0] && !best.residual &&
+                 best.merge_idx[0] == c.merge_idx[0])
+          saved_at_[depth] = state_;
         // early skip: the best merge candidate's residual does not pay for itself, so the CU is a skip
         if (res && !f.b(x0, y0).root_cbf && best.pred == MODE_INTER && best.merge[0] && !best.residual) return;
       }
@@ -489,6 +506,7 @@ struct Analyser {
         rc.merge[pi] = pc.merge;
         rc.merge_idx[pi] = pc.merge_idx;
         rc.mvp_idx[pi] = pc.mvp_idx;
+        ++state_;
         for (int y = pg.yPb; y < pg.yPb + pg.h; y += 4)  // the second PU's candidates read this one
           for (int x = pg.xPb; x < pg.xPb + pg.w; x += 4) {
             Blk& b = f.b(x, y);
