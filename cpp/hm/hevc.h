@@ -91,6 +91,7 @@ struct Frame {
   Picture src, rec;
   std::vector<Blk> blk;
   std::vector<int16_t> coef[3];     // quantised levels at TB positions (luma / chroma sample grids)
+  Picture sao_tmp;                  // SAO's copy of the deblocked picture
   Blk& b(int x, int y) { return blk[(y >> 2) * seq->w4 + (x >> 2)]; }
   const Blk& b(int x, int y) const { return blk[(y >> 2) * seq->w4 + (x >> 2)]; }
   int16_t* cf(int c, int x, int y) { const int s = c ? seq->W / 2 : seq->W; return coef[c].data() + y * s + x; }

@@ -69,22 +69,26 @@ class HevcEncoder final : public Encoder {
     const EncoderConfig& cfg = s.cfg;
     const bool idr = count_ == 0 || (cfg.intra_period > 0 && count_ % cfg.intra_period == 0);
     if (idr) { dpb_.clear(); poc_ = 0; }
-    Frame f;
+    // the frame's buffers are kept from picture to picture: every sample and level read is written first
+    Frame& f = frame_;
     f.seq = &s;
     f.poc = poc_;
     f.is_p = !idr;
+    f.refs.clear();
     for (int i = static_cast<int>(dpb_.size()) - 1; i >= 0 && static_cast<int>(f.refs.size()) < cfg.ref_frames; --i)
       f.refs.push_back(dpb_[i].get());
     f.tmvp = f.is_p && cfg.tmvp;
-    f.src.alloc(s.W, s.H, 0);
+    if (f.src.y.width != s.W || f.src.y.height != s.H) {
+      f.src.alloc(s.W, s.H, 0);
+      f.rec.alloc(s.W, s.H, 0);
+      f.coef[0].assign(static_cast<size_t>(s.W) * s.H, 0);
+      f.coef[1].assign(static_cast<size_t>(s.W / 2) * (s.H / 2), 0);
+      f.coef[2].assign(static_cast<size_t>(s.W / 2) * (s.H / 2), 0);
+    }
     f.src.y.load(y, ys, s.vis_w, s.vis_h);
     f.src.u.load(u, us, (s.vis_w + 1) / 2, (s.vis_h + 1) / 2);
     f.src.v.load(v, vs, (s.vis_w + 1) / 2, (s.vis_h + 1) / 2);
-    f.rec.alloc(s.W, s.H, 0);
     f.blk.assign(static_cast<size_t>(s.w4) * s.h4, Blk{});
-    f.coef[0].assign(static_cast<size_t>(s.W) * s.H, 0);
-    f.coef[1].assign(static_cast<size_t>(s.W / 2) * (s.H / 2), 0);
-    f.coef[2].assign(static_cast<size_t>(s.W / 2) * (s.H / 2), 0);
 
     analyse_picture(f, cfg);
     deblock_picture(f);
@@ -191,6 +195,7 @@ class HevcEncoder final : public Encoder {
   }
 
   Seq seq_;
+  Frame frame_;  // the picture being coded (buffers reused)
   std::deque<std::unique_ptr<RefPic>> dpb_;
   std::unique_ptr<RefPic> spare_;  // last picture removed from the DPB, reused for the next one
   int count_ = 0, poc_ = 0;

@@ -283,8 +283,8 @@ void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const
 void sao_decide_and_apply(Frame& f, std::vector<SaoParam>& params, double lambda) {
   const Seq& s = *f.seq;
   params.assign(static_cast<size_t>(s.ctu_cols) * s.ctu_rows, SaoParam{});
-  Picture dbk;  // bordered: the edge classes' 16-sample loads may reach one sample past a row
-  dbk.alloc(s.W, s.H, 16);
+  Picture& dbk = f.sao_tmp;  // bordered: the edge classes' 16-sample loads may reach one sample past a row
+  if (dbk.y.width != s.W || dbk.y.height != s.H || dbk.y.pad != 16) dbk.alloc(s.W, s.H, 16);
   for (int c = 0; c < 3; ++c) {
     const Plane& r = c == 0 ? f.rec.y : (c == 1 ? f.rec.u : f.rec.v);
     Plane& d = c == 0 ? dbk.y : (c == 1 ? dbk.u : dbk.v);
