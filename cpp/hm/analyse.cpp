@@ -32,6 +32,19 @@ constexpr double kIntraPre = 2.0;
 // (Boxing, QP 30: -3% instructions for -0.03 dB at the same rate)
 constexpr double kSplitBits = 32;
 
+// The indices of the k smallest of n costs in ascending order, ties by index (a stable sort's
+// first k), without the temporary buffer std::stable_sort allocates.
+void stable_smallest(const double* cost, int n, int k, int* out) {
+  uint64_t taken = 0;
+  for (int j = 0; j < k; ++j) {
+    int b = -1;
+    for (int i = 0; i < n; ++i)
+      if (!((taken >> i) & 1) && (b < 0 || cost[i] < cost[b])) b = i;
+    out[j] = b;
+    taken |= uint64_t(1) << b;
+  }
+}
+
 inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
 
 struct Analyser {
@@ -349,12 +362,11 @@ struct Analyser {
     } else {
       for (int m = 0; m < 35; ++m) eval(m);
     }
-    int order[35];
-    for (int i = 0; i < 35; ++i) order[i] = i;
-    std::stable_sort(order, order + 35, [&](int a, int b) { return cost[a] < cost[b]; });
+    const int nrd = f.is_p ? 1 : (log2 >= 5 ? 2 : 3);  // intra rarely wins in P pictures
+    int order[3];
+    stable_smallest(cost, 35, nrd, order);
     // P pictures: full RD on intra only where its SATD cost comes within 20% of the best inter prediction's
     if (f.is_p && cost[order[0]] >= 1.2 * inter_satd_) return;
-    const int nrd = f.is_p ? 1 : (log2 >= 5 ? 2 : 3);  // intra rarely wins in P pictures
     for (int i = 0; i < nrd; ++i) {
       Cand c;
       c.pred = MODE_INTRA;
@@ -410,7 +422,7 @@ struct Analyser {
       const uint8_t* p = predict_luma(*f.refs[mc[i].ref], x0, y0, n, n, mc[i].mv, pred, st);
       mcost[i] = satd(f.src.y.at(x0, y0), f.src.y.stride, p, st, n, n) + sqrt_lambda * (i + 1);
     }
-    std::stable_sort(order, order + 5, [&](int a, int b) { return mcost[a] < mcost[b]; });
+    stable_smallest(mcost, 5, 5, order);
     inter_satd_ = mcost[order[0]];
     for (int k = 0; k < 2; ++k) {
       if (mcost[order[k]] >= 1e299) break;
