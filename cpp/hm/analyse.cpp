@@ -45,6 +45,16 @@ void stable_smallest(const double* cost, int n, int k, int* out) {
   }
 }
 
+// SATD of one block size, the size-specialised kernel looked up once (sizes above 16: generic).
+struct Satd {
+  int w, h;
+  PixelCmp fn;
+  Satd(int w_, int h_) : w(w_), h(h_), fn(w_ <= 16 && h_ <= 16 ? satd_fn(w_, h_) : nullptr) {}
+  int operator()(const uint8_t* a, int as, const uint8_t* b, int bs) const {
+    return fn ? fn(a, as, b, bs) : satd(a, as, b, bs, w, h);
+  }
+};
+
 inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
 
 struct Analyser {
@@ -338,11 +348,12 @@ struct Analyser {
     double cost[35];
     IntraRefs refs;
     intra_refs(f, 0, x0, y0, tlog2, refs);
+    const Satd sd(tn, tn);
     auto eval = [&](int m) {
       if (cost[m] < 1e299) return;
       intra_pred_mode(refs, m, pred, 32);
       const bool mpm = m == cand[0] || m == cand[1] || m == cand[2];
-      cost[m] = satd(f.src.y.at(x0, y0), f.src.y.stride, pred, 32, tn, tn) + sqrt_lambda * (mpm ? 2.0 : 6.0);
+      cost[m] = sd(f.src.y.at(x0, y0), f.src.y.stride, pred, 32) + sqrt_lambda * (mpm ? 2.0 : 6.0);
     };
     for (int m = 0; m < 35; ++m) cost[m] = 1e300;
     if (f.is_p) {  // coarse-to-fine: every fourth angle, the MPMs, then the neighbours of the best angle
@@ -379,6 +390,7 @@ struct Analyser {
       Cand c;
       c.pred = MODE_INTRA;
       c.part = PART_NxN;
+      const Satd sd4(4, 4);
       for (int i = 0; i < 4; ++i) {
         const int tx = x0 + (i & 1) * 4, ty = y0 + (i >> 1) * 4;
         intra_mpm(f, tx, ty, cand);
@@ -387,7 +399,7 @@ struct Analyser {
         for (int m = 0; m < 35; ++m) {
           intra_pred_mode(refs, m, pred, 32);
           const bool mpm = m == cand[0] || m == cand[1] || m == cand[2];
-          const double cm = satd(f.src.y.at(tx, ty), f.src.y.stride, pred, 32, 4, 4) + sqrt_lambda * (mpm ? 2.0 : 6.0);
+          const double cm = sd4(f.src.y.at(tx, ty), f.src.y.stride, pred, 32) + sqrt_lambda * (mpm ? 2.0 : 6.0);
           if (cm < bc) { bc = cm; c.nxn[i] = static_cast<uint8_t>(m); }
         }
         ++state_;
@@ -410,6 +422,7 @@ struct Analyser {
     merge_candidates(f, g, mc);
     // merge / skip: rank by SATD, RD-check the best two as skip and the best with residual
     uint8_t pred[64 * 64];
+    const Satd sd(n, n);
     double mcost[5];
     int order[5];
     for (int i = 0; i < 5; ++i) {
@@ -420,7 +433,7 @@ struct Analyser {
       if (dup) continue;
       int st;
       const uint8_t* p = predict_luma(*f.refs[mc[i].ref], x0, y0, n, n, mc[i].mv, pred, st);
-      mcost[i] = satd(f.src.y.at(x0, y0), f.src.y.stride, p, st, n, n) + sqrt_lambda * (i + 1);
+      mcost[i] = sd(f.src.y.at(x0, y0), f.src.y.stride, p, st) + sqrt_lambda * (i + 1);
     }
     stable_smallest(mcost, 5, 5, order);
     inter_satd_ = mcost[order[0]];
@@ -557,13 +570,14 @@ struct Analyser {
     MvField mc[5];
     merge_candidates(f, g, mc);
     uint8_t pred[64 * 64];
+    const Satd sd(g.w, g.h);
     for (int i = 0; i < 5; ++i) {
       bool dup = false;
       for (int k = 0; k < i; ++k) dup |= mc[k] == mc[i];
       if (dup) continue;
       int st;
       const uint8_t* p = predict_luma(*f.refs[mc[i].ref], g.xPb, g.yPb, g.w, g.h, mc[i].mv, pred, st);
-      const double c = satd(f.src.y.at(g.xPb, g.yPb), f.src.y.stride, p, st, g.w, g.h) + sqrt_lambda * (i + 2);
+      const double c = sd(f.src.y.at(g.xPb, g.yPb), f.src.y.stride, p, st) + sqrt_lambda * (i + 2);
       if (c < best.cost) {
         best = PuChoice{};
         best.cost = c;
