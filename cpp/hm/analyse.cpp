@@ -89,7 +89,7 @@ struct Analyser {
     uint8_t pred[32 * 32];
     uint8_t* r0 = rp.at(xc, yc);
     const uint8_t* s0 = sp.at(xc, yc);
-    for (int y = 0; y < n; ++y) std::memcpy(pred + y * n, r0 + y * rp.stride, n);
+    copy_rect(pred, n, r0, rp.stride, n, n);
     sub_block(s0, sp.stride, pred, n, res, n, n);
     int32_t co[32 * 32];
     const bool dst = intra && c == 0 && log2n == 2;
@@ -106,13 +106,13 @@ struct Analyser {
     const double rbits = residual_bits(ctx, q, n, log2n, c, scan_idx_for(mode, log2n, c));
     const double w = c ? wc : 1.0;
     if (w * d_zero <= w * d_coded + lambda * (rbits + 1.0)) {
-      for (int y = 0; y < n; ++y) std::memcpy(rp.at(xc, yc + y), pred + y * n, n);
+      copy_rect(r0, rp.stride, pred, n, n, n);
       return 0;
     }
     res_bits_ += rbits;
     int16_t* lev = f.cf(c, xc, yc);
     const int ls = f.cstride(c);
-    for (int y = 0; y < n; ++y) std::memcpy(lev + y * ls, q + y * n, n * sizeof(int16_t));
+    copy_rect(lev, ls, q, n, n, n);
     return 1;
   }
 
@@ -222,11 +222,9 @@ struct Analyser {
       const bool cached = mcache_.valid && mcache_.x == x0 && mcache_.y == y0 && mcache_.log2 == log2 &&
                           mcache_.part == cd.part && mcache_.mvf[0] == cd.mvf[0] && (np == 1 || mcache_.mvf[1] == cd.mvf[1]);
       if (cached) {
-        for (int yy = 0; yy < n; ++yy) std::memcpy(f.rec.y.at(x0, y0 + yy), mcache_.y_pred + yy * 64, n);
-        for (int yy = 0; yy < h; ++yy) {
-          std::memcpy(f.rec.u.at(x0 / 2, y0 / 2 + yy), mcache_.u_pred + yy * 32, h);
-          std::memcpy(f.rec.v.at(x0 / 2, y0 / 2 + yy), mcache_.v_pred + yy * 32, h);
-        }
+        copy_rect(f.rec.y.at(x0, y0), f.rec.y.stride, mcache_.y_pred, 64, n, n);
+        copy_rect(f.rec.u.at(x0 / 2, y0 / 2), f.rec.u.stride, mcache_.u_pred, 32, h, h);
+        copy_rect(f.rec.v.at(x0 / 2, y0 / 2), f.rec.v.stride, mcache_.v_pred, 32, h, h);
       }
       for (int pi = 0; pi < (cached ? 0 : np); ++pi) {
         const int px = x0 + (cd.part == PART_Nx2N ? pi * h : 0), py = y0 + (cd.part == PART_2NxN ? pi * h : 0);
@@ -237,7 +235,7 @@ struct Analyser {
           uint8_t buf[64 * 64];
           int st;
           const uint8_t* p = predict_luma(*r, px, py, pw, ph, mv, buf, st);
-          for (int yy = 0; yy < ph; ++yy) std::memcpy(f.rec.y.at(px, py + yy), p + yy * st, pw);
+          copy_rect(f.rec.y.at(px, py), f.rec.y.stride, p, st, pw, ph);
         }
         mc_chroma(r->rec.u, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.u.at(px / 2, py / 2), f.rec.u.stride);
         mc_chroma(r->rec.v, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.v.at(px / 2, py / 2), f.rec.v.stride);
@@ -246,11 +244,9 @@ struct Analyser {
         mcache_.valid = true;
         mcache_.x = x0; mcache_.y = y0; mcache_.log2 = log2; mcache_.part = cd.part;
         mcache_.mvf[0] = cd.mvf[0]; mcache_.mvf[1] = cd.mvf[1];
-        for (int yy = 0; yy < n; ++yy) std::memcpy(mcache_.y_pred + yy * 64, f.rec.y.at(x0, y0 + yy), n);
-        for (int yy = 0; yy < h; ++yy) {
-          std::memcpy(mcache_.u_pred + yy * 32, f.rec.u.at(x0 / 2, y0 / 2 + yy), h);
-          std::memcpy(mcache_.v_pred + yy * 32, f.rec.v.at(x0 / 2, y0 / 2 + yy), h);
-        }
+        copy_rect(mcache_.y_pred, 64, f.rec.y.at(x0, y0), f.rec.y.stride, n, n);
+        copy_rect(mcache_.u_pred, 32, f.rec.u.at(x0 / 2, y0 / 2), f.rec.u.stride, h, h);
+        copy_rect(mcache_.v_pred, 32, f.rec.v.at(x0 / 2, y0 / 2), f.rec.v.stride, h, h);
       }
       int any = 0;
       for (int ty = y0; ty < y0 + n; ty += tn)
@@ -292,11 +288,34 @@ struct Analyser {
     Blk blk[16 * 16];
     double res_bits = 0;  // residual bits of the candidate
   };
-  std::vector<Snap> snap_ = std::vector<Snap>(5);
+  // one per quadtree depth, kept per thread from picture to picture (allocating and zeroing
+  // them per picture cost about 2% of a P-picture)
+  static std::vector<Snap>& snaps() {
+    thread_local std::vector<Snap> v(5);
+    return v;
+  }
+  std::vector<Snap>& snap_ = snaps();
 
+  // w x h elements between strided buffers; the common row sizes as constant-size copies (inlined
+  // moves instead of a memcpy call per row: snapshots are many short rows)
+  template <int B>
+  static void copy_rows(uint8_t* d, size_t ds, const uint8_t* s, size_t ss, int h) {
+    for (int y = 0; y < h; ++y, d += ds, s += ss) std::memcpy(d, s, B);
+  }
   template <typename T>
   static void copy_rect(T* dst, int ds, const T* src, int ss, int w, int h) {
-    for (int y = 0; y < h; ++y) std::memcpy(dst + y * ds, src + y * ss, w * sizeof(T));
+    const size_t b = w * sizeof(T), db = ds * sizeof(T), sb = ss * sizeof(T);
+    uint8_t* d = reinterpret_cast<uint8_t*>(dst);
+    const uint8_t* s = reinterpret_cast<const uint8_t*>(src);
+    switch (b) {
+      case 4: return copy_rows<4>(d, db, s, sb, h);
+      case 8: return copy_rows<8>(d, db, s, sb, h);
+      case 16: return copy_rows<16>(d, db, s, sb, h);
+      case 32: return copy_rows<32>(d, db, s, sb, h);
+      case 64: return copy_rows<64>(d, db, s, sb, h);
+      default:
+        for (int y = 0; y < h; ++y, d += db, s += sb) std::memcpy(d, s, b);
+    }
   }
 
   // state_ counts changes to the records and reconstruction; saved_at_[d] is the count snap_[d]
@@ -311,9 +330,11 @@ struct Analyser {
     copy_rect(sn.y, n, f.rec.y.at(x0, y0), f.rec.y.stride, n, n);
     copy_rect(sn.u, h, f.rec.u.at(x0 / 2, y0 / 2), f.rec.u.stride, h, h);
     copy_rect(sn.v, h, f.rec.v.at(x0 / 2, y0 / 2), f.rec.v.stride, h, h);
-    copy_rect(sn.cy, n, f.cf(0, x0, y0), f.cstride(0), n, n);
-    copy_rect(sn.cu, h, f.cf(1, x0 / 2, y0 / 2), f.cstride(1), h, h);
-    copy_rect(sn.cv, h, f.cf(2, x0 / 2, y0 / 2), f.cstride(2), h, h);
+    if (res_bits_ > 0) {  // levels only where a TB was coded: those of cbf = 0 TBs are never read
+      copy_rect(sn.cy, n, f.cf(0, x0, y0), f.cstride(0), n, n);
+      copy_rect(sn.cu, h, f.cf(1, x0 / 2, y0 / 2), f.cstride(1), h, h);
+      copy_rect(sn.cv, h, f.cf(2, x0 / 2, y0 / 2), f.cstride(2), h, h);
+    }
     copy_rect(sn.blk, n4, &f.b(x0, y0), s.w4, n4, n4);
   }
 
@@ -325,9 +346,11 @@ struct Analyser {
     copy_rect(f.rec.y.at(x0, y0), f.rec.y.stride, sn.y, n, n, n);
     copy_rect(f.rec.u.at(x0 / 2, y0 / 2), f.rec.u.stride, sn.u, h, h, h);
     copy_rect(f.rec.v.at(x0 / 2, y0 / 2), f.rec.v.stride, sn.v, h, h, h);
-    copy_rect(f.cf(0, x0, y0), f.cstride(0), sn.cy, n, n, n);
-    copy_rect(f.cf(1, x0 / 2, y0 / 2), f.cstride(1), sn.cu, h, h, h);
-    copy_rect(f.cf(2, x0 / 2, y0 / 2), f.cstride(2), sn.cv, h, h, h);
+    if (sn.res_bits > 0) {
+      copy_rect(f.cf(0, x0, y0), f.cstride(0), sn.cy, n, n, n);
+      copy_rect(f.cf(1, x0 / 2, y0 / 2), f.cstride(1), sn.cu, h, h, h);
+      copy_rect(f.cf(2, x0 / 2, y0 / 2), f.cstride(2), sn.cv, h, h, h);
+    }
     copy_rect(&f.b(x0, y0), s.w4, sn.blk, n4, n4, n4);
   }
 
