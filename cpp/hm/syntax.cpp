@@ -153,12 +153,14 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
       if (n == 0 && infer_dc) break;
       const int nz = lev[n] != 0;
       c.bin(CTX_SIG + sctx[n], nz, cat);
-      if (nz) infer_dc = false;
+      infer_dc &= !nz;
     }
     // levels of the significant coefficients, in reverse scan order
     int idx[16], nsig = 0;
-    for (int n = (i == last_sb ? last_pos : 15); n >= 0; --n)
-      if (lev[n]) idx[nsig++] = n;
+    for (int n = (i == last_sb ? last_pos : 15); n >= 0; --n) {  // branch-free: signs are noise
+      idx[nsig] = n;
+      nsig += lev[n] != 0;
+    }
     int ctx_set = (i == 0 || comp > 0) ? 0 : 2;
     if (!first_sb && prev_c1 == 0) ++ctx_set;
     first_sb = false;
@@ -174,8 +176,12 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, std::abs(lev[idx[first_g1]]) > 2, cat);
     // sign_data_hiding: the sign of the first coefficient in scan order follows the parity of the sum
     const bool sign_hidden = idx[0] - idx[nsig - 1] > 3;
-    for (int k = 0; k < nsig; ++k)
-      if (!(sign_hidden && k == nsig - 1)) c.bypass(lev[idx[k]] < 0, cat);
+    if (c.estimating()) {
+      c.bypass_bits(0, nsig - sign_hidden, cat);  // the same cost, one bit per sign
+    } else {
+      for (int k = 0; k < nsig; ++k)
+        if (!(sign_hidden && k == nsig - 1)) c.bypass(lev[idx[k]] < 0, cat);
+    }
     int rice = 0;
     for (int k = 0; k < nsig; ++k) {
       const int a = std::abs(lev[idx[k]]);
