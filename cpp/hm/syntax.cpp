@@ -175,7 +175,7 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     prev_c1 = c1;
     if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, std::abs(lev[idx[first_g1]]) > 2, cat);
     // sign_data_hiding: the sign of the first coefficient in scan order follows the parity of the sum
-    const bool sign_hidden = idx[0] - idx[nsig - 1] > 3;
+    const bool sign_hidden = nsig > 0 && idx[0] - idx[nsig - 1] > 3;  // (sub-block 0 may hold none)
     if (c.estimating()) {
       c.bypass_bits(0, nsig - sign_hidden, cat);  // the same cost, one bit per sign
     } else {
