@@ -354,6 +354,15 @@ struct Analyser {
     copy_rect(&f.b(x0, y0), s.w4, sn.blk, n4, n4, n4);
   }
 
+  // Keeps candidate c, just applied at cost j, as its CU's best where it costs less (snapshot taken).
+  bool keep_if_better(double j, const Cand& c, Cand& best, double& bestJ, int depth, int x0, int y0, int log2) {
+    if (!(j < bestJ)) return false;
+    bestJ = j;
+    best = c;
+    save(depth, x0, y0, log2);
+    return true;
+  }
+
   double split_flag_cost(int x0, int y0, int log2, int depth, int split) {
     if (log2 <= s.min_cb_log2) return 0;
     int inc = 0;
@@ -405,8 +414,7 @@ struct Analyser {
       Cand c;
       c.pred = MODE_INTRA;
       c.intra_mode = static_cast<uint8_t>(order[i]);
-      const double j = apply(c, x0, y0, log2, depth);
-      if (j < bestJ) { bestJ = j; best = c; save(depth, x0, y0, log2); }
+      keep_if_better(apply(c, x0, y0, log2, depth), c, best, bestJ, depth, x0, y0, log2);
     }
     // PART_NxN, each 4x4 PU picking its mode on SATD in turn (P pictures: only where intra already wins)
     if (log2 == 3 && s.min_cb_log2 == 3 && (!f.is_p || best.pred == MODE_INTRA)) {
@@ -431,8 +439,7 @@ struct Analyser {
         intra_predict(f, 0, tx, ty, 2, c.nxn[i], f.rec.y.at(tx, ty), f.rec.y.stride);
         code_tb(0, tx, ty, 2, c.nxn[i], true);
       }
-      const double j = apply(c, x0, y0, log2, depth);
-      if (j < bestJ) { bestJ = j; best = c; save(depth, x0, y0, log2); }
+      keep_if_better(apply(c, x0, y0, log2, depth), c, best, bestJ, depth, x0, y0, log2);
     }
   }
 
@@ -474,7 +481,7 @@ struct Analyser {
         c.residual = res;
         const double j = apply(c, x0, y0, log2, depth, res ? &skip_j : nullptr);
         skip_j = j;
-        if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; save(depth, x0, y0, log2); }
+        if (keep_if_better(j, c, best, bestJ, depth, x0, y0, log2)) best_rc = f.b(x0, y0).root_cbf;
         // the residual dropped and the skip was best: the CU holds that skip again, as saved
         else if (res && !f.b(x0, y0).root_cbf && best.pred == MODE_INTER && best.merge[0] && !best.residual &&
                  best.merge_idx[0] == c.merge_idx[0])
@@ -529,7 +536,7 @@ struct Analyser {
     for (int res = 1; res >= 0 && !same_as_merge && !worse_than_merge; --res) {  // with residual, and motion only (rqt_root_cbf = 0)
       c.residual = res;
       const double j = apply(c, x0, y0, log2, depth);
-      if (j < bestJ) { bestJ = j; best = c; best_rc = f.b(x0, y0).root_cbf; save(depth, x0, y0, log2); }
+      if (keep_if_better(j, c, best, bestJ, depth, x0, y0, log2)) best_rc = f.b(x0, y0).root_cbf;
       if (res && !f.b(x0, y0).root_cbf) break;  // the residual was dropped anyway
     }
     // rectangular partitions: each PU picks merge or AMVP motion by SATD cost, searching the
@@ -564,8 +571,7 @@ struct Analyser {
       }
       // full RD only for a split whose two PUs predict better (SATD + motion bits) than one 2Nx2N
       if (rect_cost >= inter_satd_) continue;
-      const double jr = apply(rc, x0, y0, log2, depth);
-      if (jr < bestJ) { bestJ = jr; best = rc; save(depth, x0, y0, log2); }
+      keep_if_better(apply(rc, x0, y0, log2, depth), rc, best, bestJ, depth, x0, y0, log2);
     }
     try_tu_split(x0, y0, log2, best, bestJ, depth);
   }
@@ -577,7 +583,7 @@ struct Analyser {
     Cand c = best;
     c.tu_split = true;
     const double j = apply(c, x0, y0, log2, depth);
-    if (j < bestJ && f.b(x0, y0).root_cbf) { bestJ = j; best = c; save(depth, x0, y0, log2); }
+    if (f.b(x0, y0).root_cbf) keep_if_better(j, c, best, bestJ, depth, x0, y0, log2);
   }
 
   struct PuChoice {
