@@ -126,6 +126,35 @@ def test_volume_loops_short_videos_with_random_start(tmp_path):
     assert np.array_equal(take_frames(np.arange(3), 2, 5), [2, 0, 1, 2, 0])
 
 
+def test_motion_cache_gives_the_same_volumes_and_maps_one_file_per_video(motion_set, tmp_path):
+    from mvclass.train.data import load_motion_cached, load_motion_raw, motion_cache_path
+
+    cache = tmp_path / "mvcache"
+    plain = MotionVolumes(motion_set, "train", frames=16, size=8, mean_mv=None, cache=0)
+    mapped = MotionVolumes(motion_set, "train", frames=16, size=8, mean_mv=None, cache=0, motion_cache=cache)
+    for pos in range(12):
+        i = pos % len(plain)
+        a, la = plain[(i, pos)]
+        b, lb = mapped[(i, pos)]
+        assert la == lb and np.array_equal(a, b)
+    assert np.array_equal(plain.test_views(1), mapped.test_views(1))
+    rec = mapped.records[0]
+    entry = motion_cache_path(cache, rec.path)
+    assert entry.is_file() and not list(cache.glob(".*.tmp"))
+    mv = load_motion_cached(rec.path, cache)
+    assert isinstance(mv, np.memmap) and not mv.flags.writeable
+    assert np.array_equal(mv, load_motion_raw(rec.path))
+    # a damaged entry is rebuilt; a rewritten video file gets a new entry
+    entry.write_bytes(b"not an npy file")
+    assert np.array_equal(load_motion_cached(rec.path, cache), load_motion_raw(rec.path))
+    mvd_entry = motion_cache_path(cache, rec.path, use_mvd=True)
+    assert mvd_entry != entry
+    os.utime(rec.path, ns=(1, 1))
+    assert motion_cache_path(cache, rec.path) != entry
+    with pytest.raises(FileNotFoundError, match="video file not found"):
+        load_motion_cached(tmp_path / "missing.npz", cache)
+
+
 def test_use_mvd_reads_the_differences(tmp_path):
     (tmp_path / "videos").mkdir()
     mv = np.zeros((3, 4, 4, 2), np.int16)
@@ -455,7 +484,10 @@ def test_cli_trains_and_evaluates_on_encoded_videos(encoded_set, tmp_path, model
     common = ["--model", model, "--data", str(encoded_set), "--frames", str(frames), "--size", "12",
               "--batch-size", "12", "--clip-grad", "5", "--no-flip", "--workers", "2", "--out", str(run),
               "--no-progress", "--checkpoint-every", "20"]
+    if model == "3d":  # the loader through memory-mapped motion copies
+        common += ["--motion-cache", str(tmp_path / "mvcache")]
     assert main(["train", *common, "--iters", "20"]) == 0
+    assert model != "3d" or len(list((tmp_path / "mvcache").glob("*.npy"))) == len(read_manifest(encoded_set, "train"))
     assert main(["train", *common, "--iters", "40", "--resume"]) == 0  # continues from iteration 20
     assert load_checkpoint(run)["iteration"] == 40
     assert main(["evaluate", "--checkpoint", str(run / "last.pt"), "--data", str(encoded_set), "--model", model,

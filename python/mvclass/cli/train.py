@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue from DIR/last.pt if it exists")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--workers", type=int, default=4, help="data-loading worker processes")
+    p.add_argument("--motion-cache", metavar="DIR",
+                   help="3d/2d: keep uncompressed, memory-mapped copies of the videos' motion in DIR "
+                        "(inflated once; volumes then read only their frames: a faster loader on big datasets)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=1000)
     p.add_argument("--log-every", type=int, default=20)
@@ -54,8 +57,13 @@ def run(args: argparse.Namespace) -> int:
         mean_mv = cfg.get("mean_mv")
     f0, s0 = DEFAULT_GEOMETRY[args.model]
     frames, size = frames or f0, size or s0
+    extra = {}
+    if args.motion_cache:
+        if args.model == "spatial":
+            raise ValueError("--motion-cache applies to the temporal models (3d, 2d), not spatial")
+        extra["motion_cache"] = args.motion_cache
     dataset = dataset_for_model(args.model, args.data, "train", frames=frames, size=size, use_mvd=use_mvd,
-                                mean_mv=mean_mv, seed=args.seed, flip=flip)
+                                mean_mv=mean_mv, seed=args.seed, flip=flip, **extra)
     num_classes = num_classes_of(args.data)
     torch.manual_seed(args.seed)
     model = build_model(args.model, num_classes, frames=frames, size=size)
