@@ -55,3 +55,24 @@ def test_video_grid_crops_to_ceil_size_and_intra_frames_are_empty():
     assert mv.shape == (2, 13, 8, 2) and mask.shape == (2, 13, 8)
     assert not mask[0].any() and (mv[0] == 0).all() and mask[1].all()
     assert mvd_grid(mv4, kind4, h, w).shape == (2, 13, 8, 2)
+
+
+def test_ref_of_first_block_with_motion_and_cells_beyond_the_field_are_empty():
+    mv4, ref4, kind4 = _field(2, 2, (4, 0))
+    ref4[:] = [[2, 1], [0, 0]]
+    kind4[0, 0] = KIND_INTRA             # the first block with motion in raster order is (0, 1)
+    mv, mask, ref = frame_grid(mv4, ref4, kind4, 2, 3)
+    assert ref[0, 0] == 1 and mask[0, 0] and mv[0, 0].tolist() == [4, 0]
+    assert not mask[0, 1:].any() and not mask[1].any() and (ref[1] == -1).all() and (mv[1] == 0).all()
+
+
+def test_mismatched_field_shapes_raise():
+    import pytest
+
+    mv4, ref4, kind4 = _field(4, 4)
+    with pytest.raises(ValueError, match="does not match"):
+        frame_grid(mv4[:3], ref4, kind4, 2, 2)
+    with pytest.raises(ValueError, match="ref4"):
+        frame_grid(mv4, ref4[:, :2], kind4, 2, 2)
+    with pytest.raises(ValueError, match="kind4"):
+        mv_grid(mv4, ref4, kind4[0], 16, 16)

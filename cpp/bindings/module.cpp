@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/encoder.h"
+#include "common/grid.h"
 
 namespace py = pybind11;
 using mvc::EncoderConfig;
@@ -100,6 +101,39 @@ class PyEncoder {
   std::unique_ptr<mvc::Encoder> enc_;
 };
 
+// (T, H4, W4, 2) int16 field, (T, H4, W4) kinds and optional refs -> the (T, rows, cols) grid.
+py::tuple motion_grid(py::array_t<int16_t, py::array::c_style | py::array::forcecast> field4,
+                      py::array_t<int8_t, py::array::c_style | py::array::forcecast> kind4, py::object ref4,
+                      int rows, int cols, bool fill_holes) {
+  if (field4.ndim() != 4 || field4.shape(3) != 2) throw std::invalid_argument("field4 must have shape (T, H4, W4, 2)");
+  const py::ssize_t t = field4.shape(0), h4 = field4.shape(1), w4 = field4.shape(2);
+  if (kind4.ndim() != 3 || kind4.shape(0) != t || kind4.shape(1) != h4 || kind4.shape(2) != w4)
+    throw std::invalid_argument("kind4 must have shape (T, H4, W4) matching field4");
+  if (rows < 0 || cols < 0) throw std::invalid_argument("rows and cols must be >= 0");
+  py::array_t<int8_t, py::array::c_style | py::array::forcecast> refs;
+  const bool with_ref = !ref4.is_none();
+  if (with_ref) {
+    refs = py::array_t<int8_t, py::array::c_style | py::array::forcecast>::ensure(ref4);
+    if (!refs || refs.ndim() != 3 || refs.shape(0) != t || refs.shape(1) != h4 || refs.shape(2) != w4)
+      throw std::invalid_argument("ref4 must be None or have shape (T, H4, W4) matching field4");
+  }
+  py::array_t<int16_t> out({t, py::ssize_t(rows), py::ssize_t(cols), py::ssize_t(2)});
+  py::array_t<bool> mask({t, py::ssize_t(rows), py::ssize_t(cols)});
+  py::array_t<int8_t> ref({t, py::ssize_t(rows), py::ssize_t(cols)});
+  {
+    const int16_t* f = field4.data();
+    const int8_t* k = kind4.data();
+    const int8_t* r = with_ref ? refs.data() : nullptr;
+    int16_t* o = out.mutable_data();
+    uint8_t* m = reinterpret_cast<uint8_t*>(mask.mutable_data());
+    int8_t* ro = ref.mutable_data();
+    py::gil_scoped_release nogil;
+    mvc::motion_grid(f, k, r, int(t), int(h4), int(w4), rows, cols, fill_holes, o, m, with_ref ? ro : nullptr);
+  }
+  if (!with_ref) return py::make_tuple(out, mask, py::none());
+  return py::make_tuple(out, mask, ref);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -110,6 +144,9 @@ PYBIND11_MODULE(_core, m) {
   m.attr("KIND_INTRA") = int(mvc::KIND_INTRA);
   m.attr("KIND_INTER") = int(mvc::KIND_INTER);
   m.attr("KIND_SKIP") = int(mvc::KIND_SKIP);
+  m.def("motion_grid", &motion_grid, py::arg("field4"), py::arg("kind4"), py::arg("ref4"), py::arg("rows"),
+        py::arg("cols"), py::arg("fill_holes") = true,
+        "The 8x8 grid of a stack of 4x4-block motion fields: (field, mask, ref); see mvclass.grid.");
   py::class_<PyEncoder>(m, "Encoder")
       .def(py::init<const std::string&, int, int, const py::dict&>(), py::arg("codec"), py::arg("width"),
            py::arg("height"), py::arg("options") = py::dict())
