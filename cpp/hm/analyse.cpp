@@ -116,12 +116,11 @@ struct Analyser {
     return 1;
   }
 
+  // apply() clears every cbf of the CU first, so only coded TBs need their bit set
   void set_cbf(int x0, int y0, int n, int bit, int v) {
+    if (!v) return;
     for (int y = y0; y < y0 + n; y += 4)
-      for (int x = x0; x < x0 + n; x += 4) {
-        Blk& b = f.b(x, y);
-        b.cbf = static_cast<uint8_t>(v ? (b.cbf | bit) : (b.cbf & ~bit));
-      }
+      for (int x = x0; x < x0 + n; x += 4) f.b(x, y).cbf |= static_cast<uint8_t>(bit);
   }
 
   double distortion(int x0, int y0, int n) {
@@ -260,13 +259,15 @@ struct Analyser {
           any |= a | u | v;
         }
       const bool to_skip = !any && cd.part == PART_2Nx2N && cd.merge[0];
-      for (int y = y0; y < y0 + n; y += 4)
-        for (int x = x0; x < x0 + n; x += 4) {
-          Blk& b = f.b(x, y);
-          b.root_cbf = static_cast<uint8_t>(any);
-          if (to_skip) b.pred = MODE_SKIP;
-          if (!any) b.tu_depth = 0;
-        }
+      // records as set above unless the residual is coded, the CU becomes a skip or its TBs were split
+      if (any || to_skip || tlog2 != log2)
+        for (int y = y0; y < y0 + n; y += 4)
+          for (int x = x0; x < x0 + n; x += 4) {
+            Blk& b = f.b(x, y);
+            b.root_cbf = static_cast<uint8_t>(any);
+            if (to_skip) b.pred = MODE_SKIP;
+            if (!any) b.tu_depth = 0;
+          }
       if (to_skip && skip_j) return *skip_j;
     }
     const double d = distortion(x0, y0, n);
