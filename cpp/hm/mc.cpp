@@ -219,17 +219,24 @@ const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, 
 namespace {
 const bool kMcAvx2 = use_avx2();
 
-// build_subpel_planes' SSE2 loops, 16 samples per step, for x < w16 (same arithmetic).
+// build_subpel_planes' horizontal 8-tap pass, 16 samples per step, for x < w16: sample pairs
+// times tap pairs with pmaddubsw (every partial sum of the HEVC luma taps fits in 16 bits, so the
+// result equals the 16-bit sums of the SSE2 loop exactly).
 MVC_AVX2_FN void subpel_h_avx2(const uint8_t* r, int16_t* d, int w16, const int* cx) {
-  __m256i c[8];
-  for (int k = 0; k < 8; ++k) c[k] = _mm256_set1_epi16(static_cast<int16_t>(cx[k]));
+  __m256i tap[4], shuf[4];
+  for (int k = 0; k < 4; ++k) {
+    tap[k] = _mm256_set1_epi16(static_cast<int16_t>((cx[2 * k + 1] << 8) | (cx[2 * k] & 0xff)));
+    alignas(32) int8_t idx[32];
+    for (int i = 0; i < 16; ++i) idx[i] = idx[16 + i] = static_cast<int8_t>(2 * k + (i >> 1) + (i & 1));
+    shuf[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
+  }
   for (int x = 0; x < w16; x += 16) {
-    __m256i acc = _mm256_setzero_si256();
-    for (int k = 0; k < 8; ++k) {
-      if (!cx[k]) continue;
-      const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x + k)));
-      acc = _mm256_add_epi16(acc, _mm256_mullo_epi16(v, c[k]));
-    }
+    // lane 0: samples x .. x + 15 (outputs x .. x + 7), lane 1: x + 8 .. x + 23 (outputs x + 8 .. x + 15)
+    const __m256i v = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x + 8)), 1);
+    __m256i acc = _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, shuf[0]), tap[0]);
+    for (int k = 1; k < 4; ++k) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, shuf[k]), tap[k]));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + x), acc);
   }
 }
