@@ -248,10 +248,35 @@ MVC_AVX2_FN void subpel_hout_avx2(const int16_t* m, uint8_t* o, int w16) {
   for (int x = 0; x < w16; x += 16)
     store_u8x16(o + x, _mm256_srai_epi16(_mm256_add_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + x)), _mm256_set1_epi16(32)), 6));
 }
-// Vertical 8-tap filters of the three phases fy = 1..3 over rows[0..7] (16-bit intermediate rows
-// with Mid, else samples) into out[fy - 1]; the row pairs are unpacked once for all three.
-template <bool Mid>
-MVC_AVX2_FN void subpel_v_avx2(const void* const* rows, uint8_t* const* out, int w16) {
+// Vertical 8-tap filters of the three phases fy = 1..3 over sample rows[0..7] (fx = 0) into
+// out[fy - 1]: row pairs interleaved as bytes through pmaddubsw, the sums exact in 16 bits as in
+// subpel_h_avx2.
+MVC_AVX2_FN void subpel_v_u8_avx2(const uint8_t* const* rows, uint8_t* const* out, int w16) {
+  __m256i tap[3][4];
+  for (int f = 0; f < 3; ++f)
+    for (int k = 0; k < 4; ++k) {
+      const int* cy = kLuma[f + 1];
+      tap[f][k] = _mm256_set1_epi16(static_cast<int16_t>((cy[2 * k + 1] << 8) | (cy[2 * k] & 0xff)));
+    }
+  const __m256i r32 = _mm256_set1_epi16(32);
+  for (int x = 0; x < w16; x += 16) {
+    __m256i pk[4];  // lane 0: pairs of samples x .. x + 7, lane 1: x + 8 .. x + 15
+    for (int k = 0; k < 4; ++k) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * k] + x));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * k + 1] + x));
+      pk[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, b)), _mm_unpackhi_epi8(a, b), 1);
+    }
+    for (int f = 0; f < 3; ++f) {
+      __m256i acc = _mm256_maddubs_epi16(pk[0], tap[f][0]);
+      for (int k = 1; k < 4; ++k) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(pk[k], tap[f][k]));
+      store_u8x16(out[f] + x, _mm256_srai_epi16(_mm256_add_epi16(acc, r32), 6));
+    }
+  }
+}
+
+// Vertical 8-tap filters of the three phases fy = 1..3 over the 16-bit intermediate rows[0..7]
+// of a horizontal phase into out[fy - 1]; the row pairs are unpacked once for all three.
+MVC_AVX2_FN void subpel_v_avx2(const int16_t* const* rows, uint8_t* const* out, int w16) {
   __m256i cp[3][4];
   for (int f = 0; f < 3; ++f)
     for (int k = 0; k < 4; ++k) {
@@ -262,14 +287,8 @@ MVC_AVX2_FN void subpel_v_avx2(const void* const* rows, uint8_t* const* out, int
   for (int x = 0; x < w16; x += 16) {
     __m256i plo[4], phi[4];
     for (int k = 0; k < 4; ++k) {
-      __m256i ra, rb;
-      if (Mid) {
-        ra = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const int16_t*>(rows[2 * k]) + x));
-        rb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const int16_t*>(rows[2 * k + 1]) + x));
-      } else {
-        ra = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(rows[2 * k]) + x)));
-        rb = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(rows[2 * k + 1]) + x)));
-      }
+      const __m256i ra = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[2 * k] + x));
+      const __m256i rb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[2 * k + 1] + x));
       plo[k] = _mm256_unpacklo_epi16(ra, rb);
       phi[k] = _mm256_unpackhi_epi16(ra, rb);
     }
@@ -279,12 +298,8 @@ MVC_AVX2_FN void subpel_v_avx2(const void* const* rows, uint8_t* const* out, int
         lo = _mm256_add_epi32(lo, _mm256_madd_epi16(plo[k], cp[f][k]));
         hi = _mm256_add_epi32(hi, _mm256_madd_epi16(phi[k], cp[f][k]));
       }
-      if (Mid) {
-        lo = _mm256_srai_epi32(lo, 6);
-        hi = _mm256_srai_epi32(hi, 6);
-      }
-      lo = _mm256_srai_epi32(_mm256_add_epi32(lo, r32), 6);
-      hi = _mm256_srai_epi32(_mm256_add_epi32(hi, r32), 6);
+      lo = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(lo, 6), r32), 6);
+      hi = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(hi, 6), r32), 6);
       store_u8x16(out[f] + x, _mm256_packs_epi32(lo, hi));  // per-lane unpack/pack keeps the sample order
     }
   }
@@ -368,12 +383,16 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
 #if defined(MVC_MC_AVX2)
     if (w16)
       for (int y = 0; y < h; ++y) {
-        const void* rows[8];
-        for (int k = 0; k < 8; ++k)
-          rows[k] = fx ? static_cast<const void*>(mid + static_cast<size_t>(y + k) * w) : static_cast<const void*>(ref.at(x0, y0 + y + k - 3));
         uint8_t* const out[3] = {sub[4 + fx].at(x0, y0 + y), sub[8 + fx].at(x0, y0 + y), sub[12 + fx].at(x0, y0 + y)};
-        if (fx) subpel_v_avx2<true>(rows, out, w16);
-        else subpel_v_avx2<false>(rows, out, w16);
+        if (fx) {
+          const int16_t* rows[8];
+          for (int k = 0; k < 8; ++k) rows[k] = mid + static_cast<size_t>(y + k) * w;
+          subpel_v_avx2(rows, out, w16);
+        } else {
+          const uint8_t* rows[8];
+          for (int k = 0; k < 8; ++k) rows[k] = ref.at(x0, y0 + y + k - 3);
+          subpel_v_u8_avx2(rows, out, w16);
+        }
       }
 #endif
     for (int fy = 1; fy < 4; ++fy) {
