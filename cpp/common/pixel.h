@@ -30,6 +30,17 @@ PixelCmp satd_fn(int w, int h);
 using PixelCmpAvg = int (*)(const uint8_t* a, int a_stride, const uint8_t* b, const uint8_t* b2, int b_stride);
 PixelCmpAvg satd_avg_fn(int w, int h);
 
+// SATD of one block size with the kernel looked up once: satd_fn's where it has one (w, h <= 16),
+// else the generic satd. For loops that compare many blocks of one size.
+struct BlockSatd {
+  int w, h;
+  PixelCmp fn;
+  BlockSatd(int w_, int h_) : w(w_), h(h_), fn(w_ <= 16 && h_ <= 16 ? satd_fn(w_, h_) : nullptr) {}
+  int operator()(const uint8_t* a, int as, const uint8_t* b, int bs) const {
+    return fn ? fn(a, as, b, bs) : satd(a, as, b, bs, w, h);
+  }
+};
+
 // Whether the AVX2 kernels (chosen at run time) are used: the CPU has AVX2 and the environment
 // variable MVCLASS_NO_AVX2 is unset at load time (set, the SSE2 / scalar paths run: tests compare them).
 bool use_avx2();

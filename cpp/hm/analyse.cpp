@@ -45,16 +45,6 @@ void stable_smallest(const double* cost, int n, int k, int* out) {
   }
 }
 
-// SATD of one block size, the size-specialised kernel looked up once (sizes above 16: generic).
-struct Satd {
-  int w, h;
-  PixelCmp fn;
-  Satd(int w_, int h_) : w(w_), h(h_), fn(w_ <= 16 && h_ <= 16 ? satd_fn(w_, h_) : nullptr) {}
-  int operator()(const uint8_t* a, int as, const uint8_t* b, int bs) const {
-    return fn ? fn(a, as, b, bs) : satd(a, as, b, bs, w, h);
-  }
-};
-
 inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
 
 struct Analyser {
@@ -381,7 +371,7 @@ struct Analyser {
     double cost[35];
     IntraRefs refs;
     intra_refs(f, 0, x0, y0, tlog2, refs);
-    const Satd sd(tn, tn);
+    const BlockSatd sd(tn, tn);
     auto eval = [&](int m) {
       if (cost[m] < 1e299) return;
       intra_pred_mode(refs, m, pred, 32);
@@ -422,7 +412,7 @@ struct Analyser {
       Cand c;
       c.pred = MODE_INTRA;
       c.part = PART_NxN;
-      const Satd sd4(4, 4);
+      const BlockSatd sd4(4, 4);
       for (int i = 0; i < 4; ++i) {
         const int tx = x0 + (i & 1) * 4, ty = y0 + (i >> 1) * 4;
         intra_mpm(f, tx, ty, cand);
@@ -453,7 +443,7 @@ struct Analyser {
     merge_candidates(f, g, mc);
     // merge / skip: rank by SATD, RD-check the best two as skip and the best with residual
     uint8_t pred[64 * 64];
-    const Satd sd(n, n);
+    const BlockSatd sd(n, n);
     double mcost[5];
     int order[5];
     for (int i = 0; i < 5; ++i) {
@@ -600,7 +590,7 @@ struct Analyser {
     MvField mc[5];
     merge_candidates(f, g, mc);
     uint8_t pred[64 * 64];
-    const Satd sd(g.w, g.h);
+    const BlockSatd sd(g.w, g.h);
     for (int i = 0; i < 5; ++i) {
       bool dup = false;
       for (int k = 0; k < i; ++k) dup |= mc[k] == mc[i];

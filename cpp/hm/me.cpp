@@ -105,12 +105,12 @@ MeResult motion_search(const MeInput& in) {
   MeResult res;
   res.int_cost = best;
   res.refined = best <= in.frac_above;
-  const PixelCmp satdf = (w <= 16 && h <= 16) ? satd_fn(w, h) : nullptr;  // no per-call size dispatch
+  const BlockSatd satdf(w, h);
   auto fcost = [&](Mv mv) {
     int idx;
     int st;
     const uint8_t* p = predict_luma(*in.ref, x, y, w, h, mv, pred, st);
-    return (satdf ? satdf(src, ss, p, st) : satd(src, ss, p, st, w, h)) + in.sqrt_lambda * bits(mv, idx);
+    return satdf(src, ss, p, st) + in.sqrt_lambda * bits(mv, idx);
   };
   res.cost = 1e300;  // unrefined: the integer vector, never preferred by cost
   if (res.refined) {

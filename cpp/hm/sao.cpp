@@ -52,7 +52,7 @@ inline __m128i eo_sign_sum(__m128i cb, __m128i a, __m128i b) {
 // Edge-offset statistics of class k over one CTB: 16 samples at a time (masked sums with psadbw,
 // accumulated over all rows and reduced once), the samples left over sample by sample; the same
 // totals either way.
-void gather_eo(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, int k, int off[2], Stats& st) {
+void gather_eo(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, int k, const int off[2], Stats& st) {
 #if defined(__SSE2__)
   const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), z = _mm_setzero_si128(), one = _mm_set1_epi8(1);
   __m128i sum_s[4] = {z, z, z, z}, sum_c[4] = {z, z, z, z}, cnt[4] = {z, z, z, z};
@@ -129,12 +129,12 @@ void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bo
     st.band_cnt[b] = bcnt[0][b] + bcnt[1][b] + bcnt[2][b] + bcnt[3][b];
   }
   if (!with_eo) return;
-  int off[4][2] = {{-1, 1}, {-ds, ds}, {-ds - 1, ds + 1}, {-ds + 1, ds - 1}};
+  const int off[4][2] = {{-1, 1}, {-ds, ds}, {-ds - 1, ds + 1}, {-ds + 1, ds - 1}};
   for (int k = 0; k < 4; ++k) gather_eo(dbk, src, x0, y0, w, h, k, off[k], st);
 }
 
-// Distortion change of adding offset o to n samples whose error sum is s: n*o^2 - 2*o*s.
-inline double dd(int64_t s, int64_t n, int o) { return double(n) * o * o - 2.0 * o * double(s); }
+// Distortion change of adding offset o to n samples whose error sum is s: n*o^2 - 2*o*s (exact).
+inline int64_t dd(int64_t s, int64_t n, int o) { return n * o * o - 2 * int64_t(o) * s; }
 
 // The mean error s / n rounded half away from zero (as lround), clamped to [lo, hi].
 int best_offset(int64_t s, int64_t n, int lo, int hi) {
@@ -182,7 +182,7 @@ CompChoice band_choice(const Stats& st, double lambda) {
   for (int b = 0; b < 32; ++b) {
     if (!st.band_cnt[b]) { off[b] = 0; dist[b] = 0; bits[b] = offset_bits1(0, true); continue; }
     off[b] = best_offset(st.band_sum[b], st.band_cnt[b], -7, 7);
-    dist[b] = int64_t(st.band_cnt[b]) * off[b] * off[b] - 2 * int64_t(off[b]) * st.band_sum[b];
+    dist[b] = dd(st.band_sum[b], st.band_cnt[b], off[b]);
     bits[b] = offset_bits1(std::abs(off[b]), true);
   }
   // windows of empty bands all cost j0; only those reaching a nonempty band are summed, in order
@@ -202,7 +202,7 @@ CompChoice band_choice(const Stats& st, double lambda) {
       if (j < bestJ) { bestJ = j; best_p = p; }
     }
   }
-  if (hi < 28 && j0 < bestJ) best_p = std::max(hi + 1, 0);  // the first empty window after them
+  if (hi < 28 && j0 < bestJ) best_p = hi + 1;  // the first empty window after them
   CompChoice best;
   best.type = 1;
   best.band_pos = static_cast<uint8_t>(best_p);

@@ -157,7 +157,7 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     }
     // levels of the significant coefficients, in reverse scan order
     int idx[16], nsig = 0;
-    for (int n = (i == last_sb ? last_pos : 15); n >= 0; --n) {  // branch-free: signs are noise
+    for (int n = (i == last_sb ? last_pos : 15); n >= 0; --n) {  // branch-free: which levels are nonzero is data
       idx[nsig] = n;
       nsig += lev[n] != 0;
     }
@@ -176,12 +176,8 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, std::abs(lev[idx[first_g1]]) > 2, cat);
     // sign_data_hiding: the sign of the first coefficient in scan order follows the parity of the sum
     const bool sign_hidden = nsig > 0 && idx[0] - idx[nsig - 1] > 3;  // (sub-block 0 may hold none)
-    if (c.estimating()) {
-      c.bypass_bits(0, nsig - sign_hidden, cat);  // the same cost, one bit per sign
-    } else {
-      for (int k = 0; k < nsig; ++k)
-        if (!(sign_hidden && k == nsig - 1)) c.bypass(lev[idx[k]] < 0, cat);
-    }
+    for (int k = 0; k < nsig; ++k)
+      if (!(sign_hidden && k == nsig - 1)) c.bypass(lev[idx[k]] < 0, cat);
     int rice = 0;
     for (int k = 0; k < nsig; ++k) {
       const int a = std::abs(lev[idx[k]]);
