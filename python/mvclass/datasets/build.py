@@ -83,17 +83,23 @@ def result_arrays(r, label: int) -> dict:
     }
 
 
-def save_npz_atomic(path: Path, arrays: dict) -> None:
-    """np.savez_compressed to a temporary name in the same directory, then rename over ``path``."""
+def write_file_atomic(path: Path, write) -> None:
+    """``write(f)`` into a temporary name in the same directory, then rename over ``path``: readers
+    (other processes included) see the old file or the whole new one, never a partial one."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            write(f)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def save_npz_atomic(path: Path, arrays: dict) -> None:
+    """np.savez_compressed to a temporary name in the same directory, then rename over ``path``."""
+    write_file_atomic(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def load_mv_file(path) -> dict:

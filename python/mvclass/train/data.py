@@ -13,8 +13,6 @@ uninterrupted run would have, whatever the number of loader workers.
 from __future__ import annotations
 
 import csv
-import os
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,16 +135,11 @@ def load_motion_cached(path: str | Path, cache_dir: str | Path, use_mvd: bool = 
                 return mv
         except (ValueError, OSError):
             pass  # truncated or foreign: rebuilt below
-    mv = load_motion_raw(path, use_mvd)
+    from mvclass.datasets.build import write_file_atomic
+
+    mv = np.ascontiguousarray(load_motion_raw(path, use_mvd), dtype=np.int16)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, np.ascontiguousarray(mv, dtype=np.int16))
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_file_atomic(target, lambda f: np.save(f, mv))
     return np.load(target, mmap_mode="r", allow_pickle=False)
 
 
