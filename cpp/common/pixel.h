@@ -5,6 +5,9 @@
 
 namespace mvc {
 
+// An 8-bit sample value: v clamped to [0, 255].
+inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
+
 // Sum of absolute differences between two blocks.
 int sad(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int w, int h);
 // Sum of absolute Hadamard-transformed differences, computed on 4x4 sub-blocks

@@ -45,8 +45,6 @@ void stable_smallest(const double* cost, int n, int k, int* out) {
   }
 }
 
-inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
-
 struct Analyser {
   Frame& f;
   const Seq& s;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/pixel.h"
 #include "hm/hevc.h"
 
 #if defined(__SSE2__)
@@ -18,7 +19,6 @@ constexpr int kAngle[35] = {0,  0,  32, 26, 21, 17, 13, 9,  5,  2,   0,   -2,  -
                             -32, -26, -21, -17, -13, -9, -5, -2, 0, 2, 5, 9, 13, 17, 21, 26, 32};
 constexpr int kInvAngle[35] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -4096, -1638, -910, -630, -482, -390, -315,
                                -256, -315, -390, -482, -630, -910, -1638, -4096, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
 
 #if defined(__SSE2__)
 // One row of angular prediction, ((32 - fact) * rr[i] + fact * rr[i + 1] + 16) >> 5 for i < n,

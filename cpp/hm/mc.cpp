@@ -28,8 +28,6 @@ constexpr int kLuma[4][8] = {{0, 0, 0, 64, 0, 0, 0, 0},
 constexpr int kChroma[8][4] = {{0, 64, 0, 0},     {-2, 58, 10, -2}, {-4, 54, 16, -2}, {-6, 46, 28, -4},
                                {-4, 36, 36, -4},  {-4, 28, 46, -6}, {-2, 16, 54, -4}, {-2, 10, 58, -2}};
 
-inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
-
 // Returns a pointer to the top-left of a (w+taps-1) x (h+taps-1) window starting at (x0, y0),
 // gathering with coordinate clamping (8.5.3.3.3.1 xInt clipping) when it leaves the padded plane.
 const uint8_t* window(const Plane& p, int x0, int y0, int ww, int wh, uint8_t* tmp, int& stride) {

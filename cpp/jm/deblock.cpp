@@ -6,6 +6,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/pixel.h"
 #include "jm/h264.h"
 
 namespace mvc {
@@ -13,7 +14,6 @@ namespace h264 {
 
 namespace {
 
-inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
 inline int clip3(int lo, int hi, int v) { return v < lo ? lo : v > hi ? hi : v; }
 
 // Filters one line of samples across an edge; p_i = s[-(i+1)*step], q_i = s[i*step] (builds without SSE2).

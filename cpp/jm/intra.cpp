@@ -4,12 +4,11 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/pixel.h"
 #include "jm/h264.h"
 
 namespace mvc {
 namespace h264 {
-
-static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
 
 namespace {
 // The directional Intra_4x4 modes (3..8) read every sample from the edge line

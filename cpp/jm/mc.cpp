@@ -12,6 +12,7 @@
 #define JM_HPEL_AVX2 1
 #endif
 
+#include "common/pixel.h"
 #include "jm/h264.h"
 
 namespace mvc {
@@ -110,8 +111,6 @@ static void replicate_core(Plane& p, int x0, int x1, int y0, int y1) {
   for (int y = -p.pad; y < y0; ++y) std::memcpy(p.at(-p.pad, y), p.at(-p.pad, y0), static_cast<size_t>(p.stride));
   for (int y = y1 + 1; y < p.height + p.pad; ++y) std::memcpy(p.at(-p.pad, y), p.at(-p.pad, y1), static_cast<size_t>(p.stride));
 }
-
-static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
 
 void RefPic::build_hpel() {
   const Plane& g = pic.y;

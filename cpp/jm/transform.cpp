@@ -6,6 +6,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/pixel.h"
 #include "jm/h264.h"
 
 namespace {
@@ -99,8 +100,6 @@ void fdct4x2(const uint8_t* s, int ss, const uint8_t* p, int ps, int32_t* out) {
   }
 #endif
 }
-
-static inline uint8_t clip1(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
 
 #if defined(__SSE2__)
 namespace {
