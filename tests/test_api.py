@@ -97,7 +97,7 @@ CLIP = np.zeros((2, 32, 32, 3), np.uint8)
 @pytest.mark.parametrize("kwargs,words", [
     ({"qp": -1}, "qp"), ({"qp": 52}, "qp"), ({"qp": "30"}, "qp"), ({"qp": True}, "qp"),
     ({"codec": "vp9"}, "codec"), ({"codec": "hevc", "partitions": "all"}, "partitions"),
-    ({"ctu_size": 32}, "ctu_size"), ({"sao": False}, "sao"),
+    ({"ctu_size": 32}, "ctu_size"), ({"sao": False}, "sao"), ({"rdoq": True}, "rdoq"),
     ({"codec": "hevc", "ctu_size": 24}, "ctu_size"), ({"codec": "hevc", "ctu_size": 16, "max_depth": 2, "tmvp": 1}, "tmvp"),
     ({"codec": "hevc", "ctu_size": 16, "max_depth": 3}, "8x8"),
     ({"partitions": "8x8"}, "partitions"), ({"ref_frames": 0}, "ref_frames"), ({"ref_frames": 5}, "ref_frames"),

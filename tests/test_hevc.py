@@ -50,22 +50,23 @@ def check_bits(res):
             assert r["bits_cropped"]["residual_luma"] == 0 and r["bits_cropped"]["residual_chroma"] == 0
 
 
-CASES = [  # (qp, ctu_size, max_depth, tmvp, sao, ref_frames, frames)
-    (30, 16, 2, True, True, 3, 24),
-    (0, 16, 2, True, True, 3, 5),
-    (51, 16, 2, True, True, 3, 12),
-    (30, 64, 3, True, True, 3, 8),
-    (30, 16, 2, False, False, 1, 10),
-    (22, 32, 3, True, False, 2, 6),
-    (40, 32, 2, False, True, 3, 8),
+CASES = [  # (qp, ctu_size, max_depth, tmvp, sao, ref_frames, frames, rdoq)
+    (30, 16, 2, True, True, 3, 24, False),
+    (30, 16, 2, True, True, 3, 12, True),
+    (0, 16, 2, True, True, 3, 5, True),
+    (51, 16, 2, True, True, 3, 12, False),
+    (30, 64, 3, True, True, 3, 8, True),
+    (30, 16, 2, False, False, 1, 10, False),
+    (22, 32, 3, True, False, 2, 6, True),
+    (40, 32, 2, False, True, 3, 8, False),
 ]
 
 
-@pytest.mark.parametrize("qp,ctu,depth,tmvp,sao,refs,n", CASES)
-def test_boxing_bit_exact_and_cropped_decodes(boxing, qp, ctu, depth, tmvp, sao, refs, n):
+@pytest.mark.parametrize("qp,ctu,depth,tmvp,sao,refs,n,rdoq", CASES)
+def test_boxing_bit_exact_and_cropped_decodes(boxing, qp, ctu, depth, tmvp, sao, refs, n, rdoq):
     frames = boxing[:n]
     res = encode(frames, qp=qp, ctu_size=ctu, max_depth=depth, tmvp=tmvp, sao=sao, ref_frames=refs,
-                 keep_recon=True)
+                 rdoq=rdoq, keep_recon=True)
     assert [r["type"] for r in res] == ["I"] + ["P"] * (n - 1)
     check_bit_exact(frames, res)
     check_cropped(frames, res)
@@ -76,6 +77,21 @@ def test_boxing_bit_exact_and_cropped_decodes(boxing, qp, ctu, depth, tmvp, sao,
     sse = sum(r["sse"][0] for r in res)
     psnr = 10 * np.log10(255 ** 2 * n * frames[0][0].size / max(sse, 1))
     assert psnr > {0: 55, 22: 40, 30: 33, 40: 28, 51: 20}[qp]
+
+
+def test_rdoq_lowers_rate_at_nearly_the_same_quality(boxing):
+    """RDOQ re-chooses levels by D + lambda R: fewer bits at the same QP for a small loss of PSNR."""
+    frames = boxing[:12]
+    out = {}
+    for rdoq in (False, True):
+        res = encode(frames, qp=30, rdoq=rdoq)
+        bits = sum(8 * len(r["nal_full"]) for r in res)
+        residual = sum(r["bits_full"]["residual_luma"] + r["bits_full"]["residual_chroma"] for r in res)
+        sse = sum(r["sse"][0] for r in res)
+        out[rdoq] = bits, residual, 10 * np.log10(255 ** 2 * len(frames) * frames[0][0].size / sse)
+    assert out[True][1] < 0.985 * out[False][1]  # the residual shrinks (by about 3% here)
+    assert out[True][0] < out[False][0]
+    assert out[True][2] > out[False][2] - 0.3
 
 
 def test_second_decoder_agrees(boxing):

@@ -38,6 +38,7 @@ EncoderConfig make_config(const std::string& codec, int width, int height, const
     else if (k == "max_depth") c.max_depth = v.cast<int>();
     else if (k == "tmvp") c.tmvp = v.cast<bool>();
     else if (k == "sao") c.sao = v.cast<bool>();
+    else if (k == "rdoq") c.rdoq = v.cast<bool>();
     else throw std::invalid_argument("unknown encoder option '" + k + "'");
   }
   return c;

@@ -28,6 +28,7 @@ struct EncoderConfig {
   int max_depth = 2;           // CU depth below the CTU
   bool tmvp = true;
   bool sao = true;
+  bool rdoq = false;           // rate-distortion optimised quantisation (hm/rdoq.cpp)
 };
 
 enum BlockKind : uint8_t { KIND_INTRA = 0, KIND_INTER = 1, KIND_SKIP = 2 };

@@ -84,7 +84,9 @@ struct Analyser {
     forward_transform(res, n, co, log2n, dst);
     int16_t q[32 * 32];
     const int qq = c ? qpc : qp;
-    const int nz = quantize(co, q, log2n, qq, intra, scan_idx_for(mode, log2n, c));
+    const double w = c ? wc : 1.0;
+    const Rdoq rd{&ctx, lambda / w, c};
+    const int nz = quantize(co, q, log2n, qq, intra, scan_idx_for(mode, log2n, c), cfg.rdoq ? &rd : nullptr);
     if (!nz) return 0;
     const double d_zero = double(sum_squares(res, n * n));
     dequantize(q, n, co, log2n, qq);
@@ -92,7 +94,6 @@ struct Analyser {
     add_clip_block(pred, res, r0, rp.stride, n, n);
     const double d_coded = double(ssd(s0, sp.stride, r0, rp.stride, n, n));
     const double rbits = residual_bits(ctx, q, n, log2n, c, scan_idx_for(mode, log2n, c));
-    const double w = c ? wc : 1.0;
     if (w * d_zero <= w * d_coded + lambda * (rbits + 1.0)) {
       copy_rect(r0, rp.stride, pred, n, n, n);
       return 0;

@@ -181,10 +181,23 @@ void write_slice_header(BitWriter& bw, const Seq& s, const Frame& f, bool idr, b
 // ---------------------------------------------------------------- transform.cpp
 void forward_transform(const int16_t* res, int rs, int32_t* coef, int log2n, bool dst);
 void inverse_transform(const int32_t* coef, int16_t* res, int log2n, bool dst);
-// Quantises coef in place into levels; returns number of nonzero levels.
-// Quantises with the dead-zone rounding offset, then applies sign data hiding (parity fix per
-// 4x4 sub-block along scan_idx's order). Returns the number of nonzero levels.
-int quantize(const int32_t* coef, int16_t* level, int log2n, int qp, bool intra, int scan_idx);
+// Rate-distortion optimised quantisation: the context states rates are estimated from, the
+// lambda a bit costs in the TB's own distortion units (lambda / chroma weight) and the component.
+struct Rdoq {
+  const CtxSet* ctx;
+  double lambda;
+  int comp;
+};
+// Quantises with the dead-zone rounding offset, then (rdoq set, some level nonzero) re-chooses the
+// levels by D + lambda * R (rdoq.cpp), then applies sign data hiding (parity fix per 4x4
+// sub-block along scan_idx's order). Returns the number of nonzero levels.
+int quantize(const int32_t* coef, int16_t* level, int log2n, int qp, bool intra, int scan_idx,
+             const Rdoq* rdoq = nullptr);
+// rdoq.cpp: the dead-zone levels of a TB (raster, signed) re-chosen from its coefficients, up to
+// their last one in scan order; to_level the coefficient-to-level factor, qstep one level in
+// orthonormal transform units. Returns the number of nonzero levels.
+int rdoq_levels(const int32_t* coef, int16_t* level, int log2n, int scan_idx, double to_level, double qstep,
+                const Rdoq& r);
 void dequantize(const int16_t* level, int ls, int32_t* coef, int log2n, int qp);
 
 // ---------------------------------------------------------------- intra.cpp
@@ -234,10 +247,16 @@ void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry);
 void write_coding_quadtree(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2, int depth);
 void write_coding_unit(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2);
 int intra_mpm(const Frame& f, int x, int y, int cand[3]);
-int scan_idx_for(int intra_mode, int log2, int comp);
-void scan_order(int scan_idx, int log2n, uint16_t* raster_index);  // forward scan of a whole TB  // 7.4.9.11 scanIdx (intra_mode < 0: inter)
+int scan_idx_for(int intra_mode, int log2, int comp);  // 7.4.9.11 scanIdx (intra_mode < 0: inter)
+void scan_order(int scan_idx, int log2n, uint16_t* raster_index);  // forward scan of a whole TB
+const uint16_t* cached_scan(int scan_idx, int log2n);  // scan_order(), computed once (transform.cpp)
 // Estimated bits of residual_coding() for one TB from the given context states.
 double residual_bits(const CtxSet& ctx, const int16_t* cf, int stride, int log2, int comp, int scan_idx);
+// sig_coeff_flag contexts (offsets from CTX_SIG) of one sub-block's 16 scan positions
+const uint8_t* sig_ctx_row(int log2, int comp, int scan_idx, bool first_sb, int prev_csbf);
+// Estimated bits of one last_sig_coeff coordinate (prefix bins from ctx, bypass suffix);
+// base CTX_LAST_X or CTX_LAST_Y, pos the coordinate as coded (swapped for the vertical scan).
+double last_coord_bits(const CtxSet& ctx, int base, int pos, int log2, int comp);
 
 // ---------------------------------------------------------------- analyse.cpp
 void analyse_picture(Frame& f, const EncoderConfig& cfg);

@@ -85,13 +85,19 @@ int last_prefix(int pos) {
 }
 inline int group_min(int p) { return p < 4 ? p : (2 + (p & 1)) << ((p >> 1) - 1); }
 
-void write_last(Cabac& c, int base, int pos, int log2, int comp, int cat) {
+// The context-coded prefix bins of last_sig_coeff_{x,y}_prefix (9.3.4.2.3) as bin(ctx, value).
+template <class Bin>
+void last_prefix_bins(int base, int pos, int log2, int comp, Bin&& bin) {
   const int off = comp ? 15 : 3 * (log2 - 2) + ((log2 - 1) >> 2);
   const int shift = comp ? log2 - 2 : (log2 + 1) >> 2;
   const int cmax = (log2 << 1) - 1;
   const int p = last_prefix(pos);
-  for (int i = 0; i < p; ++i) c.bin(base + off + (i >> shift), 1, cat);
-  if (p < cmax) c.bin(base + off + (p >> shift), 0, cat);
+  for (int i = 0; i < p; ++i) bin(base + off + (i >> shift), 1);
+  if (p < cmax) bin(base + off + (p >> shift), 0);
+}
+
+void write_last(Cabac& c, int base, int pos, int log2, int comp, int cat) {
+  last_prefix_bins(base, pos, log2, comp, [&](int ci, int b) { c.bin(ci, b, cat); });
 }
 
 void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
@@ -435,6 +441,17 @@ int scan_idx_for(int intra_mode, int log2, int comp) {
   if (intra_mode >= 6 && intra_mode <= 14) return 2;
   if (intra_mode >= 22 && intra_mode <= 30) return 1;
   return 0;
+}
+
+const uint8_t* sig_ctx_row(int log2, int comp, int scan_idx, bool first_sb, int prev_csbf) {
+  return sig_ctx().t[log2 - 2][comp > 0][scan_idx][first_sb][prev_csbf];
+}
+
+double last_coord_bits(const CtxSet& ctx, int base, int pos, int log2, int comp) {
+  double b = 0;
+  last_prefix_bins(base, pos, log2, comp, [&](int ci, int v) { b += Cabac::bin_cost(ctx.s[ci], v); });
+  const int p = last_prefix(pos);
+  return b + (p > 3 ? (p >> 1) - 1 : 0);  // the suffix, bypass coded
 }
 
 double residual_bits(const CtxSet& ctx, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {

@@ -446,13 +446,14 @@ struct ScanTables {
     }
   }
 };
+}  // namespace
+
 const uint16_t* cached_scan(int scan_idx, int log2n) {
   static const ScanTables tables;
   return tables.t[scan_idx][log2n];
 }
-}  // namespace
 
-int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, int scan_idx) {
+int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, int scan_idx, const Rdoq* rdoq) {
   static constexpr int kScale[6] = {26214, 23302, 20560, 18396, 16384, 14564};
   const int n = 1 << log2n;
   const int shift = 14 + qp / 6 + (15 - 8 - log2n);
@@ -473,6 +474,10 @@ int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, in
     nz += l != 0;
   }
   if (!nz) return 0;
+  if (rdoq) {  // level = coefficient * scale / 2^shift; one level is 2^(14 + qp/6) / scale in orthonormal units
+    nz = rdoq_levels(c, level, log2n, scan_idx, double(scale) * inv, double(int64_t(1) << (14 + qp / 6)) / double(scale), *rdoq);
+    if (!nz) return 0;
+  }
   // unrounded level magnitude, needed only by the parity fix below
   auto exact = [&](int i) { return static_cast<float>(double(std::llabs(int64_t(c[i])) * scale) * inv); };
   // Sign data hiding (7.3.8.11): where the sub-block's first and last nonzero levels are more than 3

@@ -380,13 +380,12 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
     readable from the workers. Resumable: videos with a valid .npz are not encoded again.
     Failures are logged to ``errors.csv`` and in the report; they do not stop the build.
     """
-    from mvclass.api import encoder_options
+    from mvclass.api import _H264_ONLY, _HEVC_ONLY, encoder_options
 
     codec, checked = encoder_options(codec, qp=qp, search_range=encode_options.get("search_range", 16),
                                      ref_frames=encode_options.get("ref_frames", 3),
                                      intra_period=encode_options.get("intra_period", 0),
-                                     **{k: encode_options[k] for k in ("partitions", "ctu_size", "max_depth", "tmvp", "sao")
-                                        if k in encode_options})
+                                     **{k: encode_options[k] for k in _H264_ONLY + _HEVC_ONLY if k in encode_options})
     qp = checked["qp"]
     for bad in ("keep_recon", "progress", "qp", "codec"):
         if bad in encode_options:
