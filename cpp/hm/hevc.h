@@ -2,6 +2,7 @@
 // Each stage lives in the file named as the standard names it: cabac, headers, syntax,
 // analyse, me, mc, mvpred, intra, transform, deblock, sao; hevc_encoder.cpp runs the picture loop.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -252,6 +253,12 @@ void scan_order(int scan_idx, int log2n, uint16_t* raster_index);  // forward sc
 const uint16_t* cached_scan(int scan_idx, int log2n);  // scan_order(), computed once (transform.cpp)
 // Estimated bits of residual_coding() for one TB from the given context states.
 double residual_bits(const CtxSet& ctx, const int16_t* cf, int stride, int log2, int comp, int scan_idx);
+// Scan index (sub-block * 16 + position) of the last nonzero level of an n x n TB, -1 if none.
+int last_nonzero_in_scan(const int16_t* level, int log2, int scan_idx);
+// Bypass bins of coeff_abs_level_remaining with value rem and Rice parameter rice, and the Rice
+// parameter after a level of magnitude abs_level whose remainder was coded (9.3.3.11).
+int abs_level_remaining_bits(int rem, int rice);
+inline int next_rice(int rice, int abs_level) { return abs_level > 3 * (1 << rice) ? std::min(rice + 1, 4) : rice; }
 // sig_coeff_flag contexts (offsets from CTX_SIG) of one sub-block's 16 scan positions
 const uint8_t* sig_ctx_row(int log2, int comp, int scan_idx, bool first_sb, int prev_csbf);
 // Estimated bits of one last_sig_coeff coordinate (prefix bins from ctx, bypass suffix);

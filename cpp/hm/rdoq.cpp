@@ -5,49 +5,23 @@
 // (coded_sub_block_flag = 0), and the last significant position moves back where that costs
 // less. Levels are the encoder's choice: whatever this picks is written and decoded normatively.
 #include <algorithm>
-#include <cstring>
 
 #include "hm/hevc.h"
 
 namespace mvc {
 namespace hevc {
 
-namespace {
-
-// Bypass bins of coeff_abs_level_remaining (9.3.3.11) for value rem and Rice parameter k.
-inline int remaining_bins(int rem, int k) {
-  if (rem < (4 << k)) return (rem >> k) + 1 + k;
-  int v = rem - (4 << k), kk = k + 1, b = 4;
-  while (v >= (1 << kk)) { v -= 1 << kk; ++kk; ++b; }
-  return b + 1 + kk;
-}
-
-}  // namespace
-
 int rdoq_levels(const int32_t* c, int16_t* level, int log2n, int scan_idx, double to_level, double qstep,
                 const Rdoq& r) {
-  const int n = 1 << log2n, count = n * n, nsbw = 1 << (log2n - 2);
+  const int n = 1 << log2n, nsbw = 1 << (log2n - 2);
   const uint16_t* scan = cached_scan(scan_idx, log2n);
   const CtxSet& ctx = *r.ctx;
   const int comp = r.comp;
   const double lam = r.lambda, q2 = qstep * qstep;
   auto bits = [&](int ci, int b) { return Cabac::bin_cost(ctx.s[ci], b); };
 
-  // The dead-zone levels given bound the search: the last of them in scan order stays the last
-  // candidate (all-zero 4x4 sub-blocks skipped four rows at a time).
-  int last = -1;
-  for (int sb = (count >> 4) - 1; sb >= 0 && last < 0; --sb) {
-    const int p0 = scan[sb * 16];
-    uint64_t any = 0;
-    for (int y = 0; y < 4; ++y) {
-      uint64_t row;
-      std::memcpy(&row, level + p0 + y * n, 8);
-      any |= row;
-    }
-    if (!any) continue;
-    for (int i = 15; i >= 0; --i)
-      if (level[scan[sb * 16 + i]]) { last = sb * 16 + i; break; }
-  }
+  // the last dead-zone level in scan order stays the last candidate
+  const int last = last_nonzero_in_scan(level, log2n, scan_idx);
   if (last < 0) return 0;
   float lf[32 * 32];  // unrounded magnitudes in level units, in scan order
   for (int k = 0; k <= last; ++k) lf[k] = static_cast<float>(std::abs(double(c[scan[k]])) * to_level);
@@ -95,7 +69,7 @@ int rdoq_levels(const int32_t* c, int16_t* level, int log2n, int scan_idx, doubl
             thr = 3;
           }
         }
-        if (base == thr) b += remaining_bins(l - base, rice);
+        if (base == thr) b += abs_level_remaining_bits(l - base, rice);
         const double e = v - l;
         const double j = e * e * q2 + s1 + lam * b;
         if (j < best_j) { best_j = j; best = l; }
@@ -112,7 +86,7 @@ int rdoq_levels(const int32_t* c, int16_t* level, int log2n, int scan_idx, doubl
         if (best > 1) c1 = 0;
         else if (c1 > 0 && c1 < 3) ++c1;
       }
-      if (base == thr && best > 3 * (1 << rice)) rice = std::min(rice + 1, 4);
+      if (base == thr) rice = next_rice(rice, best);
       ++nsig;
     }
     bool coded = true;

@@ -100,18 +100,19 @@ void write_last(Cabac& c, int base, int pos, int log2, int comp, int cat) {
   last_prefix_bins(base, pos, log2, comp, [&](int ci, int b) { c.bin(ci, b, cat); });
 }
 
-void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
-  const int cat = comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA;
-  const int sbl = log2 - 2, nsb = 1 << sbl;
-  const Pos* sbscan = scans().s[scan_idx][sbl];
+// Offsets of a 4x4 sub-block's 16 coefficients in scan order, for coefficient rows of stride.
+void sub_block_offsets(int scan_idx, int stride, int off4[16]) {
   const Pos* sc4 = scans().s[scan_idx][2];
-  int off4[16];  // offsets of a sub-block's 16 coefficients in scan order
   for (int n = 0; n < 16; ++n) off4[n] = sc4[n].y * stride + sc4[n].x;
-  auto sb_base = [&](int i) { return cf + (sbscan[i].y << 2) * stride + (sbscan[i].x << 2); };
-  // last significant coefficient in scan order (all-zero 4x4 sub-blocks skipped four rows at a time)
-  int last_sb = -1, last_pos = -1;
-  for (int i = (1 << (2 * sbl)) - 1; i >= 0 && last_sb < 0; --i) {
-    const int16_t* b = sb_base(i);
+}
+
+// Scan index (sub-block * 16 + position) of the last nonzero coefficient, -1 if none; all-zero
+// 4x4 sub-blocks are skipped four rows at a time.
+int last_nonzero(const int16_t* cf, int stride, int log2, int scan_idx, const int off4[16]) {
+  const int sbl = log2 - 2;
+  const Pos* sbscan = scans().s[scan_idx][sbl];
+  for (int i = (1 << (2 * sbl)) - 1; i >= 0; --i) {
+    const int16_t* b = cf + (sbscan[i].y << 2) * stride + (sbscan[i].x << 2);
     uint64_t any = 0;
     for (int r = 0; r < 4; ++r) {
       uint64_t row;
@@ -120,8 +121,39 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     }
     if (!any) continue;
     for (int n = 15; n >= 0; --n)
-      if (b[off4[n]]) { last_sb = i; last_pos = n; break; }
+      if (b[off4[n]]) return i * 16 + n;
   }
+  return -1;
+}
+
+// coeff_abs_level_remaining (9.3.3.11): Rice prefix and suffix below 4 << rice, else four ones
+// and an Exp-Golomb code of order rice + 1; put(value, n) receives the bypass bins n at a time.
+template <class Put>
+void abs_level_remaining_bins(int rem, int rice, Put&& put) {
+  if (rem < (4 << rice)) {
+    const int q = rem >> rice;
+    for (int j = 0; j < q; ++j) put(1, 1);
+    put(0, 1);
+    put(rem & ((1 << rice) - 1), rice);
+    return;
+  }
+  for (int j = 0; j < 4; ++j) put(1, 1);
+  int v = rem - (4 << rice), kk = rice + 1;  // EG(k+1) suffix
+  while (v >= (1 << kk)) { put(1, 1); v -= 1 << kk; ++kk; }
+  put(0, 1);
+  put(v, kk);
+}
+
+void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
+  const int cat = comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA;
+  const int sbl = log2 - 2, nsb = 1 << sbl;
+  const Pos* sbscan = scans().s[scan_idx][sbl];
+  const Pos* sc4 = scans().s[scan_idx][2];
+  int off4[16];
+  sub_block_offsets(scan_idx, stride, off4);
+  auto sb_base = [&](int i) { return cf + (sbscan[i].y << 2) * stride + (sbscan[i].x << 2); };
+  const int last = last_nonzero(cf, stride, log2, scan_idx, off4);
+  const int last_sb = last >> 4, last_pos = last & 15;
   const int lx = (sbscan[last_sb].x << 2) + sc4[last_pos].x, ly = (sbscan[last_sb].y << 2) + sc4[last_pos].y;
   const int cx = scan_idx == 2 ? ly : lx, cy = scan_idx == 2 ? lx : ly;
   write_last(c, CTX_LAST_X, cx, log2, comp, cat);
@@ -190,20 +222,8 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
       const int base = 1 + (k < 8 ? (a > 1) : 0) + (k == first_g1 ? (a > 2) : 0);
       const int thr = k < 8 ? (k == first_g1 ? 3 : 2) : 1;
       if (base != thr) continue;
-      const int rem = a - base;
-      if (rem < (4 << rice)) {
-        const int q = rem >> rice;
-        for (int j = 0; j < q; ++j) c.bypass(1, cat);
-        c.bypass(0, cat);
-        c.bypass_bits(rem & ((1 << rice) - 1), rice, cat);
-      } else {
-        for (int j = 0; j < 4; ++j) c.bypass(1, cat);
-        int v = rem - (4 << rice), kk = rice + 1;  // EG(k+1) suffix
-        while (v >= (1 << kk)) { c.bypass(1, cat); v -= 1 << kk; ++kk; }
-        c.bypass(0, cat);
-        c.bypass_bits(v, kk, cat);
-      }
-      if (a > 3 * (1 << rice)) rice = std::min(rice + 1, 4);
+      abs_level_remaining_bins(a - base, rice, [&](uint32_t v, int n) { c.bypass_bits(v, n, cat); });
+      rice = next_rice(rice, a);
     }
   }
 }
@@ -441,6 +461,18 @@ int scan_idx_for(int intra_mode, int log2, int comp) {
   if (intra_mode >= 6 && intra_mode <= 14) return 2;
   if (intra_mode >= 22 && intra_mode <= 30) return 1;
   return 0;
+}
+
+int last_nonzero_in_scan(const int16_t* level, int log2, int scan_idx) {
+  int off4[16];
+  sub_block_offsets(scan_idx, 1 << log2, off4);
+  return last_nonzero(level, 1 << log2, log2, scan_idx, off4);
+}
+
+int abs_level_remaining_bits(int rem, int rice) {
+  int b = 0;
+  abs_level_remaining_bins(rem, rice, [&](uint32_t, int n) { b += n; });
+  return b;
 }
 
 const uint8_t* sig_ctx_row(int log2, int comp, int scan_idx, bool first_sb, int prev_csbf) {
