@@ -332,6 +332,37 @@ MVC_AVX2_FN int satd8x8_avx2_fn(const uint8_t* a, int as, const uint8_t* b, int 
 MVC_AVX2_FN int satd_avg8x8_avx2_fn(const uint8_t* a, int as, const uint8_t* b, const uint8_t* b2, int bs) {
   return hsum_avx2(satd8x8_avx2<true>(a, as, b, bs, b2));
 }
+// satd4x4_sse2 on two 4x4 blocks at once, one per 128-bit lane (every step works within lanes):
+// an 8x4 area (left | right block), or with Stacked a 4x8 area (upper | lower block). Same value
+// as two satd4x4, in half the instructions of satd8x4_sse2 (no masked butterflies).
+template <bool Stacked, bool Avg = false>
+MVC_AVX2_FN int satd2x4x4_avx2(const uint8_t* a, int as, const uint8_t* b, int bs, const uint8_t* b2 = nullptr) {
+  // rows i and i + 1 of both blocks: [left i | left i+1 | right i | right i+1] as bytes
+  auto rows2 = [](const uint8_t* p, int st, int i) {
+    if (Stacked) {
+      int32_t r[4];
+      for (int j = 0; j < 4; ++j) std::memcpy(&r[j], p + (i + (j & 1) + (j & 2) * 2) * st, 4);
+      return _mm_setr_epi32(r[0], r[1], r[2], r[3]);
+    }
+    return _mm_unpacklo_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + i * st)),
+                              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + (i + 1) * st)));
+  };
+  __m128i b01 = rows2(b, bs, 0), b23 = rows2(b, bs, 2);
+  if (Avg) {
+    b01 = _mm_avg_epu8(b01, rows2(b2, bs, 0));
+    b23 = _mm_avg_epu8(b23, rows2(b2, bs, 2));
+  }
+  const __m256i d01 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(rows2(a, as, 0)), _mm256_cvtepu8_epi16(b01));
+  const __m256i d23 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(rows2(a, as, 2)), _mm256_cvtepu8_epi16(b23));
+  __m256i s = _mm256_add_epi16(d01, d23), t = _mm256_sub_epi16(d01, d23);
+  __m256i u = _mm256_unpacklo_epi64(s, t), v = _mm256_unpackhi_epi64(s, t);
+  const __m256i m0 = _mm256_add_epi16(u, v), m1 = _mm256_sub_epi16(u, v);
+  const __m256i x0 = _mm256_unpacklo_epi16(m0, m1), x1 = _mm256_unpackhi_epi16(m0, m1);
+  const __m256i p = _mm256_unpacklo_epi32(x0, x1), q = _mm256_unpackhi_epi32(x0, x1);
+  s = _mm256_add_epi16(p, q); t = _mm256_sub_epi16(p, q);
+  u = _mm256_unpacklo_epi64(s, t); v = _mm256_unpackhi_epi64(s, t);
+  return hsum_avx2(_mm256_madd_epi16(_mm256_max_epi16(_mm256_abs_epi16(u), _mm256_abs_epi16(v)), _mm256_set1_epi16(1)));
+}
 template <int W, int H>
 MVC_AVX2_FN int satd_wh_avx2(const uint8_t* a, int as, const uint8_t* b, int bs) {
   return satd_avx2(a, as, b, bs, W, H);
@@ -339,6 +370,14 @@ MVC_AVX2_FN int satd_wh_avx2(const uint8_t* a, int as, const uint8_t* b, int bs)
 template <int W, int H>
 MVC_AVX2_FN int satd_avg_wh_avx2(const uint8_t* a, int as, const uint8_t* b, const uint8_t* b2, int bs) {
   return satd_avx2<true>(a, as, b, bs, W, H, b2);
+}
+template <bool Stacked>
+MVC_AVX2_FN int satd2x4x4_avx2_fn(const uint8_t* a, int as, const uint8_t* b, int bs) {
+  return satd2x4x4_avx2<Stacked>(a, as, b, bs);
+}
+template <bool Stacked>
+MVC_AVX2_FN int satd_avg2x4x4_avx2_fn(const uint8_t* a, int as, const uint8_t* b, const uint8_t* b2, int bs) {
+  return satd2x4x4_avx2<Stacked, true>(a, as, b, bs, b2);
 }
 #endif
 }  // namespace
@@ -601,6 +640,8 @@ PixelCmp satd_fn(int w, int h) {
   const int i = size_index(w, h);
   if (i < 0) return nullptr;
 #if defined(MVC_PIXEL_AVX2)
+  if (kHasAvx2 && w == 8 && h == 4) return satd2x4x4_avx2_fn<false>;
+  if (kHasAvx2 && w == 4 && h == 8) return satd2x4x4_avx2_fn<true>;
   if (kHasAvx2 && w == 8 && h == 8) return satd8x8_avx2_fn;
   if (kHasAvx2 && w == 8 && h == 16) return satd_wh_avx2<8, 16>;
   if (kHasAvx2 && w == 16 && h == 8) return satd_wh_avx2<16, 8>;
@@ -616,6 +657,8 @@ PixelCmpAvg satd_avg_fn(int w, int h) {
   const int i = size_index(w, h);
   if (i < 0) return nullptr;
 #if defined(MVC_PIXEL_AVX2)
+  if (kHasAvx2 && w == 8 && h == 4) return satd_avg2x4x4_avx2_fn<false>;
+  if (kHasAvx2 && w == 4 && h == 8) return satd_avg2x4x4_avx2_fn<true>;
   if (kHasAvx2 && w == 8 && h == 8) return satd_avg8x8_avx2_fn;
   if (kHasAvx2 && w == 8 && h == 16) return satd_avg_wh_avx2<8, 16>;
   if (kHasAvx2 && w == 16 && h == 8) return satd_avg_wh_avx2<16, 8>;
