@@ -9,6 +9,15 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+// AVX2 kernels (statistics of 16 samples per int16 vector, offsets added with pshufb lookups) are
+// chosen at run time; the SSE2 / scalar paths give the same statistics and pictures.
+#if defined(__SSE2__) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MVC_NO_AVX2)
+#define MVC_SAO_AVX2 1
+#include <immintrin.h>
+#define MVC_AVX2_FN __attribute__((target("avx2")))
+#endif
+
+#include "common/pixel.h"
 
 namespace mvc {
 namespace hevc {
@@ -20,6 +29,7 @@ constexpr int kEo[4][2][2] = {{{-1, 0}, {1, 0}}, {{0, -1}, {0, 1}}, {{-1, -1}, {
 struct Stats {
   int64_t eo_sum[4][5], eo_cnt[4][5];
   int32_t band_sum[32], band_cnt[32];  // at most 64x64 samples per CTB
+  uint32_t band_used;                   // bit b: band_cnt[b] > 0
 };
 
 inline int sgn(int v) { return (v > 0) - (v < 0); }
@@ -42,6 +52,13 @@ inline bool eo_span(int k, int x0, int w, int y, int pw, int ph, int& xs, int& x
 constexpr int8_t kSignSum[4] = {-2, -1, 1, 2};  // sgn(c - a) + sgn(c - b) of edge categories 1..4
 // 16 bytes 0xff then 16 zeros: loading at kLanes + 16 - n gives a mask of the first n lanes
 alignas(16) constexpr uint8_t kLanes[32] = {255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255};
+// Byte mask of lanes [lo, hi) of 16 (both clamped to 0..16).
+inline __m128i lane_mask(int lo, int hi) {
+  lo = std::clamp(lo, 0, 16);
+  hi = std::clamp(hi, 0, 16);
+  return _mm_andnot_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kLanes + 16 - lo)),
+                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(kLanes + 16 - hi)));
+}
 // sgn(c - a) + sgn(c - b) of 16 samples (bytes in -2..2); a, b, c biased by 0x80 for signed compares.
 inline __m128i eo_sign_sum(__m128i cb, __m128i a, __m128i b) {
   return _mm_sub_epi8(_mm_add_epi8(_mm_cmpgt_epi8(a, cb), _mm_cmpgt_epi8(b, cb)),
@@ -68,9 +85,7 @@ void gather_eo(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h,
 #if defined(__SSE2__)
     // whole 16-sample groups of the CTB row, lanes outside [xs, xe) masked out (picture borders)
     for (x = x0; x + 16 <= x0 + w; x += 16) {
-      const int lo = std::clamp(xs - x, 0, 16), hi = std::clamp(xe - x, 0, 16);
-      const __m128i valid = _mm_andnot_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kLanes + 16 - lo)),
-                                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(kLanes + 16 - hi)));
+      const __m128i valid = lane_mask(xs - x, xe - x);
       const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x));
       const __m128i sv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + x));
       const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x + off[0])), bias);
@@ -101,9 +116,9 @@ void gather_eo(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h,
 #endif
 }
 
-// Band and (with_eo) edge-offset statistics of one CTB of the deblocked picture against the source.
-void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bool with_eo, Stats& st) {
-  std::memset(&st, 0, sizeof(st));
+// Band and (with_eo) edge-offset statistics of the columns [x0, x0 + w) of one CTB of the
+// deblocked picture against the source, added to st.
+void gather_cols(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bool with_eo, Stats& st) {
   const int ds = dbk.stride;
   // band histogram in four interleaved copies: neighbouring samples usually share a band, and one
   // copy would serialise their read-modify-write updates
@@ -125,12 +140,153 @@ void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bo
     }
   }
   for (int b = 0; b < 32; ++b) {
-    st.band_sum[b] = bsum[0][b] + bsum[1][b] + bsum[2][b] + bsum[3][b];
-    st.band_cnt[b] = bcnt[0][b] + bcnt[1][b] + bcnt[2][b] + bcnt[3][b];
+    st.band_sum[b] += bsum[0][b] + bsum[1][b] + bsum[2][b] + bsum[3][b];
+    st.band_cnt[b] += bcnt[0][b] + bcnt[1][b] + bcnt[2][b] + bcnt[3][b];
+    if (st.band_cnt[b]) st.band_used |= 1u << b;
   }
   if (!with_eo) return;
   const int off[4][2] = {{-1, 1}, {-ds, ds}, {-ds - 1, ds + 1}, {-ds + 1, ds - 1}};
   for (int k = 0; k < 4; ++k) gather_eo(dbk, src, x0, y0, w, h, k, off[k], st);
+}
+
+#if defined(MVC_SAO_AVX2)
+const bool kSaoAvx2 = use_avx2();
+
+// Per-lane sums of diff over the lanes whose key equals k[j] and their counts, 16 lanes per
+// vector. A lane gains at most 255 in magnitude per vector: the 16-bit sums s, c are exact for 128
+// vectors, then widen() moves them into the 32-bit ones.
+struct KeySums {
+  __m256i k[4], s[4], c[4], s32[4], c32[4];
+};
+MVC_AVX2_FN inline void key_sums_init(KeySums& a, int k0, int k1, int k2, int k3) {
+  const int k[4] = {k0, k1, k2, k3};
+  for (int j = 0; j < 4; ++j) {
+    a.k[j] = _mm256_set1_epi16(static_cast<int16_t>(k[j]));
+    a.s[j] = a.c[j] = a.s32[j] = a.c32[j] = _mm256_setzero_si256();
+  }
+}
+MVC_AVX2_FN inline void key_sums_add(KeySums& a, __m256i key, __m256i diff) {
+  for (int j = 0; j < 4; ++j) {
+    const __m256i m = _mm256_cmpeq_epi16(key, a.k[j]);
+    a.s[j] = _mm256_add_epi16(a.s[j], _mm256_and_si256(m, diff));
+    a.c[j] = _mm256_sub_epi16(a.c[j], m);
+  }
+}
+MVC_AVX2_FN inline void key_sums_widen(KeySums& a) {
+  const __m256i one = _mm256_set1_epi16(1);
+  for (int j = 0; j < 4; ++j) {
+    a.s32[j] = _mm256_add_epi32(a.s32[j], _mm256_madd_epi16(a.s[j], one));
+    a.c32[j] = _mm256_add_epi32(a.c32[j], _mm256_madd_epi16(a.c[j], one));
+    a.s[j] = a.c[j] = _mm256_setzero_si256();
+  }
+}
+// The totals after the last widen(): sums in out[0..3], counts in out[4..7] (two rounds of hadd
+// leave [total 0 | 1 | 2 | 3] per 128-bit lane).
+MVC_AVX2_FN inline void key_sums_total(const KeySums& a, int32_t out[8]) {
+  const __m256i hs = _mm256_hadd_epi32(_mm256_hadd_epi32(a.s32[0], a.s32[1]), _mm256_hadd_epi32(a.s32[2], a.s32[3]));
+  const __m256i hc = _mm256_hadd_epi32(_mm256_hadd_epi32(a.c32[0], a.c32[1]), _mm256_hadd_epi32(a.c32[2], a.c32[3]));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_add_epi32(_mm256_castsi256_si128(hs), _mm256_extracti128_si256(hs, 1)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4), _mm_add_epi32(_mm256_castsi256_si128(hc), _mm256_extracti128_si256(hc, 1)));
+}
+
+// Smallest of 16 bytes.
+MVC_AVX2_FN inline int hmin_epu8(__m128i v) {
+  return _mm_cvtsi128_si32(_mm_minpos_epu16(_mm_cvtepu8_epi16(_mm_min_epu8(v, _mm_srli_si128(v, 8))))) & 0xff;
+}
+
+// One vector of errors (src - dbk) and band indices from 16 samples c of dbk and s of src.
+MVC_AVX2_FN inline void band_diff(__m128i c, __m128i s, __m256i& band, __m256i& diff) {
+  const __m256i c16 = _mm256_cvtepu8_epi16(c);
+  diff = _mm256_sub_epi16(_mm256_cvtepu8_epi16(s), c16);
+  band = _mm256_srli_epi16(c16, 3);
+}
+MVC_AVX2_FN inline __m128i load_rows8(const uint8_t* p, int stride) {  // 8 samples of two rows
+  return _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)),
+                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + stride)));
+}
+
+// gather_cols for w a multiple of 16, or w = 8 with h even and no edge classes (two rows per
+// vector), 16 samples per int16 vector: the errors (src - dbk) and band indices of the CTB are
+// stored once, the band sums taken four bands at a time from the lowest to
+// the highest band the samples reach; each edge class's sgn(c - a) + sgn(c - b) is summed as it
+// is computed, rows and columns the class leaves unmodified excluded by row range and lane masks.
+MVC_AVX2_FN void gather_avx2(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bool with_eo, Stats& st) {
+  __m256i band[64 * 64 / 16], diff[64 * 64 / 16];
+  const int g = w / 16, n = w == 8 ? h / 2 : g * h;
+  __m128i lo = _mm_set1_epi8(-1), hi = _mm_setzero_si128();
+  for (int y = y0, i = 0; y < y0 + h; y += w == 8 ? 2 : 1) {
+    const uint8_t* p = dbk.at(x0, y);
+    const uint8_t* q = src.at(x0, y);
+    for (int x = 0; x < w; x += 16, ++i) {
+      const __m128i c = w == 8 ? load_rows8(p, dbk.stride) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x));
+      band_diff(c, w == 8 ? load_rows8(q, src.stride) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + x)), band[i], diff[i]);
+      lo = _mm_min_epu8(lo, c);
+      hi = _mm_max_epu8(hi, c);
+    }
+  }
+  const int bmin = hmin_epu8(lo) >> 3, bmax = (255 - hmin_epu8(_mm_xor_si128(hi, _mm_set1_epi8(-1)))) >> 3;
+  KeySums a;
+  int32_t r[8];
+  for (int b = bmin; b <= bmax; b += 4) {
+    key_sums_init(a, b, b + 1, b + 2, b + 3);
+    for (int i0 = 0; i0 < n; i0 += 128) {
+      for (int i = i0; i < std::min(n, i0 + 128); ++i) key_sums_add(a, band[i], diff[i]);
+      key_sums_widen(a);
+    }
+    key_sums_total(a, r);
+    for (int j = 0; j < 4 && b + j <= bmax; ++j) {
+      st.band_sum[b + j] += r[j];
+      st.band_cnt[b + j] += r[4 + j];
+      if (r[4 + j]) st.band_used |= 1u << (b + j);
+    }
+  }
+  if (!with_eo) return;
+  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), all = _mm_set1_epi8(-1);
+  const int rows_per_widen = 128 / g;
+  for (int k = 0; k < 4; ++k) {
+    const int oa = kEo[k][0][1] * dbk.stride + kEo[k][0][0], ob = kEo[k][1][1] * dbk.stride + kEo[k][1][0];
+    // 8.7.3: both neighbours inside the picture
+    const int ya = k && y0 == 0 ? 1 : y0, yb = k && y0 + h == dbk.height ? y0 + h - 1 : y0 + h;
+    __m128i cols[4] = {all, all, all, all};
+    if (k != 1 && x0 == 0) cols[0] = lane_mask(1, 16);
+    if (k != 1 && x0 + w == dbk.width) cols[g - 1] = _mm_and_si128(cols[g - 1], lane_mask(0, 15));
+    key_sums_init(a, kSignSum[0], kSignSum[1], kSignSum[2], kSignSum[3]);
+    for (int yc = ya; yc < yb; yc += rows_per_widen) {
+      for (int y = yc; y < std::min(yb, yc + rows_per_widen); ++y) {
+        const uint8_t* p = dbk.at(x0, y);
+        const __m256i* d = diff + (y - y0) * g;
+        for (int j = 0; j < g; ++j) {
+          const __m128i c = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j)), bias);
+          const __m128i e = eo_sign_sum(c, _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j + oa)), bias),
+                                        _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j + ob)), bias));
+          key_sums_add(a, _mm256_cvtepi8_epi16(_mm_and_si128(e, cols[j])), d[j]);
+        }
+      }
+      key_sums_widen(a);
+    }
+    key_sums_total(a, r);
+    for (int j = 0; j < 4; ++j) {
+      st.eo_sum[k][j + 1] += r[j];
+      st.eo_cnt[k][j + 1] += r[4 + j];
+    }
+  }
+}
+#endif
+
+// Band and (with_eo) edge-offset statistics of one CTB of the deblocked picture against the source.
+void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bool with_eo, Stats& st) {
+  std::memset(&st, 0, sizeof(st));
+  int x = x0;
+#if defined(MVC_SAO_AVX2)
+  if (kSaoAvx2 && w >= 16) {
+    gather_avx2(dbk, src, x0, y0, w & ~15, h, with_eo, st);
+    x += w & ~15;
+  } else if (kSaoAvx2 && w == 8 && h % 2 == 0 && !with_eo) {  // the chroma CTBs of 16x16 CTUs
+    gather_avx2(dbk, src, x0, y0, 8, h, false, st);
+    x += 8;
+  }
+#endif
+  if (x < x0 + w) gather_cols(dbk, src, x, y0, x0 + w - x, h, with_eo, st);
 }
 
 // Distortion change of adding offset o to n samples whose error sum is s: n*o^2 - 2*o*s (exact).
@@ -175,42 +331,43 @@ CompChoice eo_choice(const Stats& st, int k) {
 }
 
 CompChoice band_choice(const Stats& st, double lambda) {
-  // per band: its offset (independent of the band position), distortion change and bins; the
-  // distortions are integers, so window sums in int64 equal the double sums
+  // Only the bands [bmin, bmax] have samples: the others have offset 0, no distortion change and
+  // one bin, and windows of them alone all cost j0; the windows [lo, hi] reaching a nonempty band
+  // are summed, in order, from per band offsets (independent of the band position), distortion
+  // changes and bins. The distortions are integers, so window sums in int64 equal the double sums.
+  const int bmin = __builtin_ctz(st.band_used), bmax = 31 - __builtin_clz(st.band_used);
+  const int lo = std::max(0, bmin - 3), hi = std::min(28, bmax);
   int off[32], bits[32];
   int64_t dist[32];
-  for (int b = 0; b < 32; ++b) {
+  for (int b = lo; b <= hi + 3; ++b) {
     if (!st.band_cnt[b]) { off[b] = 0; dist[b] = 0; bits[b] = offset_bits1(0, true); continue; }
     off[b] = best_offset(st.band_sum[b], st.band_cnt[b], -7, 7);
     dist[b] = dd(st.band_sum[b], st.band_cnt[b], off[b]);
     bits[b] = offset_bits1(std::abs(off[b]), true);
   }
-  // windows of empty bands all cost j0; only those reaching a nonempty band are summed, in order
-  int bmin = 32, bmax = -1;
-  for (int b = 0; b < 32; ++b)
-    if (st.band_cnt[b]) { bmin = std::min(bmin, b); bmax = b; }
   const double j0 = lambda * (4.0 * offset_bits1(0, true) + 5);
-  const int lo = std::max(0, bmin - 3), hi = std::min(28, bmax);
   int best_p = 0;
   double bestJ = lo > 0 ? j0 : 1e300;  // window 0 is empty and comes first
-  if (lo <= hi) {
-    int64_t d4 = dist[lo] + dist[lo + 1] + dist[lo + 2] + dist[lo + 3];
-    int b4 = bits[lo] + bits[lo + 1] + bits[lo + 2] + bits[lo + 3];
-    for (int p = lo; p <= hi; ++p) {
-      if (p > lo) { d4 += dist[p + 3] - dist[p - 1]; b4 += bits[p + 3] - bits[p - 1]; }
-      const double j = double(d4) + lambda * (double(b4) + 5);
-      if (j < bestJ) { bestJ = j; best_p = p; }
-    }
+  int64_t d4 = dist[lo] + dist[lo + 1] + dist[lo + 2] + dist[lo + 3];
+  int b4 = bits[lo] + bits[lo + 1] + bits[lo + 2] + bits[lo + 3];
+  for (int p = lo; p <= hi; ++p) {
+    if (p > lo) { d4 += dist[p + 3] - dist[p - 1]; b4 += bits[p + 3] - bits[p - 1]; }
+    const double j = double(d4) + lambda * (double(b4) + 5);
+    if (j < bestJ) { bestJ = j; best_p = p; }
   }
   if (hi < 28 && j0 < bestJ) best_p = hi + 1;  // the first empty window after them
   CompChoice best;
   best.type = 1;
   best.band_pos = static_cast<uint8_t>(best_p);
+  int nbits = 5;
   for (int i = 0; i < 4; ++i) {
-    best.off[i] = static_cast<int8_t>(off[best_p + i]);
-    best.dist += double(dist[best_p + i]);
+    const int b = best_p + i;
+    const bool set = b >= lo && b <= hi + 3;
+    best.off[i] = static_cast<int8_t>(set ? off[b] : 0);
+    best.dist += set ? double(dist[b]) : 0.0;
+    nbits += set ? bits[b] : offset_bits1(0, true);
   }
-  best.bits = double(bits[best_p] + bits[best_p + 1] + bits[best_p + 2] + bits[best_p + 3]) + 5;
+  best.bits = double(nbits);
   return best;
 }
 
@@ -229,16 +386,68 @@ double param_dist(const SaoParam& p, int comp, const Stats& st) {
   return d;
 }
 
+#if defined(MVC_SAO_AVX2)
+// Offset tables for pshufb: the positive and the negative parts of o[0..n) (the rest 0). Adding
+// the first with unsigned saturation and subtracting the second with it is clip3(0, 255, c + o).
+struct OffsetTables {
+  __m128i pos, neg;
+};
+OffsetTables offset_tables(const int* o, int n) {
+  alignas(16) int8_t pos[16] = {}, neg[16] = {};
+  for (int i = 0; i < n; ++i) {
+    pos[i] = static_cast<int8_t>(std::max(o[i], 0));
+    neg[i] = static_cast<int8_t>(std::max(-o[i], 0));
+  }
+  return {_mm_load_si128(reinterpret_cast<const __m128i*>(pos)), _mm_load_si128(reinterpret_cast<const __m128i*>(neg))};
+}
+MVC_AVX2_FN inline __m128i add_offsets(__m128i c, const OffsetTables& t, __m128i idx) {
+  return _mm_subs_epu8(_mm_adds_epu8(c, _mm_shuffle_epi8(t.pos, idx)), _mm_shuffle_epi8(t.neg, idx));
+}
+// Band offsets on the samples [x, xe) of a row, 16 at a time; returns where it stopped. The table
+// index is (band - band_pos) & 31, moved to 128 and above (pshufb gives 0) unless it is below 16.
+MVC_AVX2_FN int apply_band_row_avx2(const uint8_t* d, uint8_t* o, int x, int xe, int band_pos, const OffsetTables& t) {
+  const __m128i bp = _mm_set1_epi8(static_cast<char>(band_pos)), m31 = _mm_set1_epi8(31), up = _mm_set1_epi8(0x70);
+  for (; x + 16 <= xe; x += 16) {
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + x));
+    // the bits shifted in from the next byte are above bit 4 and masked off
+    const __m128i rel = _mm_and_si128(_mm_sub_epi8(_mm_srli_epi16(c, 3), bp), m31);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + x), add_offsets(c, t, _mm_adds_epu8(rel, up)));
+  }
+  return x;
+}
+// Edge offsets on the samples [x, xe) of a row, 16 at a time, the table indexed by
+// sgn(c - a) + sgn(c - b) + 2; returns where it stopped.
+MVC_AVX2_FN int apply_eo_row_avx2(const uint8_t* d, uint8_t* o, int x, int xe, int oa, int ob, const OffsetTables& t) {
+  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), two = _mm_set1_epi8(2);
+  for (; x + 16 <= xe; x += 16) {
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + x));
+    const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + x + oa)), bias);
+    const __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + x + ob)), bias);
+    const __m128i e = eo_sign_sum(_mm_xor_si128(c, bias), a, b);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + x), add_offsets(c, t, _mm_add_epi8(e, two)));
+  }
+  return x;
+}
+#endif
+
 void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const SaoParam& p, int comp) {
   const int t = p.type[comp];
   if (!t) return;
   if (t == 1) {
     int table[32] = {0};
     for (int k = 0; k < 4; ++k) table[(k + p.band_pos[comp]) & 31] = p.offset[comp][k];
+#if defined(MVC_SAO_AVX2)
+    const int o4[4] = {p.offset[comp][0], p.offset[comp][1], p.offset[comp][2], p.offset[comp][3]};
+    const OffsetTables bt = offset_tables(o4, 4);
+#endif
     for (int y = y0; y < y0 + h; ++y) {
       const uint8_t* d = dbk.at(0, y);
       uint8_t* o = out.at(0, y);
-      for (int x = x0; x < x0 + w; ++x) o[x] = static_cast<uint8_t>(std::clamp(d[x] + table[d[x] >> 3], 0, 255));
+      int x = x0;
+#if defined(MVC_SAO_AVX2)
+      if (kSaoAvx2) x = apply_band_row_avx2(d, o, x, x0 + w, p.band_pos[comp], bt);
+#endif
+      for (; x < x0 + w; ++x) o[x] = static_cast<uint8_t>(std::clamp(d[x] + table[d[x] >> 3], 0, 255));
     }
     return;
   }
@@ -246,6 +455,10 @@ void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const
   const int offs[5] = {0, p.offset[comp][0], p.offset[comp][1], p.offset[comp][2], p.offset[comp][3]};
   const int ds = dbk.stride;
   const int oa = kEo[k][0][1] * ds + kEo[k][0][0], ob = kEo[k][1][1] * ds + kEo[k][1][0];
+#if defined(MVC_SAO_AVX2)
+  const int by_sign_sum[5] = {offs[1], offs[2], 0, offs[3], offs[4]};  // edgeIdx order (eo_cat)
+  const OffsetTables et = offset_tables(by_sign_sum, 5);
+#endif
 #if defined(__SSE2__)
   const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), z = _mm_setzero_si128();
   __m128i ov[4];
@@ -257,6 +470,9 @@ void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const
     const uint8_t* d = dbk.at(0, y);
     uint8_t* o = out.at(0, y);
     int x = xs;
+#if defined(MVC_SAO_AVX2)
+    if (kSaoAvx2) x = apply_eo_row_avx2(d, o, x, xe, oa, ob, et);
+#endif
 #if defined(__SSE2__)
     for (; x + 16 <= xe; x += 16) {
       const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + x));
