@@ -32,6 +32,24 @@ constexpr double kIntraPre = 1.5;
 // (Boxing, QP 30: 32 was 3% fewer instructions than no threshold for -0.03 dB at the same rate;
 // 48 is 1.7% faster again for +0.3% rate)
 constexpr double kSplitBits = 48;
+// A skip whose luma SATD stays below this share of a quantiser step per sample is kept without
+// RD-testing the same merge motion with a residual: coefficients that small quantise away
+// (Boxing, QP 30: 3% fewer instructions, +0.1% rate, -0.015 dB)
+constexpr double kSkipSatdSteps = 0.15;
+
+// Intra angle search on SATD costs (1e300: not yet evaluated; the caller has evaluated the MPMs):
+// planar, DC and every fourth angle, then the neighbours two and one away from the best angle.
+// 19 of the 35 modes at most (I pictures, Boxing QP 30: -0.01 dB against all 35).
+template <class Eval>
+void coarse_to_fine(const double* cost, Eval&& eval) {
+  for (int m = 0; m < 35; m += (m < 2 ? 1 : 4)) eval(m);
+  for (int d = 2; d >= 1; --d) {
+    int ba = 2;
+    for (int m = 2; m < 35; ++m) if (cost[m] < cost[ba]) ba = m;
+    if (ba - d >= 2) eval(ba - d);
+    if (ba + d <= 34) eval(ba + d);
+  }
+}
 
 // The indices of the k smallest of n costs in ascending order, ties by index (a stable sort's
 // first k), without the temporary buffer std::stable_sort allocates.
@@ -51,6 +69,7 @@ struct Analyser {
   const Seq& s;
   const EncoderConfig& cfg;
   double lambda, sqrt_lambda, wc;
+  double qstep;  // quantiser step size of the luma QP, 2^((QP - 4) / 6)
   CtxSet ctx;
   int qp, qpc;
 
@@ -61,6 +80,7 @@ struct Analyser {
     lambda = factor * std::pow(2.0, (qp - 12) / 3.0);
     sqrt_lambda = std::sqrt(lambda);
     wc = std::pow(2.0, (qp - qpc) / 3.0);
+    qstep = std::pow(2.0, (qp - 4) / 6.0);
     ctx.init(f.is_p, qp);
   }
 
@@ -382,24 +402,19 @@ struct Analyser {
       cost[m] = sd(f.src.y.at(x0, y0), f.src.y.stride, pred, 32) + sqrt_lambda * (mpm ? 2.0 : 6.0);
     };
     for (int m = 0; m < 35; ++m) cost[m] = 1e300;
-    if (f.is_p) {  // coarse-to-fine: every fourth angle, the MPMs, then the neighbours of the best angle
-      // planar, DC and the MPMs first: where none comes near the inter prediction, intra is not searched
-      eval(0); eval(1);
-      for (int k = 0; k < 3; ++k) eval(cand[k]);
+    // planar, DC and the MPMs first: in P pictures, where none comes near the inter prediction,
+    // intra is not searched further
+    eval(0); eval(1);
+    for (int k = 0; k < 3; ++k) eval(cand[k]);
+    if (f.is_p) {
       double pre = 1e300;
       for (int m = 0; m < 35; ++m) pre = std::min(pre, cost[m]);
       if (pre >= kIntraPre * inter_satd_) return;
-      for (int m = 0; m < 35; m += (m < 2 ? 1 : 4)) eval(m);
-      for (int d = 2; d >= 1; --d) {
-        int ba = 2;
-        for (int m = 2; m < 35; ++m) if (cost[m] < cost[ba]) ba = m;
-        if (ba - d >= 2) eval(ba - d);
-        if (ba + d <= 34) eval(ba + d);
-      }
-    } else {
-      for (int m = 0; m < 35; ++m) eval(m);
     }
-    const int nrd = f.is_p ? 1 : (log2 >= 5 ? 2 : 3);  // intra rarely wins in P pictures
+    coarse_to_fine(cost, eval);
+    // intra rarely wins in P pictures; in I pictures a third RD candidate gained 0.01 dB for 2.5%
+    // of the picture's time (Boxing, QP 30)
+    const int nrd = f.is_p ? 1 : 2;
     int order[3];
     stable_smallest(cost, 35, nrd, order);
     // P pictures: full RD on intra only where its SATD cost comes within 20% of the best inter prediction's
@@ -420,13 +435,19 @@ struct Analyser {
         const int tx = x0 + (i & 1) * 4, ty = y0 + (i >> 1) * 4;
         intra_mpm(f, tx, ty, cand);
         intra_refs(f, 0, tx, ty, 2, refs);
-        double bc = 1e300;
-        for (int m = 0; m < 35; ++m) {
+        double cm[35];
+        for (int m = 0; m < 35; ++m) cm[m] = 1e300;
+        auto eval4 = [&](int m) {
+          if (cm[m] < 1e299) return;
           intra_pred_mode(refs, m, pred, 32);
           const bool mpm = m == cand[0] || m == cand[1] || m == cand[2];
-          const double cm = sd4(f.src.y.at(tx, ty), f.src.y.stride, pred, 32) + sqrt_lambda * (mpm ? 2.0 : 6.0);
-          if (cm < bc) { bc = cm; c.nxn[i] = static_cast<uint8_t>(m); }
-        }
+          cm[m] = sd4(f.src.y.at(tx, ty), f.src.y.stride, pred, 32) + sqrt_lambda * (mpm ? 2.0 : 6.0);
+        };
+        for (int k = 0; k < 3; ++k) eval4(cand[k]);
+        coarse_to_fine(cm, eval4);
+        int bm = 0;
+        for (int m = 1; m < 35; ++m) if (cm[m] < cm[bm]) bm = m;
+        c.nxn[i] = static_cast<uint8_t>(bm);
         ++state_;
         for (int y = ty; y < ty + 4; y += 4)  // later PUs' MPMs and references see this one
           for (int x = tx; x < tx + 4; x += 4) { f.b(x, y).pred = MODE_INTRA; f.b(x, y).intra_luma = c.nxn[i]; }
@@ -472,6 +493,8 @@ struct Analyser {
       double skip_j = 0;
       for (int res = 0; res < 2; ++res) {
         if (k > 0 && res) break;
+        const bool skip_best = best.pred == MODE_INTER && best.merge[0] && !best.residual;
+        if (res && skip_best && mcost[order[k]] < kSkipSatdSteps * qstep * n * n) return;
         c.residual = res;
         const double j = apply(c, x0, y0, log2, depth, res ? &skip_j : nullptr);
         skip_j = j;
@@ -491,8 +514,13 @@ struct Analyser {
     Cand c;
     double best_me = 1e300, best_int = 1e300 / 4;
     const int nref = static_cast<int>(f.refs.size());
+    double int_cost[16];  // integer-pel cost per reference (1e300: not searched)
+    std::fill(int_cost, int_cost + 16, 1e300);
     for (int r = 0; r < nref; ++r) {
       if (depth > 0 && r != 0 && r != me_ref_[depth - 1]) continue;  // below the CTU: reference 0 and the parent's
+      // older references only while the previous one still matched reference 0 at integer pel
+      // (Boxing, QP 30: 1.4% fewer instructions for +0.1% rate)
+      if (depth == 0 && r >= 2 && int_cost[r - 1] > int_cost[0]) continue;
       Mv mvp[2];
       amvp_candidates(f, g, r, mvp);
       MeInput in;
@@ -508,6 +536,7 @@ struct Analyser {
       in.frac_above = best_int;  // a reference already worse at integer pel is not refined
       MeResult mr = motion_search(in);
       best_int = std::min(best_int, mr.int_cost);
+      int_cost[r] = mr.int_cost;
       if (!mr.refined) continue;
       const double rc = mr.cost + sqrt_lambda * (nref > 1 ? std::min(r + 1, nref - 1) : 0);
       inter_satd_ = std::min(inter_satd_, mr.cost);

@@ -1,5 +1,6 @@
 // Motion estimation: predictive start (AMVP / merge / zero candidates), a shrinking square
-// search and a small diamond at integer pel, then half- and quarter-pel refinement on SATD.
+// search and a small diamond at integer pel, then half-pel (square) and quarter-pel (cross)
+// refinement on SATD.
 // Costs are SAD/SATD + sqrt(lambda) * estimated mvd bits (HM's motion lambda).
 #include <algorithm>
 #include <cstdlib>
@@ -120,6 +121,9 @@ MeResult motion_search(const MeInput& in) {
       for (int dy = -1; dy <= 1; ++dy)
         for (int dx = -1; dx <= 1; ++dx) {
           if (!dx && !dy) continue;
+          // quarter pel: the four direct neighbours only (Boxing, QP 30: 2% fewer instructions,
+          // +0.5% rate at +0.01 dB)
+          if (step == 1 && dx && dy) continue;
           const Mv m{int16_t(c0.x + dx * step), int16_t(c0.y + dy * step)};
           const double c = fcost(m);
           if (c < res.cost) { res.cost = c; bm = m; }
