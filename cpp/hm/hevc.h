@@ -205,8 +205,10 @@ void dequantize(const int16_t* level, int ls, int32_t* coef, int log2n, int qp);
 // Predicts an nTbS block of component c at (x, y) (component sample coordinates) with mode,
 // from f.rec, writing into f.rec (prediction only).
 void intra_predict(Frame& f, int c, int x, int y, int log2n, int mode, uint8_t* dst, int ds);
-struct IntraRefs {  // neighbouring samples of one TB, unfiltered and [1 2 1]/strong filtered
-  int raw[4 * 64 + 1], filt[4 * 64 + 1];
+struct IntraRefs {  // neighbouring samples of one TB, unfiltered ([0]) and [1 2 1]/strong filtered ([1])
+  // top[k][1 + x] = p[x][-1], left[k][1 + y] = p[-1][y] for x, y < 2n, [0] = p[-1][-1]: 16-bit
+  // lines that the angular rows read directly, zero past 2n (read there with weight 0).
+  int16_t top[2][2 * 32 + 1 + 8], left[2][2 * 32 + 1 + 8];
   int n = 4, log2n = 2, c = 0;
 };
 void intra_refs(const Frame& f, int c, int x, int y, int log2n, IntraRefs& r);

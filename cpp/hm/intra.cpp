@@ -80,8 +80,8 @@ void intra_refs(const Frame& f, int c, int x0, int y0, int log2n, IntraRefs& R) 
   const int n = 1 << log2n, sh = c ? 1 : 0;
   const Plane& pl = c == 0 ? f.rec.y : (c == 1 ? f.rec.u : f.rec.v);
   // ref: index 0 = p[-1][2n-1] ... 2n-1 = p[-1][0], 2n = p[-1][-1], 2n+1+i = p[i][-1]
-  int* ref = R.raw;
-  bool av[4 * 64 + 1];
+  int16_t ref[4 * 32 + 1], fr[4 * 32 + 1];
+  bool av[4 * 32 + 1];
   const int total = 4 * n + 1;
   R.n = n;
   R.log2n = log2n;
@@ -117,9 +117,15 @@ void intra_refs(const Frame& f, int c, int x0, int y0, int log2n, IntraRefs& R) 
     for (int i = 1; i < total; ++i)
       if (!av[i]) ref[i] = ref[i - 1];
   }
+  auto lines = [&](const int16_t* v, int16_t* top, int16_t* left) {
+    std::memcpy(top, v + 2 * n, (2 * n + 1) * sizeof(int16_t));
+    for (int k = 0; k <= 2 * n; ++k) left[k] = v[2 * n - k];
+    std::memset(top + 2 * n + 1, 0, 8 * sizeof(int16_t));
+    std::memset(left + 2 * n + 1, 0, 8 * sizeof(int16_t));
+  };
+  lines(ref, R.top[0], R.left[0]);
   // 8.4.4.2.3 filtered copy (luma only for 4:2:0); modes choose raw or filtered
   if (c != 0 || n == 4) return;  // no mode of a chroma or 4x4 block reads it (intra_pred_mode)
-  int* fr = R.filt;
   auto T = [&](int xx) { return xx < 0 ? ref[2 * n] : ref[2 * n + 1 + xx]; };
   auto L = [&](int yy) { return yy < 0 ? ref[2 * n] : ref[2 * n - 1 - yy]; };
   if (c == 0 && n == 32 && std::abs(T(-1) + T(2 * n - 1) - 2 * T(n - 1)) < 8 &&
@@ -127,16 +133,17 @@ void intra_refs(const Frame& f, int c, int x0, int y0, int log2n, IntraRefs& R) 
     const int c0 = ref[2 * n], ct = T(63), cl = L(63);
     fr[2 * n] = c0;
     for (int i = 0; i < 63; ++i) {
-      fr[2 * n - 1 - i] = ((63 - i) * c0 + (i + 1) * cl + 32) >> 6;
-      fr[2 * n + 1 + i] = ((63 - i) * c0 + (i + 1) * ct + 32) >> 6;
+      fr[2 * n - 1 - i] = static_cast<int16_t>(((63 - i) * c0 + (i + 1) * cl + 32) >> 6);
+      fr[2 * n + 1 + i] = static_cast<int16_t>(((63 - i) * c0 + (i + 1) * ct + 32) >> 6);
     }
     fr[0] = cl;
     fr[total - 1] = ct;
   } else {
     fr[0] = ref[0];
     fr[total - 1] = ref[total - 1];
-    for (int i = 1; i < total - 1; ++i) fr[i] = (ref[i - 1] + 2 * ref[i] + ref[i + 1] + 2) >> 2;
+    for (int i = 1; i < total - 1; ++i) fr[i] = static_cast<int16_t>((ref[i - 1] + 2 * ref[i] + ref[i + 1] + 2) >> 2);
   }
+  lines(fr, R.top[1], R.left[1]);
 }
 
 void intra_pred_mode(const IntraRefs& R, int mode, uint8_t* dst, int ds) {
@@ -147,25 +154,23 @@ void intra_pred_mode(const IntraRefs& R, int mode, uint8_t* dst, int ds) {
     const int thres = n == 8 ? 7 : (n == 16 ? 1 : 0);
     use_f = dist > thres;
   }
-  const int* ref = use_f ? R.filt : R.raw;
-  auto L = [&](int yy) { return yy < 0 ? ref[2 * n] : ref[2 * n - 1 - yy]; };  // p[-1][yy]
-  auto T = [&](int xx) { return xx < 0 ? ref[2 * n] : ref[2 * n + 1 + xx]; };  // p[xx][-1]
+  const int16_t* top = R.top[use_f];
+  const int16_t* left = R.left[use_f];
+  auto L = [&](int yy) { return int(left[yy + 1]); };  // p[-1][yy], yy >= -1
+  auto T = [&](int xx) { return int(top[xx + 1]); };   // p[xx][-1], xx >= -1
 
   if (mode == 0) {  // planar
 #if defined(__SSE2__)
     // 16-bit lanes: every partial sum is at most 2 * (2n - 1) * 255 + n <= 32162 for n <= 32.
     const int Ln = L(n), Tn = T(n), sh = log2n + 1;
+    // (lanes past n of a 4-wide block compute values that are not stored)
+    const __m128i lane = _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7);
     for (int x0 = 0; x0 < n; x0 += 8) {
-      alignas(16) int16_t tx[8], wl[8], hz[8];
-      for (int i = 0; i < 8; ++i) {
-        const int x = x0 + i;
-        tx[i] = static_cast<int16_t>(x < n ? T(x) : 0);
-        wl[i] = static_cast<int16_t>(n - 1 - x);
-        hz[i] = static_cast<int16_t>((x + 1) * Tn + n);
-      }
-      const __m128i vt = _mm_load_si128(reinterpret_cast<const __m128i*>(tx));
-      const __m128i vwl = _mm_load_si128(reinterpret_cast<const __m128i*>(wl));
-      const __m128i vhz = _mm_load_si128(reinterpret_cast<const __m128i*>(hz));
+      const __m128i vx = _mm_add_epi16(lane, _mm_set1_epi16(static_cast<int16_t>(x0)));  // x
+      const __m128i vt = _mm_loadu_si128(reinterpret_cast<const __m128i*>(top + 1 + x0));  // T(x)
+      const __m128i vwl = _mm_sub_epi16(_mm_set1_epi16(static_cast<int16_t>(n - 1)), vx);   // n - 1 - x
+      const __m128i vhz = _mm_add_epi16(_mm_mullo_epi16(_mm_add_epi16(vx, _mm_set1_epi16(1)), _mm_set1_epi16(static_cast<int16_t>(Tn))),
+                                        _mm_set1_epi16(static_cast<int16_t>(n)));  // (x + 1) * T(n) + n
       const __m128i step = _mm_sub_epi16(_mm_set1_epi16(static_cast<int16_t>(Ln)), vt);
       // (n - 1 - y) * T(x) + (y + 1) * L(n), updated row by row
       __m128i vv = _mm_add_epi16(_mm_mullo_epi16(vt, _mm_set1_epi16(static_cast<int16_t>(n - 1))), _mm_set1_epi16(static_cast<int16_t>(Ln)));
@@ -204,20 +209,23 @@ void intra_pred_mode(const IntraRefs& R, int mode, uint8_t* dst, int ds) {
   const int angle = kAngle[mode];
 #if defined(__SSE2__)
   {
-    // Horizontal modes are computed as rows of the transposed block, then transposed.
-    int16_t rbuf[3 * 64 + 2 + 8];
-    int16_t* r = rbuf + 64;  // r[-n..2n]
+    // Horizontal modes are computed as rows of the transposed block, then transposed. The main
+    // reference r[0..2n] is the top (vertical) or left (horizontal) line itself; negative angles
+    // extend a copy of r[0..n] with r[-n..-1] projected from the other line.
     const bool vert = mode >= 18;
-    const int* side = ref + 2 * n;  // vertical: r[i] = side[i]; horizontal: r[i] = side[-i]
-    const int last = angle < 0 ? n : 2 * n;
-    if (vert) for (int i = 0; i <= last; ++i) r[i] = static_cast<int16_t>(side[i]);
-    else for (int i = 0; i <= last; ++i) r[i] = static_cast<int16_t>(side[-i]);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(r + last + 1), _mm_setzero_si128());  // read with weight 0
-    if (angle < 0 && ((n * angle) >> 5) < -1)
-      for (int i = (n * angle) >> 5; i <= -1; ++i) {
-        const int k = -1 + ((i * kInvAngle[mode] + 128) >> 8);
-        r[i] = static_cast<int16_t>(vert ? L(k) : T(k));
-      }
+    const int16_t* r = vert ? top : left;
+    int16_t rbuf[2 * 32 + 1 + 8];
+    if (angle < 0) {
+      int16_t* e = rbuf + n;  // e[-n..n]
+      std::memcpy(e, r, (n + 1) * sizeof(int16_t));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(e + n + 1), _mm_setzero_si128());  // read with weight 0
+      if (((n * angle) >> 5) < -1)
+        for (int i = (n * angle) >> 5; i <= -1; ++i) {
+          const int k = -1 + ((i * kInvAngle[mode] + 128) >> 8);
+          e[i] = static_cast<int16_t>(vert ? L(k) : T(k));
+        }
+      r = e;
+    }
     if (n == 4) {  // all four rows in two registers: [row 0 | row 1], [row 2 | row 3]
       __m128i a[2], b[2], f[2];
       for (int h = 0; h < 2; ++h) {
