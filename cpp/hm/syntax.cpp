@@ -186,18 +186,24 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     if (!csbf[xs][ys]) continue;
     const int prev_csbf = right + (below << 1);
     const uint8_t* sctx = sig_ctx().t[log2 - 2][comp > 0][scan_idx][i == 0][prev_csbf];
+    // sig_coeff_flags in reverse scan order (the last position and an inferred DC are not coded),
+    // collecting the significant positions idx and their magnitudes al as they are met
+    int idx[16], al[16], nsig = 0;
+    if (i == last_sb) { idx[0] = last_pos; al[0] = std::abs(lev[last_pos]); nsig = 1; }
     const int start = i == last_sb ? last_pos - 1 : 15;
-    for (int n = start; n >= 0; --n) {
-      if (n == 0 && infer_dc) break;
+    for (int n = start; n > 0; --n) {  // branch-free: which levels are nonzero is data
       const int nz = lev[n] != 0;
       c.bin(CTX_SIG + sctx[n], nz, cat);
       infer_dc &= !nz;
-    }
-    // levels of the significant coefficients, in reverse scan order
-    int idx[16], nsig = 0;
-    for (int n = (i == last_sb ? last_pos : 15); n >= 0; --n) {  // branch-free: which levels are nonzero is data
       idx[nsig] = n;
-      nsig += lev[n] != 0;
+      al[nsig] = std::abs(lev[n]);
+      nsig += nz;
+    }
+    if (start >= 0) {
+      if (!infer_dc) c.bin(CTX_SIG + sctx[0], lev[0] != 0, cat);
+      idx[nsig] = 0;
+      al[nsig] = std::abs(lev[0]);
+      nsig += lev[0] != 0;
     }
     int ctx_set = (i == 0 || comp > 0) ? 0 : 2;
     if (!first_sb && prev_c1 == 0) ++ctx_set;
@@ -205,20 +211,25 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     int c1 = 1, first_g1 = -1;
     const int g1base = CTX_G1 + (comp ? 16 : 0);
     for (int k = 0; k < nsig && k < 8; ++k) {
-      const int g1 = std::abs(lev[idx[k]]) > 1;
+      const int g1 = al[k] > 1;
       c.bin(g1base + ctx_set * 4 + c1, g1, cat);
       if (g1) { c1 = 0; if (first_g1 < 0) first_g1 = k; }
       else if (c1 > 0 && c1 < 3) ++c1;
     }
     prev_c1 = c1;
-    if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, std::abs(lev[idx[first_g1]]) > 2, cat);
-    // sign_data_hiding: the sign of the first coefficient in scan order follows the parity of the sum
-    const bool sign_hidden = nsig > 0 && idx[0] - idx[nsig - 1] > 3;  // (sub-block 0 may hold none)
-    for (int k = 0; k < nsig; ++k)
-      if (!(sign_hidden && k == nsig - 1)) c.bypass(lev[idx[k]] < 0, cat);
+    if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, al[first_g1] > 2, cat);
+    // sign_data_hiding: the sign of the first coefficient in scan order follows the parity of the
+    // sum; the other signs go out as one bypass string, the first in reverse scan order first
+    const int sign_hidden = nsig > 0 && idx[0] - idx[nsig - 1] > 3;  // (sub-block 0 may hold none)
+    uint32_t signs = 0;
+    for (int k = 0; k < nsig; ++k) signs = (signs << 1) | (lev[idx[k]] < 0);
+    c.bypass_bits(signs >> sign_hidden, nsig - sign_hidden, cat);
+    // coeff_abs_level_remaining: only where a level reaches the base its flags allow, which needs
+    // a greater1 flag set or a ninth significant coefficient (no flags)
+    if (first_g1 < 0 && nsig <= 8) continue;
     int rice = 0;
     for (int k = 0; k < nsig; ++k) {
-      const int a = std::abs(lev[idx[k]]);
+      const int a = al[k];
       const int base = 1 + (k < 8 ? (a > 1) : 0) + (k == first_g1 ? (a > 2) : 0);
       const int thr = k < 8 ? (k == first_g1 ? 3 : 2) : 1;
       if (base != thr) continue;
