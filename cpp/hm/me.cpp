@@ -1,4 +1,4 @@
-// Motion estimation: predictive start (AMVP / merge / zero candidates), a shrinking square
+// Motion estimation: predictive start (AMVP / merge / zero candidates), a shrinking diamond
 // search and a small diamond at integer pel, then half-pel (square) and quarter-pel (cross)
 // refinement on SATD.
 // Costs are SAD/SATD + sqrt(lambda) * estimated mvd bits (HM's motion lambda).
@@ -88,12 +88,11 @@ MeResult motion_search(const MeInput& in) {
   try_int((in.mvp[1].x + 2) >> 2, (in.mvp[1].y + 2) >> 2);
   try_int(0, 0);
   for (int i = 0; i < in.n_extra; ++i) try_int((in.extra[i].x + 2) >> 2, (in.extra[i].y + 2) >> 2);
-  // shrinking square pattern around the best start
+  // shrinking diamond pattern around the best start (a square one: same rate on Boxing, QP 30, for
+  // 0.6% more instructions)
   for (int step = std::min(8, std::max(1, r / 2)); in.wide && step >= 2; step >>= 1) {
     const int sx = bx, sy = by;
-    for (int dy = -1; dy <= 1; ++dy)
-      for (int dx = -1; dx <= 1; ++dx)
-        if (dx || dy) try_int(sx + dx * step, sy + dy * step);
+    try_int(sx - step, sy); try_int(sx + step, sy); try_int(sx, sy - step); try_int(sx, sy + step);
   }
   for (int it = 0; it < 2 * r; ++it) {  // small diamond until it stops moving
     const int sx = bx, sy = by;

@@ -14,7 +14,7 @@ struct MeInput {
   int n_extra = 0;
   int range = 16;
   double sqrt_lambda = 1.0;
-  bool wide = true;  // shrinking square pattern (off where a good start is known)
+  bool wide = true;  // shrinking diamond pattern (off where a good start is known)
   double frac_above = 1e300;  // integer cost above which the sub-pel refinement is not worth doing
 };
 struct MeResult {
