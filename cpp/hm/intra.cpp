@@ -73,77 +73,84 @@ inline void transpose_block_sse2(const uint8_t* src, int n, uint8_t* dst, int ds
     }
 }
 #endif
+
+// dst[i] = p[i] for i < len (len even): 16-bit lanes, 8 (then 4, then 2) samples at a time.
+inline void widen_row(const uint8_t* p, int len, int16_t* dst) {
+  int i = 0;
+#if defined(__SSE2__)
+  for (; i + 8 <= len; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                     _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + i)), _mm_setzero_si128()));
+  if (i + 4 <= len) {
+    int32_t v;
+    std::memcpy(&v, p + i, 4);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + i), _mm_unpacklo_epi8(_mm_cvtsi32_si128(v), _mm_setzero_si128()));
+    i += 4;
+  }
+#endif
+  for (; i < len; ++i) dst[i] = p[i];
+}
 }  // namespace
 
 void intra_refs(const Frame& f, int c, int x0, int y0, int log2n, IntraRefs& R) {
   const Seq& s = *f.seq;
-  const int n = 1 << log2n, sh = c ? 1 : 0;
+  const int n = 1 << log2n, sh = c ? 1 : 0, m = 2 * n;
   const Plane& pl = c == 0 ? f.rec.y : (c == 1 ? f.rec.u : f.rec.v);
-  // ref: index 0 = p[-1][2n-1] ... 2n-1 = p[-1][0], 2n = p[-1][-1], 2n+1+i = p[i][-1]
-  int16_t ref[4 * 32 + 1], fr[4 * 32 + 1];
-  bool av[4 * 32 + 1];
-  const int total = 4 * n + 1;
   R.n = n;
   R.log2n = log2n;
   R.c = c;
-  const int xl = x0 << sh, yl = y0 << sh;
-  const int unit = c ? 2 : 4;  // availability is decided per 4x4 luma unit
-  int navail = 0;
-  for (int i = 0; i < total;) {
-    int xn, yn, run;
-    if (i < 2 * n) { xn = x0 - 1; yn = y0 + 2 * n - 1 - i; run = 1 + (yn % unit); }
-    else if (i == 2 * n) { xn = x0 - 1; yn = y0 - 1; run = 1; }
-    else { xn = x0 + (i - 2 * n - 1); yn = y0 - 1; run = unit - (xn % unit); }
-    run = std::min(run, total - i);
-    if (i < 2 * n) run = std::min(run, 2 * n - i);
-    const bool a = s.zavail(xl, yl, xn << sh, yn << sh);
-    for (int k = 0; k < run; ++k) {
-      av[i + k] = a;
-      if (a) {
-        ref[i + k] = i + k < 2 * n ? *pl.at(xn, yn - k) : *pl.at(xn + k, yn);
-        ++navail;
-      }
-    }
-    i += run;
+  // Availability (6.4.1) is decided per 4x4 luma unit. MinTbAddrZs grows along a row and down a
+  // column, so the available units of the left column (from the top) and of the top row (from the
+  // left) are prefixes: count them instead of recording each sample.
+  const int xl = x0 << sh, yl = y0 << sh, u = c ? 2 : 4, nu = m / u;
+  int nl = 0, nt = 0;
+  while (nl < nu && s.zavail(xl, yl, (x0 - 1) << sh, (y0 + nl * u) << sh)) ++nl;
+  while (nt < nu && s.zavail(xl, yl, (x0 + nt * u) << sh, (y0 - 1) << sh)) ++nt;
+  const bool ca = s.zavail(xl, yl, (x0 - 1) << sh, (y0 - 1) << sh);
+  int16_t* top = R.top[0];
+  int16_t* left = R.left[0];
+  const int ln = nl * u, tn = nt * u;
+  if (ln) {
+    const uint8_t* p = pl.at(x0 - 1, y0);
+    for (int y = 0; y < ln; ++y) left[1 + y] = p[y * pl.stride];
   }
-  if (navail == 0) {
-    for (int i = 0; i < total; ++i) ref[i] = 128;
-  } else if (navail < total) {  // 8.4.4.2.2 substitution
-    if (!av[0]) {
-      int j = 1;
-      while (!av[j]) ++j;
-      ref[0] = ref[j];
-    }
-    for (int i = 1; i < total; ++i)
-      if (!av[i]) ref[i] = ref[i - 1];
+  if (tn) widen_row(pl.at(x0, y0 - 1), tn, top + 1);
+  if (ca) left[0] = *pl.at(x0 - 1, y0 - 1);
+  if (!ln && !ca && !tn) {
+    std::fill_n(top, m + 1, int16_t{128});
+    std::fill_n(left, m + 1, int16_t{128});
+  } else if (ln < m || !ca || tn < m) {  // 8.4.4.2.2 substitution, in the order p[-1][2n-1] .. p[-1][-1] .. p[2n-1][-1]
+    std::fill(left + 1 + ln, left + 1 + m, ln ? left[ln] : (ca ? left[0] : top[1]));
+    if (!ca) left[0] = left[1];
+    top[0] = left[0];
+    std::fill(top + 1 + tn, top + 1 + m, top[tn]);
+  } else {
+    top[0] = left[0];
   }
-  auto lines = [&](const int16_t* v, int16_t* top, int16_t* left) {
-    std::memcpy(top, v + 2 * n, (2 * n + 1) * sizeof(int16_t));
-    for (int k = 0; k <= 2 * n; ++k) left[k] = v[2 * n - k];
-    std::memset(top + 2 * n + 1, 0, 8 * sizeof(int16_t));
-    std::memset(left + 2 * n + 1, 0, 8 * sizeof(int16_t));
-  };
-  lines(ref, R.top[0], R.left[0]);
+  std::fill_n(top + m + 1, 8, int16_t{0});
+  std::fill_n(left + m + 1, 8, int16_t{0});
   // 8.4.4.2.3 filtered copy (luma only for 4:2:0); modes choose raw or filtered
   if (c != 0 || n == 4) return;  // no mode of a chroma or 4x4 block reads it (intra_pred_mode)
-  auto T = [&](int xx) { return xx < 0 ? ref[2 * n] : ref[2 * n + 1 + xx]; };
-  auto L = [&](int yy) { return yy < 0 ? ref[2 * n] : ref[2 * n - 1 - yy]; };
-  if (c == 0 && n == 32 && std::abs(T(-1) + T(2 * n - 1) - 2 * T(n - 1)) < 8 &&
-      std::abs(L(-1) + L(2 * n - 1) - 2 * L(n - 1)) < 8) {  // strong intra smoothing
-    const int c0 = ref[2 * n], ct = T(63), cl = L(63);
-    fr[2 * n] = c0;
+  int16_t* ftop = R.top[1];
+  int16_t* fleft = R.left[1];
+  const int c0 = top[0];
+  if (n == 32 && std::abs(c0 + top[m] - 2 * top[n]) < 8 && std::abs(c0 + left[m] - 2 * left[n]) < 8) {  // strong intra smoothing
     for (int i = 0; i < 63; ++i) {
-      fr[2 * n - 1 - i] = static_cast<int16_t>(((63 - i) * c0 + (i + 1) * cl + 32) >> 6);
-      fr[2 * n + 1 + i] = static_cast<int16_t>(((63 - i) * c0 + (i + 1) * ct + 32) >> 6);
+      fleft[1 + i] = static_cast<int16_t>(((63 - i) * c0 + (i + 1) * left[m] + 32) >> 6);
+      ftop[1 + i] = static_cast<int16_t>(((63 - i) * c0 + (i + 1) * top[m] + 32) >> 6);
     }
-    fr[0] = cl;
-    fr[total - 1] = ct;
+    ftop[0] = fleft[0] = static_cast<int16_t>(c0);
   } else {
-    fr[0] = ref[0];
-    fr[total - 1] = ref[total - 1];
-    for (int i = 1; i < total - 1; ++i) fr[i] = static_cast<int16_t>((ref[i - 1] + 2 * ref[i] + ref[i + 1] + 2) >> 2);
+    for (int i = 1; i < m; ++i) {
+      ftop[i] = static_cast<int16_t>((top[i - 1] + 2 * top[i] + top[i + 1] + 2) >> 2);
+      fleft[i] = static_cast<int16_t>((left[i - 1] + 2 * left[i] + left[i + 1] + 2) >> 2);
+    }
+    ftop[0] = fleft[0] = static_cast<int16_t>((left[1] + 2 * c0 + top[1] + 2) >> 2);
   }
-  lines(fr, R.top[1], R.left[1]);
+  ftop[m] = top[m];
+  fleft[m] = left[m];
+  std::fill_n(ftop + m + 1, 8, int16_t{0});
+  std::fill_n(fleft + m + 1, 8, int16_t{0});
 }
 
 void intra_pred_mode(const IntraRefs& R, int mode, uint8_t* dst, int ds) {
