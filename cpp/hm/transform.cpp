@@ -7,6 +7,10 @@
 #include "common/pixel.h"
 #include "hm/hevc.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 // AVX2 kernels are compiled with a target attribute and chosen at run time (the module must
 // run on any x86-64); other CPUs and compilers use the scalar loops, which define the results.
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MVC_NO_AVX2)
@@ -408,33 +412,40 @@ namespace {
 #if defined(MVC_HM_AVX2)
 const bool kHasAvx2 = use_avx2();
 
-// The dead-zone quantiser of quantize() on count (a multiple of 8) coefficients, in 64-bit
-// products like the scalar loop: |c| * scale < 2^46, and the level before clipping < 2^31.
-MVC_AVX2_FN int quant_levels_avx2(const int32_t* c, int16_t* level, int count, int64_t scale, int64_t add, int shift) {
-  const __m256i vscale = _mm256_set1_epi64x(scale), vadd = _mm256_set1_epi64x(add);
-  const __m128i vshift = _mm_cvtsi32_si128(shift);
-  const __m256i vmax = _mm256_set1_epi32(32767), zero = _mm256_setzero_si256();
-  int nz = 0;
-  for (int i = 0; i < count; i += 8) {
-    const __m256i vc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i));
-    const __m256i a = _mm256_abs_epi32(vc);  // |INT32_MIN| reads as 2^31 unsigned, as llabs gives
-    const __m256i ev = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(a, vscale), vadd), vshift);
-    const __m256i od = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), vscale), vadd), vshift);
-    __m256i l = _mm256_blend_epi32(ev, _mm256_slli_epi64(od, 32), 0xAA);
-    l = _mm256_min_epi32(l, vmax);
-    nz += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(l, zero)))));
-    l = _mm256_sign_epi32(l, vc);
-    const __m256i p = _mm256_packs_epi32(l, l);  // lanes: l0..3 l0..3 | l4..7 l4..7
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(level + i), _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
+// The dead-zone quantiser of quantize() on count (a multiple of 16) coefficients, exact in 32-bit
+// lanes: with |c| = h * 2^16 + l (h <= 2^15, l < 2^16), scale < 2^15, add < 2^26 and shift >= 16,
+// (|c| * scale + add) >> shift = (h * scale + ((l * scale + add) >> 16)) >> (shift - 16), where
+// l * scale + add < 2^32 and the level before clipping < 2^31 (the 32767 clip is packs' saturation).
+MVC_AVX2_FN inline __m256i quant_mag_avx2(__m256i vc, __m256i vscale, __m256i vadd, __m128i vshift) {
+  const __m256i a = _mm256_abs_epi32(vc);  // |INT32_MIN| reads as 2^31 unsigned, as llabs gives
+  const __m256i low = _mm256_srli_epi32(
+      _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(a, _mm256_set1_epi32(0xffff)), vscale), vadd), 16);
+  return _mm256_srl_epi32(_mm256_add_epi32(_mm256_mullo_epi32(_mm256_srli_epi32(a, 16), vscale), low), vshift);
+}
+MVC_AVX2_FN int quant_levels_avx2(const int32_t* c, int16_t* level, int count, int32_t scale, int32_t add, int shift) {
+  const __m256i vscale = _mm256_set1_epi32(scale), vadd = _mm256_set1_epi32(add);
+  const __m128i vshift = _mm_cvtsi32_si128(shift - 16);
+  auto mag = [&](__m256i vc) { return quant_mag_avx2(vc, vscale, vadd, vshift); };
+  int zeros = 0;
+  for (int i = 0; i < count; i += 16) {
+    const __m256i c0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i));
+    const __m256i c1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i + 8));
+    // packs interleave 128-bit lanes: l0..3 l8..11 | l4..7 l12..15, the same for the signs
+    const __m256i l = _mm256_sign_epi16(_mm256_packs_epi32(mag(c0), mag(c1)), _mm256_packs_epi32(c0, c1));
+    zeros += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi16(l, _mm256_setzero_si256()))));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(level + i), _mm256_permute4x64_epi64(l, 0xD8));
   }
-  return nz;
+  return count - zeros / 2;
 }
 #endif
 
-// Coefficient scans of scan_order(), built once per scan and size.
+// Coefficient scans of scan_order(), built once per scan and size, and for the 4x4 scan (the
+// order inside every sub-block) the scan-position mask of each raster mask half: bit k of
+// to_scan[s][h][m] is set where the raster index 8h + bit of m sits at scan position k.
 struct ScanTables {
   uint16_t* t[3][6] = {};
   uint16_t buf[3][16 + 64 + 256 + 1024];
+  uint16_t to_scan[3][2][256] = {};
   ScanTables() {
     for (int s = 0; s < 3; ++s) {
       uint16_t* p = buf[s];
@@ -443,15 +454,38 @@ struct ScanTables {
         scan_order(s, l, p);
         p += 1 << (2 * l);
       }
+      for (int k = 0; k < 16; ++k) {
+        const int r = t[s][2][k];
+        for (int m = 0; m < 256; ++m)
+          if (m >> (r & 7) & 1) to_scan[s][r >> 3][m] |= static_cast<uint16_t>(1u << k);
+      }
     }
   }
 };
+const ScanTables kScans;
+
+// Bit 4y + x of nz / odd: level[y * n + x] of the 4x4 sub-block at lv is nonzero / odd.
+inline void subblock_masks(const int16_t* lv, int n, unsigned& nz, unsigned& odd) {
+#if defined(__SSE2__)
+  auto rows = [&](int y) {
+    return _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(lv + y * n)),
+                              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(lv + (y + 1) * n)));
+  };
+  const __m128i a = rows(0), b = rows(2), zero = _mm_setzero_si128();
+  nz = 0xffffu & ~static_cast<unsigned>(_mm_movemask_epi8(_mm_packs_epi16(_mm_cmpeq_epi16(a, zero), _mm_cmpeq_epi16(b, zero))));
+  odd = static_cast<unsigned>(_mm_movemask_epi8(_mm_packs_epi16(_mm_slli_epi16(a, 15), _mm_slli_epi16(b, 15))));
+#else
+  nz = odd = 0;
+  for (int r = 0; r < 16; ++r) {
+    const int v = lv[(r >> 2) * n + (r & 3)];
+    nz |= static_cast<unsigned>(v != 0) << r;
+    odd |= static_cast<unsigned>(v & 1) << r;
+  }
+#endif
+}
 }  // namespace
 
-const uint16_t* cached_scan(int scan_idx, int log2n) {
-  static const ScanTables tables;
-  return tables.t[scan_idx][log2n];
-}
+const uint16_t* cached_scan(int scan_idx, int log2n) { return kScans.t[scan_idx][log2n]; }
 
 int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, int scan_idx, const Rdoq* rdoq) {
   static constexpr int kScale[6] = {26214, 23302, 20560, 18396, 16384, 14564};
@@ -463,7 +497,7 @@ int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, in
   int nz = 0;
 #if defined(MVC_HM_AVX2)
   if (kHasAvx2) {
-    nz = quant_levels_avx2(c, level, n * n, scale, add, shift);
+    nz = quant_levels_avx2(c, level, n * n, static_cast<int32_t>(scale), static_cast<int32_t>(add), shift);
   } else
 #endif
   for (int i = 0; i < n * n; ++i) {
@@ -483,20 +517,18 @@ int quantize(const int32_t* c, int16_t* level, int log2n, int qp, bool intra, in
   // Sign data hiding (7.3.8.11): where the sub-block's first and last nonzero levels are more than 3
   // scan positions apart, the parity of the level sum gives the first level's sign; fix the parity
   // with the +-1 change that costs least squared quantisation error.
-  const uint16_t* scan = cached_scan(scan_idx, log2n);
+  const uint16_t* scan = kScans.t[scan_idx][log2n];
+  const uint16_t(*to_scan)[256] = kScans.to_scan[scan_idx];
   for (int sb = 0; sb < (n * n) / 16; ++sb) {
     const uint16_t* p = scan + sb * 16;
-    {  // p[0] is the sub-block's top-left sample (every 4x4 scan starts there): skip all-zero ones
-      uint64_t any = 0, r;
-      for (int y = 0; y < 4; ++y) { std::memcpy(&r, level + p[0] + y * n, 8); any |= r; }
-      if (!any) continue;
-    }
-    int first = -1, last = -1, sum = 0;
-    for (int k = 0; k < 16; ++k)
-      if (level[p[k]]) { if (first < 0) first = k; last = k; sum += std::abs(level[p[k]]); }
-    if (first < 0 || last - first <= 3) continue;
+    unsigned nzr, odd;  // raster masks; p[0] is the sub-block's top-left sample (every 4x4 scan starts there)
+    subblock_masks(level + p[0], n, nzr, odd);
+    if (!nzr) continue;
+    const unsigned nzs = to_scan[0][nzr & 255] | to_scan[1][nzr >> 8];  // the nonzero levels by scan position
+    const int first = __builtin_ctz(nzs), last = 31 - __builtin_clz(nzs);
+    if (last - first <= 3) continue;
     const bool negative = level[p[first]] < 0;
-    if ((sum & 1) == (negative ? 1 : 0)) continue;
+    if ((__builtin_popcount(odd) & 1) == (negative ? 1 : 0)) continue;  // the level sum's parity
     double best = 1e30;
     int bk = -1, bd = 0;
     for (int k = first; k <= last; ++k) {
