@@ -425,13 +425,13 @@ MVC_AVX2_FN inline __m256i quant_mag_avx2(__m256i vc, __m256i vscale, __m256i va
 MVC_AVX2_FN int quant_levels_avx2(const int32_t* c, int16_t* level, int count, int32_t scale, int32_t add, int shift) {
   const __m256i vscale = _mm256_set1_epi32(scale), vadd = _mm256_set1_epi32(add);
   const __m128i vshift = _mm_cvtsi32_si128(shift - 16);
-  auto mag = [&](__m256i vc) { return quant_mag_avx2(vc, vscale, vadd, vshift); };
   int zeros = 0;
   for (int i = 0; i < count; i += 16) {
     const __m256i c0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i));
     const __m256i c1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i + 8));
     // packs interleave 128-bit lanes: l0..3 l8..11 | l4..7 l12..15, the same for the signs
-    const __m256i l = _mm256_sign_epi16(_mm256_packs_epi32(mag(c0), mag(c1)), _mm256_packs_epi32(c0, c1));
+    const __m256i m0 = quant_mag_avx2(c0, vscale, vadd, vshift), m1 = quant_mag_avx2(c1, vscale, vadd, vshift);
+    const __m256i l = _mm256_sign_epi16(_mm256_packs_epi32(m0, m1), _mm256_packs_epi32(c0, c1));
     zeros += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi16(l, _mm256_setzero_si256()))));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(level + i), _mm256_permute4x64_epi64(l, 0xD8));
   }
