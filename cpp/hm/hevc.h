@@ -219,8 +219,14 @@ void intra_pred_mode(const IntraRefs& r, int mode, uint8_t* dst, int ds);
 void mc_luma(const Plane& ref, int x, int y, int w, int h, Mv mv, uint8_t* dst, int ds);
 void mc_chroma(const Plane& ref, int xc, int yc, int w, int h, Mv mv, uint8_t* dst, int ds);
 void build_subpel_planes(const Plane& ref, Plane* sub, int margin);
-// Luma prediction from the phase planes (or interpolated into buf, stride 64, when out of range).
-const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, uint8_t* buf, int& stride);
+// Luma prediction from the phase planes (or interpolated into buf, stride 64, when out of range);
+// inline: the analyser asks for thousands per picture and nearly all are plane pointers.
+inline const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, uint8_t* buf, int& stride) {
+  if (const uint8_t* p = r.qpel(x, y, w, h, mv, stride)) return p;
+  mc_luma(r.rec.y, x, y, w, h, mv, buf, 64);
+  stride = 64;
+  return buf;
+}
 
 // ---------------------------------------------------------------- mvpred.cpp
 struct PuGeom {

@@ -204,14 +204,6 @@ void mc_chroma(const Plane& ref, int xc, int yc, int w, int h, Mv mv, uint8_t* d
   interp<4>(ref, xc + (mv.x >> 3), yc + (mv.y >> 3), fx, fy, kChroma[fx], kChroma[fy], w, h, dst, ds);
 }
 
-const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, uint8_t* buf, int& stride) {
-  const uint8_t* p = r.qpel(x, y, w, h, mv, stride);
-  if (p) return p;
-  mc_luma(r.rec.y, x, y, w, h, mv, buf, 64);
-  stride = 64;
-  return buf;
-}
-
 #if defined(MVC_MC_AVX2)
 #define MVC_AVX2_FN __attribute__((target("avx2")))
 namespace {
