@@ -61,9 +61,11 @@ MeResult motion_search(const MeInput& in) {
   thread_local uint32_t gen = 0;
   if (stamp.size() < size_t(side) * side) stamp.assign(size_t(side) * side, 0);
   if (++gen == 0) { std::fill(stamp.begin(), stamp.end(), 0); gen = 1; }
+  // the search window: within range of the centre and inside the padded reference
+  const int wx0 = std::max(lo_x, cx - r), wx1 = std::min(hi_x, cx + r);
+  const int wy0 = std::max(lo_y, cy - r), wy1 = std::min(hi_y, cy + r);
   auto ok = [&](int mx, int my) {
-    if (!(mx >= lo_x && mx <= hi_x && my >= lo_y && my <= hi_y && std::abs(mx - cx) <= r && std::abs(my - cy) <= r))
-      return false;
+    if (mx < wx0 || mx > wx1 || my < wy0 || my > wy1) return false;
     uint32_t& st = stamp[size_t(my - cy + r) * side + (mx - cx + r)];
     if (st == gen) return false;
     st = gen;
