@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "hm/hevc.h"
 
@@ -59,11 +60,10 @@ inline __m128i lane_mask(int lo, int hi) {
   return _mm_andnot_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kLanes + 16 - lo)),
                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(kLanes + 16 - hi)));
 }
-// sgn(c - a) + sgn(c - b) of 16 samples (bytes in -2..2); a, b, c biased by 0x80 for signed compares.
-inline __m128i eo_sign_sum(__m128i cb, __m128i a, __m128i b) {
-  return _mm_sub_epi8(_mm_add_epi8(_mm_cmpgt_epi8(a, cb), _mm_cmpgt_epi8(b, cb)),
-                      _mm_add_epi8(_mm_cmpgt_epi8(cb, a), _mm_cmpgt_epi8(cb, b)));
-}
+// sgn(c - a) of 16 samples (bytes in -1..1); a, c biased by 0x80 for signed compares.
+inline __m128i sign_diff(__m128i c, __m128i a) { return _mm_sub_epi8(_mm_cmpgt_epi8(a, c), _mm_cmpgt_epi8(c, a)); }
+// sgn(c - a) + sgn(c - b) of 16 samples (bytes in -2..2), biased as for sign_diff.
+inline __m128i eo_sign_sum(__m128i cb, __m128i a, __m128i b) { return _mm_add_epi8(sign_diff(cb, a), sign_diff(cb, b)); }
 #endif
 
 // Edge-offset statistics of class k over one CTB: 16 samples at a time (masked sums with psadbw,
@@ -154,15 +154,15 @@ const bool kSaoAvx2 = use_avx2();
 
 // Per-lane sums of diff over the lanes whose key equals k[j] and their counts, 16 lanes per
 // vector. A lane gains at most 255 in magnitude per vector: the 16-bit sums s, c are exact for 128
-// vectors, then widen() moves them into the 32-bit ones.
+// vectors, then flush() adds them to 32-bit totals.
 struct KeySums {
-  __m256i k[4], s[4], c[4], s32[4], c32[4];
+  __m256i k[4], s[4], c[4];
 };
 MVC_AVX2_FN inline void key_sums_init(KeySums& a, int k0, int k1, int k2, int k3) {
   const int k[4] = {k0, k1, k2, k3};
   for (int j = 0; j < 4; ++j) {
     a.k[j] = _mm256_set1_epi16(static_cast<int16_t>(k[j]));
-    a.s[j] = a.c[j] = a.s32[j] = a.c32[j] = _mm256_setzero_si256();
+    a.s[j] = a.c[j] = _mm256_setzero_si256();
   }
 }
 MVC_AVX2_FN inline void key_sums_add(KeySums& a, __m256i key, __m256i diff) {
@@ -172,21 +172,21 @@ MVC_AVX2_FN inline void key_sums_add(KeySums& a, __m256i key, __m256i diff) {
     a.c[j] = _mm256_sub_epi16(a.c[j], m);
   }
 }
-MVC_AVX2_FN inline void key_sums_widen(KeySums& a) {
+// Adds the sums to out[0..3], the counts to out[4..7] (widened by madd; two rounds of hadd leave
+// [total 0 | 1 | 2 | 3] per 128-bit lane) and restarts them.
+MVC_AVX2_FN inline void key_sums_flush(KeySums& a, int32_t out[8]) {
   const __m256i one = _mm256_set1_epi16(1);
+  __m256i s[4], c[4];
   for (int j = 0; j < 4; ++j) {
-    a.s32[j] = _mm256_add_epi32(a.s32[j], _mm256_madd_epi16(a.s[j], one));
-    a.c32[j] = _mm256_add_epi32(a.c32[j], _mm256_madd_epi16(a.c[j], one));
+    s[j] = _mm256_madd_epi16(a.s[j], one);
+    c[j] = _mm256_madd_epi16(a.c[j], one);
     a.s[j] = a.c[j] = _mm256_setzero_si256();
   }
-}
-// The totals after the last widen(): sums in out[0..3], counts in out[4..7] (two rounds of hadd
-// leave [total 0 | 1 | 2 | 3] per 128-bit lane).
-MVC_AVX2_FN inline void key_sums_total(const KeySums& a, int32_t out[8]) {
-  const __m256i hs = _mm256_hadd_epi32(_mm256_hadd_epi32(a.s32[0], a.s32[1]), _mm256_hadd_epi32(a.s32[2], a.s32[3]));
-  const __m256i hc = _mm256_hadd_epi32(_mm256_hadd_epi32(a.c32[0], a.c32[1]), _mm256_hadd_epi32(a.c32[2], a.c32[3]));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_add_epi32(_mm256_castsi256_si128(hs), _mm256_extracti128_si256(hs, 1)));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4), _mm_add_epi32(_mm256_castsi256_si128(hc), _mm256_extracti128_si256(hc, 1)));
+  const __m256i hs = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+  const __m256i hc = _mm256_hadd_epi32(_mm256_hadd_epi32(c[0], c[1]), _mm256_hadd_epi32(c[2], c[3]));
+  __m128i* o = reinterpret_cast<__m128i*>(out);
+  _mm_storeu_si128(o, _mm_add_epi32(_mm_loadu_si128(o), _mm_add_epi32(_mm256_castsi256_si128(hs), _mm256_extracti128_si256(hs, 1))));
+  _mm_storeu_si128(o + 1, _mm_add_epi32(_mm_loadu_si128(o + 1), _mm_add_epi32(_mm256_castsi256_si128(hc), _mm256_extracti128_si256(hc, 1))));
 }
 
 // Smallest of 16 bytes.
@@ -205,71 +205,119 @@ MVC_AVX2_FN inline __m128i load_rows8(const uint8_t* p, int stride) {  // 8 samp
                             _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + stride)));
 }
 
-// gather_cols for w a multiple of 16, or w = 8 with h even and no edge classes (two rows per
-// vector), 16 samples per int16 vector: the errors (src - dbk) and band indices of the CTB are
+// Edge class K's statistics of a CTB (w a multiple of 16) from the errors diff stored by
+// gather_avx2: sgn(c - a) + sgn(c - b) summed as it is computed, column group by column group,
+// rows and columns the class leaves unmodified excluded by row range and lane masks. As in HM the
+// sign towards b, D = sgn(c - b), is kept: it is -sgn(c' - a') of the sample c' whose neighbour a'
+// is c. That sample is the next one of the row for the horizontal class (one lane on: the group
+// before gives lane 0), the one below for the vertical class, and the one below and right (left)
+// for 135 (45) degrees: the row before gives the sign, with one lane from the group before (after;
+// the groups of 45 degrees go from right to left). Each run of at most 128 vectors starts from the
+// D of the row before it; the first group of the classes but the vertical one has no group before
+// and takes sgn(c - a) itself.
+template <int K>
+MVC_AVX2_FN void eo_stats_avx2(const Plane& dbk, int x0, int y0, int w, int h, const __m256i* diff, Stats& st) {
+  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), all = _mm_set1_epi8(-1);
+  auto load = [&](const uint8_t* q) { return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), bias); };
+  const int g = w / 16, rows_per_run = 128 / g, ds = dbk.stride;
+  const int oa = kEo[K][0][1] * ds + kEo[K][0][0], ob = kEo[K][1][1] * ds + kEo[K][1][0];
+  // 8.7.3: both neighbours inside the picture
+  const int ya = K && y0 == 0 ? 1 : y0, yb = K && y0 + h == dbk.height ? y0 + h - 1 : y0 + h;
+  __m128i cols[4] = {all, all, all, all};
+  if (K != 1 && x0 == 0) cols[0] = lane_mask(1, 16);
+  if (K != 1 && x0 + w == dbk.width) cols[g - 1] = _mm_and_si128(cols[g - 1], lane_mask(0, 15));
+  KeySums a;
+  key_sums_init(a, kSignSum[0], kSignSum[1], kSignSum[2], kSignSum[3]);
+  int32_t r[8] = {};
+  // D of the group done before, from the row before the run on (K = 0: from the run's first row)
+  __m128i edge[65];
+  for (int yc = ya; yc < yb; yc += rows_per_run) {
+    const int ye = std::min(yb, yc + rows_per_run);
+    for (int n = 0; n < g; ++n) {
+      const int j = K == 3 ? g - 1 - n : n;
+      // the rows of group j; chain: a group before left its D in edge, store: one after reads it
+      auto rows = [&](auto chain, auto store) MVC_AVX2_FN {
+        constexpr bool kChain = decltype(chain)::value, kStore = decltype(store)::value;
+        const uint8_t* p = dbk.at(x0 + 16 * j, yc);
+        const __m256i* df = diff + (yc - y0) * g + j;
+        // D of the row before: of this group (t) and of the group before (eo)
+        __m128i t = K ? sign_diff(load(p - ds), load(p - ds + ob)) : all, eo = all;
+        if constexpr (K >= 2 && kChain) eo = edge[0];
+        if constexpr (K >= 2 && kStore) edge[0] = t;
+        KeySums l = a;  // a local copy stays in registers
+        const __m128i valid = cols[j];
+        __m128i below = load(p);  // K = 1: the row below, loaded for the row before
+        for (int i = K ? 1 : 0; i <= ye - yc - (K ? 0 : 1); ++i, p += ds, df += g) {
+          const __m128i c = K == 1 ? below : load(p);
+          below = load(p + ob);
+          const __m128i dn = sign_diff(c, below);
+          __m128i neg_a;  // -sgn(c - a)
+          if constexpr (K == 1) neg_a = t;
+          else if constexpr (!kChain) neg_a = sign_diff(load(p + oa), c);
+          else if constexpr (K == 0) neg_a = _mm_alignr_epi8(dn, edge[i], 15);
+          else if constexpr (K == 2) neg_a = _mm_alignr_epi8(t, eo, 15);
+          else neg_a = _mm_alignr_epi8(eo, t, 1);
+          if constexpr (K >= 2 && kChain) eo = edge[i];
+          if constexpr (kStore) edge[i] = dn;
+          t = dn;
+          const __m128i e = _mm_sub_epi8(dn, neg_a);
+          key_sums_add(l, _mm256_cvtepi8_epi16(K == 1 ? e : _mm_and_si128(e, valid)), *df);
+        }
+        a = l;
+      };
+      using No = std::false_type;
+      using Yes = std::true_type;
+      if constexpr (K == 1) rows(No{}, No{});
+      else if (n == 0) g > 1 ? rows(No{}, Yes{}) : rows(No{}, No{});
+      else n + 1 < g ? rows(Yes{}, Yes{}) : rows(Yes{}, No{});
+    }
+    key_sums_flush(a, r);
+  }
+  for (int j = 0; j < 4; ++j) {
+    st.eo_sum[K][j + 1] += r[j];
+    st.eo_cnt[K][j + 1] += r[4 + j];
+  }
+}
+
+// gather_cols for w a multiple of 16, or (kPairs) w = 8 with h even and no edge classes (two rows
+// per vector), 16 samples per int16 vector: the errors (src - dbk) and band indices of the CTB are
 // stored once, the band sums taken four bands at a time from the lowest to
-// the highest band the samples reach; each edge class's sgn(c - a) + sgn(c - b) is summed as it
-// is computed, rows and columns the class leaves unmodified excluded by row range and lane masks.
+// the highest band the samples reach, the edge classes' sums by eo_stats_avx2.
+template <bool kPairs>
 MVC_AVX2_FN void gather_avx2(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bool with_eo, Stats& st) {
   __m256i band[64 * 64 / 16], diff[64 * 64 / 16];
-  const int g = w / 16, n = w == 8 ? h / 2 : g * h;
+  const int n = kPairs ? h / 2 : w / 16 * h;
   __m128i lo = _mm_set1_epi8(-1), hi = _mm_setzero_si128();
-  for (int y = y0, i = 0; y < y0 + h; y += w == 8 ? 2 : 1) {
+  for (int y = y0, i = 0; y < y0 + h; y += kPairs ? 2 : 1) {
     const uint8_t* p = dbk.at(x0, y);
     const uint8_t* q = src.at(x0, y);
     for (int x = 0; x < w; x += 16, ++i) {
-      const __m128i c = w == 8 ? load_rows8(p, dbk.stride) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x));
-      band_diff(c, w == 8 ? load_rows8(q, src.stride) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + x)), band[i], diff[i]);
+      const __m128i c = kPairs ? load_rows8(p, dbk.stride) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + x));
+      band_diff(c, kPairs ? load_rows8(q, src.stride) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + x)), band[i], diff[i]);
       lo = _mm_min_epu8(lo, c);
       hi = _mm_max_epu8(hi, c);
     }
   }
   const int bmin = hmin_epu8(lo) >> 3, bmax = (255 - hmin_epu8(_mm_xor_si128(hi, _mm_set1_epi8(-1)))) >> 3;
-  KeySums a;
-  int32_t r[8];
   for (int b = bmin; b <= bmax; b += 4) {
+    KeySums a;
     key_sums_init(a, b, b + 1, b + 2, b + 3);
+    int32_t r[8] = {};
     for (int i0 = 0; i0 < n; i0 += 128) {
       for (int i = i0; i < std::min(n, i0 + 128); ++i) key_sums_add(a, band[i], diff[i]);
-      key_sums_widen(a);
+      key_sums_flush(a, r);
     }
-    key_sums_total(a, r);
     for (int j = 0; j < 4 && b + j <= bmax; ++j) {
       st.band_sum[b + j] += r[j];
       st.band_cnt[b + j] += r[4 + j];
       if (r[4 + j]) st.band_used |= 1u << (b + j);
     }
   }
-  if (!with_eo) return;
-  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), all = _mm_set1_epi8(-1);
-  const int rows_per_widen = 128 / g;
-  for (int k = 0; k < 4; ++k) {
-    const int oa = kEo[k][0][1] * dbk.stride + kEo[k][0][0], ob = kEo[k][1][1] * dbk.stride + kEo[k][1][0];
-    // 8.7.3: both neighbours inside the picture
-    const int ya = k && y0 == 0 ? 1 : y0, yb = k && y0 + h == dbk.height ? y0 + h - 1 : y0 + h;
-    __m128i cols[4] = {all, all, all, all};
-    if (k != 1 && x0 == 0) cols[0] = lane_mask(1, 16);
-    if (k != 1 && x0 + w == dbk.width) cols[g - 1] = _mm_and_si128(cols[g - 1], lane_mask(0, 15));
-    key_sums_init(a, kSignSum[0], kSignSum[1], kSignSum[2], kSignSum[3]);
-    for (int yc = ya; yc < yb; yc += rows_per_widen) {
-      for (int y = yc; y < std::min(yb, yc + rows_per_widen); ++y) {
-        const uint8_t* p = dbk.at(x0, y);
-        const __m256i* d = diff + (y - y0) * g;
-        for (int j = 0; j < g; ++j) {
-          const __m128i c = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j)), bias);
-          const __m128i e = eo_sign_sum(c, _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j + oa)), bias),
-                                        _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j + ob)), bias));
-          key_sums_add(a, _mm256_cvtepi8_epi16(_mm_and_si128(e, cols[j])), d[j]);
-        }
-      }
-      key_sums_widen(a);
-    }
-    key_sums_total(a, r);
-    for (int j = 0; j < 4; ++j) {
-      st.eo_sum[k][j + 1] += r[j];
-      st.eo_cnt[k][j + 1] += r[4 + j];
-    }
-  }
+  if (kPairs || !with_eo) return;
+  eo_stats_avx2<0>(dbk, x0, y0, w, h, diff, st);
+  eo_stats_avx2<1>(dbk, x0, y0, w, h, diff, st);
+  eo_stats_avx2<2>(dbk, x0, y0, w, h, diff, st);
+  eo_stats_avx2<3>(dbk, x0, y0, w, h, diff, st);
 }
 #endif
 
@@ -279,10 +327,10 @@ void gather(const Plane& dbk, const Plane& src, int x0, int y0, int w, int h, bo
   int x = x0;
 #if defined(MVC_SAO_AVX2)
   if (kSaoAvx2 && w >= 16) {
-    gather_avx2(dbk, src, x0, y0, w & ~15, h, with_eo, st);
+    gather_avx2<false>(dbk, src, x0, y0, w & ~15, h, with_eo, st);
     x += w & ~15;
   } else if (kSaoAvx2 && w == 8 && h % 2 == 0 && !with_eo) {  // the chroma CTBs of 16x16 CTUs
-    gather_avx2(dbk, src, x0, y0, 8, h, false, st);
+    gather_avx2<true>(dbk, src, x0, y0, 8, h, false, st);
     x += 8;
   }
 #endif
