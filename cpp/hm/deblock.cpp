@@ -2,6 +2,8 @@
 // luma strong/normal filters and the chroma filter; vertical edges of the whole picture first.
 #include <algorithm>
 #include <cstdlib>
+#include <utility>
+#include <vector>
 
 #include "common/pixel.h"
 #include "hm/hevc.h"
@@ -77,13 +79,14 @@ void deblock_picture(Frame& f) {
   const Seq& s = *f.seq;
   const int qp = s.qp;
   const int tcc = kTc[std::clamp(chroma_qp(qp) + 2, 0, 53)];
+  std::vector<std::pair<int, int>> chroma_edges;  // luma positions of the chroma segments to filter
   for (int dir = 0; dir < 2; ++dir) {  // 0: vertical edges, 1: horizontal edges
     const int tu_bit = dir == 0 ? 1 : 4, pu_bit = dir == 0 ? 2 : 8;
     // only units on the 8x8 grid, past the picture's first column (row), can start an edge; the
     // luma edges 8 samples apart are independent, so each is filtered as its strength is known
     const int x_first = dir == 0 ? 8 : 0, x_step = dir == 0 ? 8 : 4, y_first = dir == 0 ? 0 : 8, y_step = dir == 0 ? 4 : 8;
-    std::vector<uint8_t> bs(static_cast<size_t>(s.w4) * s.h4, 0);
     Plane& Y = f.rec.y;
+    chroma_edges.clear();
     for (int y = y_first; y < s.H; y += y_step)
       for (int x = x_first; x < s.W; x += x_step) {
         const Blk& q = f.b(x, y);
@@ -91,20 +94,17 @@ void deblock_picture(Frame& f) {
         const Blk& p = dir == 0 ? f.b(x - 4, y) : f.b(x, y - 4);
         const int b = boundary_strength(p, q, q.edge & tu_bit);
         if (!b) continue;
-        bs[(y >> 2) * s.w4 + (x >> 2)] = static_cast<uint8_t>(b);
         if (dir == 0) luma_segment(Y.at(x, y), 1, Y.stride, b, qp);
         else luma_segment(Y.at(x, y), Y.stride, 1, b, qp);
+        // chroma: bS 2 on the 8x8 chroma grid (every second luma edge)
+        if (b == 2 && ((dir == 0 ? x : y) & 15) == 0) chroma_edges.emplace_back(x, y);
       }
-    // chroma edges lie on the 8x8 chroma grid: every second luma edge
-    const int cx_first = dir == 0 ? 16 : 0, cx_step = dir == 0 ? 16 : 4, cy_first = dir == 0 ? 0 : 16, cy_step = dir == 0 ? 4 : 16;
     for (int c = 1; c < 3; ++c) {
       Plane& C = c == 1 ? f.rec.u : f.rec.v;
-      for (int y = cy_first; y < s.H; y += cy_step)
-        for (int x = cx_first; x < s.W; x += cx_step) {
-          if (bs[(y >> 2) * s.w4 + (x >> 2)] != 2) continue;
-          if (dir == 0) chroma_segment(C.at(x / 2, y / 2), 1, C.stride, 2, tcc);
-          else chroma_segment(C.at(x / 2, y / 2), C.stride, 1, 2, tcc);
-        }
+      for (const auto& [x, y] : chroma_edges) {
+        if (dir == 0) chroma_segment(C.at(x / 2, y / 2), 1, C.stride, 2, tcc);
+        else chroma_segment(C.at(x / 2, y / 2), C.stride, 1, 2, tcc);
+      }
     }
   }
 }
