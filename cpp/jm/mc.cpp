@@ -22,7 +22,7 @@ namespace {
 #if defined(JM_HPEL_AVX2)
 // Sixteen samples per step of the half-sample filters (same arithmetic as the SSE2 loops in
 // build_hpel), compiled for AVX2 and used only where the CPU has it.
-const bool kHpelAvx2 = __builtin_cpu_supports("avx2");
+const bool kHpelAvx2 = use_avx2();  // honours MVCLASS_NO_AVX2 like every other kernel
 
 __attribute__((target("avx2"))) inline __m256i widen16(const uint8_t* p) {
   return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
