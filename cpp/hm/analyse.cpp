@@ -388,6 +388,15 @@ struct Analyser {
     return lambda * Cabac::bin_cost(ctx.s[CTX_SPLIT_CU + inc], split);
   }
 
+  // SATD of intra mode m's luma prediction of the block at (x, y) plus sqrt(lambda) * its
+  // estimated mode bits (2 as one of the MPMs cand, else 6).
+  double intra_mode_cost(const IntraRefs& refs, int m, const int cand[3], const BlockSatd& sd, int x, int y,
+                         uint8_t* pred) {
+    intra_pred_mode(refs, m, pred, 32);
+    const bool mpm = m == cand[0] || m == cand[1] || m == cand[2];
+    return sd(f.src.y.at(x, y), f.src.y.stride, pred, 32) + sqrt_lambda * (mpm ? 2.0 : 6.0);
+  }
+
   // Luma intra mode search on SATD, then full RD on the best few.
   void intra_candidates(int x0, int y0, int log2, Cand& best, double& bestJ, int depth) {
     const int tlog2 = std::min(log2, s.max_tb_log2), tn = 1 << tlog2;
@@ -399,10 +408,7 @@ struct Analyser {
     intra_refs(f, 0, x0, y0, tlog2, refs);
     const BlockSatd sd(tn, tn);
     auto eval = [&](int m) {
-      if (cost[m] < 1e299) return;
-      intra_pred_mode(refs, m, pred, 32);
-      const bool mpm = m == cand[0] || m == cand[1] || m == cand[2];
-      cost[m] = sd(f.src.y.at(x0, y0), f.src.y.stride, pred, 32) + sqrt_lambda * (mpm ? 2.0 : 6.0);
+      if (cost[m] >= 1e299) cost[m] = intra_mode_cost(refs, m, cand, sd, x0, y0, pred);
     };
     for (int m = 0; m < 35; ++m) cost[m] = 1e300;
     // planar, DC and the MPMs first: in P pictures, where none comes near the inter prediction,
@@ -441,15 +447,12 @@ struct Analyser {
         double cm[35];
         for (int m = 0; m < 35; ++m) cm[m] = 1e300;
         auto eval4 = [&](int m) {
-          if (cm[m] < 1e299) return;
-          intra_pred_mode(refs, m, pred, 32);
-          const bool mpm = m == cand[0] || m == cand[1] || m == cand[2];
-          cm[m] = sd4(f.src.y.at(tx, ty), f.src.y.stride, pred, 32) + sqrt_lambda * (mpm ? 2.0 : 6.0);
+          if (cm[m] >= 1e299) cm[m] = intra_mode_cost(refs, m, cand, sd4, tx, ty, pred);
         };
         for (int k = 0; k < 3; ++k) eval4(cand[k]);
         coarse_to_fine(cm, eval4);
-        int bm = 0;
-        for (int m = 1; m < 35; ++m) if (cm[m] < cm[bm]) bm = m;
+        int bm;
+        stable_smallest(cm, 35, 1, &bm);
         c.nxn[i] = static_cast<uint8_t>(bm);
         ++state_;
         for (int y = ty; y < ty + 4; y += 4)  // later PUs' MPMs and references see this one

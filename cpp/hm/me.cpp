@@ -90,17 +90,17 @@ MeResult motion_search(const MeInput& in) {
   try_int((in.mvp[1].x + 2) >> 2, (in.mvp[1].y + 2) >> 2);
   try_int(0, 0);
   for (int i = 0; i < in.n_extra; ++i) try_int((in.extra[i].x + 2) >> 2, (in.extra[i].y + 2) >> 2);
-  // shrinking diamond pattern around the best start (a square one: same rate on Boxing, QP 30, for
-  // 0.6% more instructions)
-  for (int step = std::min(8, std::max(1, r / 2)); in.wide && step >= 2; step >>= 1) {
+  // the four points step away from the best so far; whether the best moved
+  auto diamond = [&](int step) {
     const int sx = bx, sy = by;
     try_int(sx - step, sy); try_int(sx + step, sy); try_int(sx, sy - step); try_int(sx, sy + step);
-  }
-  for (int it = 0; it < 2 * r; ++it) {  // small diamond until it stops moving
-    const int sx = bx, sy = by;
-    try_int(sx - 1, sy); try_int(sx + 1, sy); try_int(sx, sy - 1); try_int(sx, sy + 1);
-    if (bx == sx && by == sy) break;
-  }
+    return bx != sx || by != sy;
+  };
+  // shrinking diamond pattern around the best start (a square one: same rate on Boxing, QP 30, for
+  // 0.6% more instructions)
+  for (int step = std::min(8, std::max(1, r / 2)); in.wide && step >= 2; step >>= 1) diamond(step);
+  for (int it = 0; it < 2 * r; ++it)  // small diamond until it stops moving
+    if (!diamond(1)) break;
   // fractional refinement with SATD of the interpolated block
   uint8_t pred[64 * 64];
   Mv bm{int16_t(bx * 4), int16_t(by * 4)};

@@ -26,6 +26,8 @@ namespace hevc {
 namespace {
 
 constexpr int kEo[4][2][2] = {{{-1, 0}, {1, 0}}, {{0, -1}, {0, 1}}, {{-1, -1}, {1, 1}}, {{1, -1}, {-1, 1}}};
+// Offset of edge class k's neighbour a (i = 0) or b (i = 1) from a sample, in a plane of stride.
+inline int eo_offset(int k, int i, int stride) { return kEo[k][i][1] * stride + kEo[k][i][0]; }
 
 struct Stats {
   int64_t eo_sum[4][5], eo_cnt[4][5];
@@ -145,8 +147,10 @@ void gather_cols(const Plane& dbk, const Plane& src, int x0, int y0, int w, int 
     if (st.band_cnt[b]) st.band_used |= 1u << b;
   }
   if (!with_eo) return;
-  const int off[4][2] = {{-1, 1}, {-ds, ds}, {-ds - 1, ds + 1}, {-ds + 1, ds - 1}};
-  for (int k = 0; k < 4; ++k) gather_eo(dbk, src, x0, y0, w, h, k, off[k], st);
+  for (int k = 0; k < 4; ++k) {
+    const int off[2] = {eo_offset(k, 0, ds), eo_offset(k, 1, ds)};
+    gather_eo(dbk, src, x0, y0, w, h, k, off, st);
+  }
 }
 
 #if defined(MVC_SAO_AVX2)
@@ -207,7 +211,7 @@ MVC_AVX2_FN inline __m128i load_rows8(const uint8_t* p, int stride) {  // 8 samp
 
 // Edge class K's statistics of a CTB (w a multiple of 16) from the errors diff stored by
 // gather_avx2: sgn(c - a) + sgn(c - b) summed as it is computed, column group by column group,
-// rows and columns the class leaves unmodified excluded by row range and lane masks. As in HM the
+// rows and columns the class leaves unmodified excluded by row range and lane masks. The
 // sign towards b, D = sgn(c - b), is kept: it is -sgn(c' - a') of the sample c' whose neighbour a'
 // is c. That sample is the next one of the row for the horizontal class (one lane on: the group
 // before gives lane 0), the one below for the vertical class, and the one below and right (left)
@@ -220,7 +224,7 @@ MVC_AVX2_FN void eo_stats_avx2(const Plane& dbk, int x0, int y0, int w, int h, c
   const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80)), all = _mm_set1_epi8(-1);
   auto load = [&](const uint8_t* q) { return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), bias); };
   const int g = w / 16, rows_per_run = 128 / g, ds = dbk.stride;
-  const int oa = kEo[K][0][1] * ds + kEo[K][0][0], ob = kEo[K][1][1] * ds + kEo[K][1][0];
+  const int oa = eo_offset(K, 0, ds), ob = eo_offset(K, 1, ds);
   // 8.7.3: both neighbours inside the picture
   const int ya = K && y0 == 0 ? 1 : y0, yb = K && y0 + h == dbk.height ? y0 + h - 1 : y0 + h;
   __m128i cols[4] = {all, all, all, all};
@@ -502,7 +506,7 @@ void apply_ctb(const Plane& dbk, Plane& out, int x0, int y0, int w, int h, const
   const int k = p.eo_class[comp];
   const int offs[5] = {0, p.offset[comp][0], p.offset[comp][1], p.offset[comp][2], p.offset[comp][3]};
   const int ds = dbk.stride;
-  const int oa = kEo[k][0][1] * ds + kEo[k][0][0], ob = kEo[k][1][1] * ds + kEo[k][1][0];
+  const int oa = eo_offset(k, 0, ds), ob = eo_offset(k, 1, ds);
 #if defined(MVC_SAO_AVX2)
   const int by_sign_sum[5] = {offs[1], offs[2], 0, offs[3], offs[4]};  // edgeIdx order (eo_cat)
   const OffsetTables et = offset_tables(by_sign_sum, 5);
