@@ -23,6 +23,8 @@ struct Cand {
   uint8_t merge[2] = {0, 0}, merge_idx[2] = {0, 0}, mvp_idx[2] = {0, 0};
   bool residual = true;
   bool tu_split = false;  // inter: residual quadtree split once below the CU (max_transform_hierarchy_depth_inter 1)
+  // a skip: merge motion without residual (coded as cu_skip_flag where the CU is 2Nx2N)
+  bool skip() const { return pred == MODE_INTER && merge[0] && !residual; }
 };
 
 // P pictures: intra is searched past planar, DC and the MPMs only where one of them comes within
@@ -499,18 +501,16 @@ struct Analyser {
       double skip_j = 0;
       for (int res = 0; res < 2; ++res) {
         if (k > 0 && res) break;
-        const bool skip_best = best.pred == MODE_INTER && best.merge[0] && !best.residual;
-        if (res && skip_best && mcost[order[k]] < skip_satd * n * n) return;
+        if (res && best.skip() && mcost[order[k]] < skip_satd * n * n) return;
         c.residual = res;
         const double j = apply(c, x0, y0, log2, depth, res ? &skip_j : nullptr);
         skip_j = j;
         if (keep_if_better(j, c, best, bestJ, depth, x0, y0, log2)) best_rc = f.b(x0, y0).root_cbf;
         // the residual dropped and the skip was best: the CU holds that skip again, as saved
-        else if (res && !f.b(x0, y0).root_cbf && best.pred == MODE_INTER && best.merge[0] && !best.residual &&
-                 best.merge_idx[0] == c.merge_idx[0])
+        else if (res && !f.b(x0, y0).root_cbf && best.skip() && best.merge_idx[0] == c.merge_idx[0])
           saved_at_[depth] = state_;
         // early skip: the best merge candidate's residual does not pay for itself, so the CU is a skip
-        if (res && !f.b(x0, y0).root_cbf && best.pred == MODE_INTER && best.merge[0] && !best.residual) return;
+        if (res && !f.b(x0, y0).root_cbf && best.skip()) return;
       }
     }
     // AMVP 2Nx2N
@@ -689,12 +689,11 @@ struct Analyser {
     Cand best;
     if (inside) {
       if (f.is_p) inter_candidates(x0, y0, log2, best, jns, depth);
-      bool skip_best = f.is_p && best.pred == MODE_INTER && best.merge[0] && !best.residual;
-      // intra is tried in P pictures only where the best inter candidate still needs a residual
+      // P pictures: intra is not tried where the best inter candidate (a skip included) codes no residual
       const bool inter_without_residual = f.is_p && best.pred == MODE_INTER && !best.residual;
-      if (!f.is_p || (!skip_best && !inter_without_residual)) intra_candidates(x0, y0, log2, best, jns, depth);
+      if (!inter_without_residual) intra_candidates(x0, y0, log2, best, jns, depth);
       jns += split_flag_cost(x0, y0, log2, depth, 0);
-      skip_best = best.pred != MODE_INTRA && best.merge[0] && !best.residual;
+      const bool skip_best = best.skip();
       // early CU termination: motion alone predicts the CU (no residual coded), smaller CUs rarely pay
       const bool no_residual = best.pred != MODE_INTRA && (!best.residual || !inter_rc_);
       const bool light = f.is_p && best.pred != MODE_INTRA && snap_[depth].res_bits < kSplitBits;
