@@ -485,7 +485,7 @@ struct Analyser {
       for (int k = 0; k < i; ++k) dup |= mc[k] == mc[i];
       if (dup) continue;
       int st;
-      const uint8_t* p = predict_luma(*f.refs[mc[i].ref], x0, y0, n, n, mc[i].mv, pred, st);
+      const uint8_t* p = predict_luma_est(*f.refs[mc[i].ref], x0, y0, n, n, mc[i].mv, pred, st);
       mcost[i] = sd(f.src.y.at(x0, y0), f.src.y.stride, p, st) + sqrt_lambda * (i + 1);
     }
     stable_smallest(mcost, 5, 5, order);
@@ -637,7 +637,7 @@ struct Analyser {
       for (int k = 0; k < i; ++k) dup |= mc[k] == mc[i];
       if (dup) continue;
       int st;
-      const uint8_t* p = predict_luma(*f.refs[mc[i].ref], g.xPb, g.yPb, g.w, g.h, mc[i].mv, pred, st);
+      const uint8_t* p = predict_luma_est(*f.refs[mc[i].ref], g.xPb, g.yPb, g.w, g.h, mc[i].mv, pred, st);
       const double c = sd(f.src.y.at(g.xPb, g.yPb), f.src.y.stride, p, st) + sqrt_lambda * (i + 2);
       if (c < best.cost) {
         best = PuChoice{};

@@ -66,13 +66,18 @@ int chroma_qp(int qpy);  // Table 8-10 for ChromaArrayType 1
 // Reference picture kept in the DPB: final (loop-filtered) samples and its motion field for TMVP.
 struct RefPic {
   Picture rec;
-  Plane sub[16];               // luma at each quarter-sample phase (fy * 4 + fx), exact 8-tap output
+  // Luma at the half-sample phases (index fy * 4 + fx: 2, 8 and 10), exact 8-tap output. The
+  // quarter phases are interpolated per block where exact samples are needed (12 more planes of
+  // 3 MB each at 1080p cost more in memory traffic than they save) and estimated otherwise.
+  Plane sub[16];
   int sub_margin = 0;          // sub planes are valid this far outside the picture
   bool has_sub = false;        // not built for very large pictures (memory), MC interpolates then
-  // Luma prediction of a block: a pointer into the phase plane, or nullptr when out of range.
+  // Luma prediction of a block: a pointer into the integer or half-phase plane, or nullptr for a
+  // quarter phase or out of range.
   const uint8_t* qpel(int x, int y, int w, int h, Mv mv, int& stride) const {
     const int xi = x + (mv.x >> 2), yi = y + (mv.y >> 2), ph = (mv.y & 3) * 4 + (mv.x & 3);
-    if (!has_sub || xi < -sub_margin || yi < -sub_margin || xi + w > rec.y.width + sub_margin || yi + h > rec.y.height + sub_margin)
+    if ((ph & 5) || !has_sub || xi < -sub_margin || yi < -sub_margin || xi + w > rec.y.width + sub_margin ||
+        yi + h > rec.y.height + sub_margin)
       return nullptr;
     const Plane& p = ph ? sub[ph] : rec.y;
     stride = p.stride;
@@ -218,14 +223,24 @@ void intra_pred_mode(const IntraRefs& r, int mode, uint8_t* dst, int ds);
 // Uni-prediction of a w x h block at luma (x, y) with quarter-pel mv (8.5.3.3.3), all planes.
 void mc_luma(const Plane& ref, int x, int y, int w, int h, Mv mv, uint8_t* dst, int ds);
 void mc_chroma(const Plane& ref, int xc, int yc, int w, int h, Mv mv, uint8_t* dst, int ds);
-void build_subpel_planes(const Plane& ref, Plane* sub, int margin);
-// Luma prediction from the phase planes (or interpolated into buf, stride 64, when out of range);
-// inline: the analyser asks for thousands per picture and nearly all are plane pointers.
+constexpr int kHalfPhases[3] = {2, 8, 10};  // (fx, fy) = (2, 0), (0, 2), (2, 2)
+void build_subpel_planes(const Plane& ref, Plane* sub, int margin);  // the kHalfPhases planes of RefPic::sub
+// Luma prediction from the half-phase planes (or interpolated into buf, stride 64, for a quarter
+// phase or out of range); inline: the analyser asks for thousands per picture.
 inline const uint8_t* predict_luma(const RefPic& r, int x, int y, int w, int h, Mv mv, uint8_t* buf, int& stride) {
   if (const uint8_t* p = r.qpel(x, y, w, h, mv, stride)) return p;
   mc_luma(r.rec.y, x, y, w, h, mv, buf, 64);
   stride = 64;
   return buf;
+}
+const uint8_t* predict_luma_quarter_est(const RefPic& r, int x, int y, int w, int h, Mv mv, uint8_t* buf, int& stride);
+// The luma prediction the decisions compare (motion search, merge ranking): exact at integer and
+// half phases; a quarter phase is estimated as the rounded average of its two nearest integer or
+// half samples (H.264's rule), two plane reads instead of an 8-tap pass. Boxing, QP 30: +0.2% rate,
+// -0.02 dB against exact quarter samples. Coded predictions always use predict_luma.
+inline const uint8_t* predict_luma_est(const RefPic& r, int x, int y, int w, int h, Mv mv, uint8_t* buf, int& stride) {
+  if (!(mv.x & 1) && !(mv.y & 1)) return predict_luma(r, x, y, w, h, mv, buf, stride);
+  return predict_luma_quarter_est(r, x, y, w, h, mv, buf, stride);
 }
 
 // ---------------------------------------------------------------- mvpred.cpp

@@ -28,6 +28,209 @@ constexpr int kLuma[4][8] = {{0, 0, 0, 64, 0, 0, 0, 0},
 constexpr int kChroma[8][4] = {{0, 64, 0, 0},     {-2, 58, 10, -2}, {-4, 54, 16, -2}, {-6, 46, 28, -4},
                                {-4, 36, 36, -4},  {-4, 28, 46, -6}, {-2, 16, 54, -4}, {-2, 10, 58, -2}};
 
+#if defined(MVC_MC_AVX2)
+#define MVC_AVX2_FN __attribute__((target("avx2")))
+const bool kMcAvx2 = use_avx2();
+
+// build_subpel_planes' horizontal 8-tap pass, 16 samples per step, for x < w16: sample pairs
+// times tap pairs with pmaddubsw (every partial sum of the HEVC luma taps fits in 16 bits, so the
+// result equals the 16-bit sums of the SSE2 loop exactly).
+MVC_AVX2_FN void subpel_h_avx2(const uint8_t* r, int16_t* d, int w16, const int* cx) {
+  __m256i tap[4], shuf[4];
+  for (int k = 0; k < 4; ++k) {
+    tap[k] = _mm256_set1_epi16(static_cast<int16_t>((cx[2 * k + 1] << 8) | (cx[2 * k] & 0xff)));
+    alignas(32) int8_t idx[32];
+    for (int i = 0; i < 16; ++i) idx[i] = idx[16 + i] = static_cast<int8_t>(2 * k + (i >> 1) + (i & 1));
+    shuf[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
+  }
+  for (int x = 0; x < w16; x += 16) {
+    // lane 0: samples x .. x + 15 (outputs x .. x + 7), lane 1: x + 8 .. x + 23 (outputs x + 8 .. x + 15)
+    const __m256i v = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x + 8)), 1);
+    __m256i acc = _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, shuf[0]), tap[0]);
+    for (int k = 1; k < 4; ++k) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, shuf[k]), tap[k]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + x), acc);
+  }
+}
+MVC_AVX2_FN inline void store_u8x16(uint8_t* o, __m256i v16) {
+  const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi16(v16, v16), 0x08);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm256_castsi256_si128(p));
+}
+// Rounded average of two 16-wide blocks, two rows per step (stride 64 out).
+MVC_AVX2_FN void avg16_avx2(const uint8_t* a, int sa, const uint8_t* b, int sb, uint8_t* d, int h) {
+  for (int j = 0; j < h; j += 2, a += 2 * sa, b += 2 * sb, d += 128) {
+    const __m256i va = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
+                                               _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + sa)), 1);
+    const __m256i vb = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b))),
+                                               _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + sb)), 1);
+    const __m256i v = _mm256_avg_epu8(va, vb);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm256_castsi256_si128(v));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 64), _mm256_extracti128_si256(v, 1));
+  }
+}
+MVC_AVX2_FN void subpel_hout_avx2(const int16_t* m, uint8_t* o, int w16) {
+  for (int x = 0; x < w16; x += 16)
+    store_u8x16(o + x, _mm256_srai_epi16(_mm256_add_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + x)), _mm256_set1_epi16(32)), 6));
+}
+// Vertical 8-tap filters of the phases fy = 1..3 over sample rows[0..7] (fx = 0) into out[fy - 1]
+// (null: phase not wanted): row pairs interleaved as bytes through pmaddubsw, the sums exact in 16
+// bits as in subpel_h_avx2.
+MVC_AVX2_FN void subpel_v_u8_avx2(const uint8_t* const* rows, uint8_t* const* out, int w16) {
+  __m256i tap[3][4];
+  for (int f = 0; f < 3; ++f)
+    for (int k = 0; k < 4; ++k) {
+      const int* cy = kLuma[f + 1];
+      tap[f][k] = _mm256_set1_epi16(static_cast<int16_t>((cy[2 * k + 1] << 8) | (cy[2 * k] & 0xff)));
+    }
+  const __m256i r32 = _mm256_set1_epi16(32);
+  for (int x = 0; x < w16; x += 16) {
+    __m256i pk[4];  // lane 0: pairs of samples x .. x + 7, lane 1: x + 8 .. x + 15
+    for (int k = 0; k < 4; ++k) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * k] + x));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * k + 1] + x));
+      pk[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, b)), _mm_unpackhi_epi8(a, b), 1);
+    }
+    for (int f = 0; f < 3; ++f) {
+      if (!out[f]) continue;
+      __m256i acc = _mm256_maddubs_epi16(pk[0], tap[f][0]);
+      for (int k = 1; k < 4; ++k) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(pk[k], tap[f][k]));
+      store_u8x16(out[f] + x, _mm256_srai_epi16(_mm256_add_epi16(acc, r32), 6));
+    }
+  }
+}
+
+// Vertical 8-tap filters of the phases fy = 1..3 over the 16-bit intermediate rows[0..7] of a
+// horizontal phase into out[fy - 1] (null: not wanted); the row pairs are unpacked once for all.
+MVC_AVX2_FN void subpel_v_avx2(const int16_t* const* rows, uint8_t* const* out, int w16) {
+  __m256i cp[3][4];
+  for (int f = 0; f < 3; ++f)
+    for (int k = 0; k < 4; ++k) {
+      const int* cy = kLuma[f + 1];
+      cp[f][k] = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
+    }
+  const __m256i r32 = _mm256_set1_epi32(32);
+  for (int x = 0; x < w16; x += 16) {
+    __m256i plo[4], phi[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m256i ra = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[2 * k] + x));
+      const __m256i rb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[2 * k + 1] + x));
+      plo[k] = _mm256_unpacklo_epi16(ra, rb);
+      phi[k] = _mm256_unpackhi_epi16(ra, rb);
+    }
+    for (int f = 0; f < 3; ++f) {
+      if (!out[f]) continue;
+      __m256i lo = _mm256_madd_epi16(plo[0], cp[f][0]), hi = _mm256_madd_epi16(phi[0], cp[f][0]);
+      for (int k = 1; k < 4; ++k) {
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(plo[k], cp[f][k]));
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(phi[k], cp[f][k]));
+      }
+      lo = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(lo, 6), r32), 6);
+      hi = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(hi, 6), r32), 6);
+      store_u8x16(out[f] + x, _mm256_packs_epi32(lo, hi));  // per-lane unpack/pack keeps the sample order
+    }
+  }
+}
+
+// Per-block luma interpolation (interp()'s arithmetic) for widths that are multiples of 8: the
+// horizontal pass as in subpel_h_avx2, the vertical ones with the tap pairs of subpel_v_avx2 and
+// subpel_v_u8_avx2; 16 samples per step, an 8-wide tail on 128-bit halves.
+struct LumaTaps {
+  __m256i hp[4], shuf[4];  // horizontal: byte tap pairs and the sample-pair shuffles
+  __m256i vb[4], vw[4];    // vertical: byte tap pairs (on samples), word tap pairs (on 16-bit sums)
+};
+MVC_AVX2_FN void luma_taps(int fx, int fy, LumaTaps& t) {
+  const int* cx = kLuma[fx];
+  const int* cy = kLuma[fy];
+  for (int k = 0; k < 4; ++k) {
+    t.hp[k] = _mm256_set1_epi16(static_cast<int16_t>((cx[2 * k + 1] << 8) | (cx[2 * k] & 0xff)));
+    alignas(32) int8_t idx[32];
+    for (int i = 0; i < 16; ++i) idx[i] = idx[16 + i] = static_cast<int8_t>(2 * k + (i >> 1) + (i & 1));
+    t.shuf[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
+    t.vb[k] = _mm256_set1_epi16(static_cast<int16_t>((cy[2 * k + 1] << 8) | (cy[2 * k] & 0xff)));
+    t.vw[k] = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
+  }
+}
+// horizontal sums of outputs x .. x + 15 (r: sample x - 3), or of x .. x + 7 in the low lane
+MVC_AVX2_FN inline __m256i luma_h16(const LumaTaps& t, const uint8_t* r) {
+  const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r))),
+                                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 8)), 1);
+  __m256i acc = _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, t.shuf[0]), t.hp[0]);
+  for (int k = 1; k < 4; ++k) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, t.shuf[k]), t.hp[k]));
+  return acc;
+}
+MVC_AVX2_FN inline __m128i luma_h8(const LumaTaps& t, const uint8_t* r) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r));
+  __m128i acc = _mm_maddubs_epi16(_mm_shuffle_epi8(v, _mm256_castsi256_si128(t.shuf[0])), _mm256_castsi256_si128(t.hp[0]));
+  for (int k = 1; k < 4; ++k)
+    acc = _mm_add_epi16(acc, _mm_maddubs_epi16(_mm_shuffle_epi8(v, _mm256_castsi256_si128(t.shuf[k])), _mm256_castsi256_si128(t.hp[k])));
+  return acc;
+}
+MVC_AVX2_FN void interp_luma_avx2(const uint8_t* o, int st, int fx, int fy, int w, int h, uint8_t* dst, int ds) {
+  LumaTaps t;
+  luma_taps(fx, fy, t);
+  const __m256i r32w = _mm256_set1_epi16(32), r32d = _mm256_set1_epi32(32);
+  const int w16 = w & ~15;
+  if (!fy) {  // horizontal only
+    for (int y = 0; y < h; ++y) {
+      const uint8_t* r = o + y * st - 3;
+      uint8_t* d = dst + y * ds;
+      for (int x = 0; x < w16; x += 16) store_u8x16(d + x, _mm256_srai_epi16(_mm256_add_epi16(luma_h16(t, r + x), r32w), 6));
+      if (w16 < w) {
+        const __m128i v = _mm_srai_epi16(_mm_add_epi16(luma_h8(t, r + w16), _mm256_castsi256_si128(r32w)), 6);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(d + w16), _mm_packus_epi16(v, v));
+      }
+    }
+    return;
+  }
+  if (!fx) {  // vertical only, on the samples: row pairs interleaved as bytes
+    for (int y = 0; y < h; ++y) {
+      uint8_t* d = dst + y * ds;
+      for (int x = 0; x < w; x += 16) {
+        __m256i acc = _mm256_setzero_si256();
+        for (int k = 0; k < 4; ++k) {
+          const uint8_t* ra = o + (y + 2 * k - 3) * st + x;
+          const __m128i a = x + 16 <= w ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(ra)) : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ra));
+          const __m128i b = x + 16 <= w ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(ra + st)) : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ra + st));
+          const __m256i pk = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, b)), _mm_unpackhi_epi8(a, b), 1);
+          acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(pk, t.vb[k]));
+        }
+        const __m256i v = _mm256_srai_epi16(_mm256_add_epi16(acc, r32w), 6);
+        if (x + 16 <= w) store_u8x16(d + x, v);
+        else _mm_storel_epi64(reinterpret_cast<__m128i*>(d + x), _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_castsi256_si128(v)));
+      }
+    }
+    return;
+  }
+  alignas(32) int16_t mid[(64 + 7) * 64];
+  for (int y = 0; y < h + 7; ++y) {  // rows -3 .. h + 3
+    const uint8_t* r = o + (y - 3) * st - 3;
+    int16_t* m = mid + y * w;
+    for (int x = 0; x < w16; x += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(m + x), luma_h16(t, r + x));
+    if (w16 < w) _mm_storeu_si128(reinterpret_cast<__m128i*>(m + w16), luma_h8(t, r + w16));
+  }
+  for (int y = 0; y < h; ++y) {
+    uint8_t* d = dst + y * ds;
+    for (int x = 0; x < w; x += 16) {
+      const bool full = x + 16 <= w;
+      __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+      for (int k = 0; k < 4; ++k) {
+        const int16_t* pa = mid + (y + 2 * k) * w + x;
+        const __m256i ra = full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pa)) : _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pa)));
+        const __m256i rb = full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pa + w)) : _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pa + w)));
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(ra, rb), t.vw[k]));
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(ra, rb), t.vw[k]));
+      }
+      lo = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(lo, 6), r32d), 6);
+      hi = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(hi, 6), r32d), 6);
+      const __m256i v = _mm256_packs_epi32(lo, hi);  // per lane: outputs x .. x + 7 | x + 8 .. x + 15
+      if (full) store_u8x16(d + x, v);
+      else _mm_storel_epi64(reinterpret_cast<__m128i*>(d + x), _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_castsi256_si128(v)));
+    }
+  }
+}
+#endif
+
 // Returns a pointer to the top-left of a (w+taps-1) x (h+taps-1) window starting at (x0, y0),
 // gathering with coordinate clamping (8.5.3.3.3.1 xInt clipping) when it leaves the padded plane.
 const uint8_t* window(const Plane& p, int x0, int y0, int ww, int wh, uint8_t* tmp, int& stride) {
@@ -141,6 +344,9 @@ void interp(const Plane& ref, int xi, int yi, int fx, int fy, const int* cx, con
     for (int y = 0; y < h; ++y) std::copy_n(o + y * st, w, dst + y * ds);  // (v << 6 + 32) >> 6
     return;
   }
+#if defined(MVC_MC_AVX2)
+  if (TAPS == 8 && kMcAvx2 && (w & 7) == 0) return interp_luma_avx2(o, st, fx, fy, w, h, dst, ds);
+#endif
 #if defined(__SSE2__)
   if (w == 4) return interp_sse2<TAPS, true>(o, st, fx, fy, cx, cy, w, h, dst, ds);
   if ((w & 7) == 0) return interp_sse2<TAPS, false>(o, st, fx, fy, cx, cy, w, h, dst, ds);
@@ -204,108 +410,17 @@ void mc_chroma(const Plane& ref, int xc, int yc, int w, int h, Mv mv, uint8_t* d
   interp<4>(ref, xc + (mv.x >> 3), yc + (mv.y >> 3), fx, fy, kChroma[fx], kChroma[fy], w, h, dst, ds);
 }
 
-#if defined(MVC_MC_AVX2)
-#define MVC_AVX2_FN __attribute__((target("avx2")))
-namespace {
-const bool kMcAvx2 = use_avx2();
 
-// build_subpel_planes' horizontal 8-tap pass, 16 samples per step, for x < w16: sample pairs
-// times tap pairs with pmaddubsw (every partial sum of the HEVC luma taps fits in 16 bits, so the
-// result equals the 16-bit sums of the SSE2 loop exactly).
-MVC_AVX2_FN void subpel_h_avx2(const uint8_t* r, int16_t* d, int w16, const int* cx) {
-  __m256i tap[4], shuf[4];
-  for (int k = 0; k < 4; ++k) {
-    tap[k] = _mm256_set1_epi16(static_cast<int16_t>((cx[2 * k + 1] << 8) | (cx[2 * k] & 0xff)));
-    alignas(32) int8_t idx[32];
-    for (int i = 0; i < 16; ++i) idx[i] = idx[16 + i] = static_cast<int8_t>(2 * k + (i >> 1) + (i & 1));
-    shuf[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
-  }
-  for (int x = 0; x < w16; x += 16) {
-    // lane 0: samples x .. x + 15 (outputs x .. x + 7), lane 1: x + 8 .. x + 23 (outputs x + 8 .. x + 15)
-    const __m256i v = _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x))),
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x + 8)), 1);
-    __m256i acc = _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, shuf[0]), tap[0]);
-    for (int k = 1; k < 4; ++k) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, shuf[k]), tap[k]));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + x), acc);
-  }
-}
-MVC_AVX2_FN inline void store_u8x16(uint8_t* o, __m256i v16) {
-  const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi16(v16, v16), 0x08);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm256_castsi256_si128(p));
-}
-MVC_AVX2_FN void subpel_hout_avx2(const int16_t* m, uint8_t* o, int w16) {
-  for (int x = 0; x < w16; x += 16)
-    store_u8x16(o + x, _mm256_srai_epi16(_mm256_add_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + x)), _mm256_set1_epi16(32)), 6));
-}
-// Vertical 8-tap filters of the three phases fy = 1..3 over sample rows[0..7] (fx = 0) into
-// out[fy - 1]: row pairs interleaved as bytes through pmaddubsw, the sums exact in 16 bits as in
-// subpel_h_avx2.
-MVC_AVX2_FN void subpel_v_u8_avx2(const uint8_t* const* rows, uint8_t* const* out, int w16) {
-  __m256i tap[3][4];
-  for (int f = 0; f < 3; ++f)
-    for (int k = 0; k < 4; ++k) {
-      const int* cy = kLuma[f + 1];
-      tap[f][k] = _mm256_set1_epi16(static_cast<int16_t>((cy[2 * k + 1] << 8) | (cy[2 * k] & 0xff)));
-    }
-  const __m256i r32 = _mm256_set1_epi16(32);
-  for (int x = 0; x < w16; x += 16) {
-    __m256i pk[4];  // lane 0: pairs of samples x .. x + 7, lane 1: x + 8 .. x + 15
-    for (int k = 0; k < 4; ++k) {
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * k] + x));
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * k + 1] + x));
-      pk[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, b)), _mm_unpackhi_epi8(a, b), 1);
-    }
-    for (int f = 0; f < 3; ++f) {
-      __m256i acc = _mm256_maddubs_epi16(pk[0], tap[f][0]);
-      for (int k = 1; k < 4; ++k) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(pk[k], tap[f][k]));
-      store_u8x16(out[f] + x, _mm256_srai_epi16(_mm256_add_epi16(acc, r32), 6));
-    }
-  }
-}
-
-// Vertical 8-tap filters of the three phases fy = 1..3 over the 16-bit intermediate rows[0..7]
-// of a horizontal phase into out[fy - 1]; the row pairs are unpacked once for all three.
-MVC_AVX2_FN void subpel_v_avx2(const int16_t* const* rows, uint8_t* const* out, int w16) {
-  __m256i cp[3][4];
-  for (int f = 0; f < 3; ++f)
-    for (int k = 0; k < 4; ++k) {
-      const int* cy = kLuma[f + 1];
-      cp[f][k] = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
-    }
-  const __m256i r32 = _mm256_set1_epi32(32);
-  for (int x = 0; x < w16; x += 16) {
-    __m256i plo[4], phi[4];
-    for (int k = 0; k < 4; ++k) {
-      const __m256i ra = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[2 * k] + x));
-      const __m256i rb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[2 * k + 1] + x));
-      plo[k] = _mm256_unpacklo_epi16(ra, rb);
-      phi[k] = _mm256_unpackhi_epi16(ra, rb);
-    }
-    for (int f = 0; f < 3; ++f) {
-      __m256i lo = _mm256_madd_epi16(plo[0], cp[f][0]), hi = _mm256_madd_epi16(phi[0], cp[f][0]);
-      for (int k = 1; k < 4; ++k) {
-        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(plo[k], cp[f][k]));
-        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(phi[k], cp[f][k]));
-      }
-      lo = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(lo, 6), r32), 6);
-      hi = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(hi, 6), r32), 6);
-      store_u8x16(out[f] + x, _mm256_packs_epi32(lo, hi));  // per-lane unpack/pack keeps the sample order
-    }
-  }
-}
-}  // namespace
-#endif
-
-// Each horizontal phase is filtered once into a 16-bit plane shared by its four vertical phases
-// (the same arithmetic as interp(), so the planes equal per-block interpolation exactly).
+// The half-sample phases (2, 8 and 10; see RefPic::sub): the horizontal half phase is filtered once
+// into a 16-bit plane that its vertical half phase then reads (the same arithmetic as interp(), so
+// the planes equal per-block interpolation exactly).
 void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
   const int x0 = -margin, y0 = -margin, w = ref.width + 2 * margin, h = ref.height + 2 * margin;
-  for (int ph = 1; ph < 16; ++ph)  // reused planes keep their buffers: every sample read is rewritten below
+  for (int ph : kHalfPhases)  // reused planes keep their buffers: every sample read is rewritten below
     if (sub[ph].width != ref.width || sub[ph].height != ref.height || sub[ph].pad != ref.pad)
       sub[ph].alloc(ref.width, ref.height, ref.pad);
   if (margin + 4 > ref.pad) {  // too little padding for direct access: per-block path clamps
-    for (int ph = 1; ph < 16; ++ph) {
+    for (int ph : kHalfPhases) {
       const int fx = ph & 3, fy = ph >> 2;
       for (int y = y0; y < y0 + h; y += 64)
         for (int x = x0; x < x0 + w; x += 64)
@@ -329,7 +444,7 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
   // every intermediate sample read below is written first: no need to zero the buffer
   std::unique_ptr<int16_t[]> mid_buf(new int16_t[static_cast<size_t>(rows) * w + 8]);
   int16_t* const mid = mid_buf.get();
-  for (int fx = 0; fx < 4; ++fx) {
+  for (int fx = 0; fx < 4; fx += 2) {  // integer and half horizontal phase
     const int* cx = kLuma[fx];
     if (fx) {
       for (int y = 0; y < rows; ++y) {  // rows y0-3 .. y0+h+3
@@ -373,7 +488,7 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
 #if defined(MVC_MC_AVX2)
     if (w16)
       for (int y = 0; y < h; ++y) {
-        uint8_t* const out[3] = {sub[4 + fx].at(x0, y0 + y), sub[8 + fx].at(x0, y0 + y), sub[12 + fx].at(x0, y0 + y)};
+        uint8_t* const out[3] = {nullptr, sub[8 + fx].at(x0, y0 + y), nullptr};  // fy = 2 only
         if (fx) {
           const int16_t* rows[8];
           for (int k = 0; k < 8; ++k) rows[k] = mid + static_cast<size_t>(y + k) * w;
@@ -385,7 +500,7 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
         }
       }
 #endif
-    for (int fy = 1; fy < 4; ++fy) {
+    for (int fy = 2; fy < 4; fy += 2) {  // the vertical half phase
       const int* cy = kLuma[fy];
       Plane& op = sub[fy * 4 + fx];
 #if defined(__SSE2__)
@@ -429,6 +544,57 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
       }
     }
   }
+}
+
+const uint8_t* predict_luma_quarter_est(const RefPic& r, int x, int y, int w, int h, Mv mv, uint8_t* buf, int& stride) {
+  // the two neighbours on the half-sample grid: across the odd component(s); with both odd, the
+  // horizontal half sample in the nearer row and the vertical one in the nearer column
+  const int fx = mv.x & 3, fy = mv.y & 3, bx = mv.x - fx, by = mv.y - fy;
+  Mv a = mv, b = mv;
+  if ((fx & 1) && (fy & 1)) {
+    a = Mv{int16_t(bx + 2), int16_t(by + fy - 1 + (fy >> 1) * 2)};
+    b = Mv{int16_t(bx + fx - 1 + (fx >> 1) * 2), int16_t(by + 2)};
+  } else if (fx & 1) {
+    a.x = int16_t(mv.x - 1);
+    b.x = int16_t(mv.x + 1);
+  } else {
+    a.y = int16_t(mv.y - 1);
+    b.y = int16_t(mv.y + 1);
+  }
+  int sa, sb;
+  const uint8_t* pa = r.qpel(x, y, w, h, a, sa);
+  const uint8_t* pb = pa ? r.qpel(x, y, w, h, b, sb) : nullptr;
+  if (!pb) {  // beyond the planes' margin: the exact prediction (rare)
+    mc_luma(r.rec.y, x, y, w, h, mv, buf, 64);
+    stride = 64;
+    return buf;
+  }
+  stride = 64;
+#if defined(MVC_MC_AVX2)
+  if (w == 16 && kMcAvx2) {
+    avg16_avx2(pa, sa, pb, sb, buf, h);
+    return buf;
+  }
+#endif
+  for (int j = 0; j < h; ++j, pa += sa, pb += sb) {
+    uint8_t* d = buf + j * 64;
+#if defined(__SSE2__)
+    if (w == 4) {  // 4x8 / 8x4 halves of an 8x8 CU
+      uint32_t va, vb;
+      std::memcpy(&va, pa, 4);
+      std::memcpy(&vb, pb, 4);
+      const uint32_t v = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_avg_epu8(_mm_cvtsi32_si128(static_cast<int>(va)), _mm_cvtsi32_si128(static_cast<int>(vb)))));
+      std::memcpy(d, &v, 4);
+      continue;
+    }
+    for (int i = 0; i < w; i += 8)  // PU widths other than 4 are multiples of 8
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(d + i), _mm_avg_epu8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(pa + i)),
+                                                                       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(pb + i))));
+#else
+    for (int i = 0; i < w; ++i) d[i] = static_cast<uint8_t>((pa[i] + pb[i] + 1) >> 1);
+#endif
+  }
+  return buf;
 }
 
 }  // namespace hevc

@@ -111,7 +111,7 @@ MeResult motion_search(const MeInput& in) {
   auto fcost = [&](Mv mv) {
     int idx;
     int st;
-    const uint8_t* p = predict_luma(*in.ref, x, y, w, h, mv, pred, st);
+    const uint8_t* p = predict_luma_est(*in.ref, x, y, w, h, mv, pred, st);
     return satdf(src, ss, p, st) + in.sqrt_lambda * bits(mv, idx);
   };
   res.cost = 1e300;  // unrefined: the integer vector, never preferred by cost
