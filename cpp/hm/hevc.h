@@ -159,6 +159,8 @@ class Cabac {
   void flush_to(BitWriter& out);  // EncodeFlush then append the arithmetic code word bits
   // Bits so far: estimated (estimation mode: integer sum in 1/65536 bit) or charged by the encoder.
   double cost() const { return est_ ? double(qcost_) / kQBit : cost_; }
+  bool estimating() const { return est_; }
+  void add_estimate(uint64_t q) { qcost_ += q; }  // estimation mode: bins priced elsewhere, in 1/65536 bit
   void reset_cost() { cost_ = 0; qcost_ = 0; }
   BitCounts cat_bits{};
   static double bin_cost(uint8_t state, int b) { return kCabacTab.cost[state][b]; }

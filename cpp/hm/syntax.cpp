@@ -96,10 +96,6 @@ void last_prefix_bins(int base, int pos, int log2, int comp, Bin&& bin) {
   if (p < cmax) bin(base + off + (p >> shift), 0);
 }
 
-void write_last(Cabac& c, int base, int pos, int log2, int comp, int cat) {
-  last_prefix_bins(base, pos, log2, comp, [&](int ci, int b) { c.bin(ci, b, cat); });
-}
-
 // Offsets of a 4x4 sub-block's 16 coefficients in scan order, for coefficient rows of stride.
 void sub_block_offsets(int scan_idx, int stride, int off4[16]) {
   const Pos* sc4 = scans().s[scan_idx][2];
@@ -144,8 +140,27 @@ void abs_level_remaining_bins(int rem, int rice, Put&& put) {
   put(v, kk);
 }
 
-void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
-  const int cat = comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA;
+// Where residual_coding's bins go: the arithmetic encoder with its bit accounting, or (the
+// analyser's hot path, a third of a P picture's residual calls) a cost sum with context updates.
+struct EncodeSink {
+  Cabac& c;
+  int cat;
+  void bin(int ci, int b) { c.bin(ci, b, cat); }
+  void bypass_bits(uint32_t v, int n) { c.bypass_bits(v, n, cat); }
+};
+struct EstimateSink {
+  CtxSet& ctx;
+  uint64_t q = 0;  // 1/65536 bit
+  void bin(int ci, int b) {
+    uint8_t& st = ctx.s[ci];
+    q += kCabacTab.qcost[st][b];
+    st = kCabacTab.next[st][b];
+  }
+  void bypass_bits(uint32_t, int n) { q += uint64_t(kQBit) * n; }
+};
+
+template <class Sink>
+void residual_coding_to(Sink& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
   const int sbl = log2 - 2, nsb = 1 << sbl;
   const Pos* sbscan = scans().s[scan_idx][sbl];
   const Pos* sc4 = scans().s[scan_idx][2];
@@ -156,28 +171,32 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
   const int last_sb = last >> 4, last_pos = last & 15;
   const int lx = (sbscan[last_sb].x << 2) + sc4[last_pos].x, ly = (sbscan[last_sb].y << 2) + sc4[last_pos].y;
   const int cx = scan_idx == 2 ? ly : lx, cy = scan_idx == 2 ? lx : ly;
-  write_last(c, CTX_LAST_X, cx, log2, comp, cat);
-  write_last(c, CTX_LAST_Y, cy, log2, comp, cat);
+  last_prefix_bins(CTX_LAST_X, cx, log2, comp, [&](int ci, int b) { c.bin(ci, b); });
+  last_prefix_bins(CTX_LAST_Y, cy, log2, comp, [&](int ci, int b) { c.bin(ci, b); });
   const int px = last_prefix(cx), py = last_prefix(cy);
-  if (px > 3) c.bypass_bits(cx - group_min(px), (px >> 1) - 1, cat);
-  if (py > 3) c.bypass_bits(cy - group_min(py), (py >> 1) - 1, cat);
+  if (px > 3) c.bypass_bits(cx - group_min(px), (px >> 1) - 1);
+  if (py > 3) c.bypass_bits(cy - group_min(py), (py >> 1) - 1);
 
   uint8_t csbf[8][8] = {{0}};
   bool first_sb = true;
   int prev_c1 = 1;
   for (int i = last_sb; i >= 0; --i) {
     const int xs = sbscan[i].x, ys = sbscan[i].y;
-    int lev[16];
-    bool any = false;
     const int16_t* sb = sb_base(i);
-    for (int n = 0; n < 16; ++n) {
-      lev[n] = sb[off4[n]];
-      any |= lev[n] != 0;
+    uint64_t rows = 0;  // four rows of four 16-bit levels: is any nonzero?
+    for (int r = 0; r < 4; ++r) {
+      uint64_t row;
+      std::memcpy(&row, sb + r * stride, 8);
+      rows |= row;
     }
+    const bool any = rows != 0;
+    int lev[16];
+    if (any || i == 0 || i == last_sb)  // only coded sub-blocks read their levels
+      for (int n = 0; n < 16; ++n) lev[n] = sb[off4[n]];
     bool infer_dc = false;
     int right = xs + 1 < nsb ? csbf[xs + 1][ys] : 0, below = ys + 1 < nsb ? csbf[xs][ys + 1] : 0;
     if (i < last_sb && i > 0) {
-      c.bin(CTX_CSBF + std::min(right + below, 1) + (comp ? 2 : 0), any, cat);
+      c.bin(CTX_CSBF + std::min(right + below, 1) + (comp ? 2 : 0), any);
       csbf[xs][ys] = any;
       infer_dc = true;
     } else {
@@ -193,14 +212,14 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     const int start = i == last_sb ? last_pos - 1 : 15;
     for (int n = start; n > 0; --n) {  // branch-free: which levels are nonzero is data
       const int nz = lev[n] != 0;
-      c.bin(CTX_SIG + sctx[n], nz, cat);
+      c.bin(CTX_SIG + sctx[n], nz);
       infer_dc &= !nz;
       idx[nsig] = n;
       al[nsig] = std::abs(lev[n]);
       nsig += nz;
     }
     if (start >= 0) {
-      if (!infer_dc) c.bin(CTX_SIG + sctx[0], lev[0] != 0, cat);
+      if (!infer_dc) c.bin(CTX_SIG + sctx[0], lev[0] != 0);
       idx[nsig] = 0;
       al[nsig] = std::abs(lev[0]);
       nsig += lev[0] != 0;
@@ -212,18 +231,18 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
     const int g1base = CTX_G1 + (comp ? 16 : 0);
     for (int k = 0; k < nsig && k < 8; ++k) {
       const int g1 = al[k] > 1;
-      c.bin(g1base + ctx_set * 4 + c1, g1, cat);
+      c.bin(g1base + ctx_set * 4 + c1, g1);
       if (g1) { c1 = 0; if (first_g1 < 0) first_g1 = k; }
       else if (c1 > 0 && c1 < 3) ++c1;
     }
     prev_c1 = c1;
-    if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, al[first_g1] > 2, cat);
+    if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, al[first_g1] > 2);
     // sign_data_hiding: the sign of the first coefficient in scan order follows the parity of the
     // sum; the other signs go out as one bypass string, the first in reverse scan order first
     const int sign_hidden = nsig > 0 && idx[0] - idx[nsig - 1] > 3;  // (sub-block 0 may hold none)
     uint32_t signs = 0;
     for (int k = 0; k < nsig; ++k) signs = (signs << 1) | (lev[idx[k]] < 0);
-    c.bypass_bits(signs >> sign_hidden, nsig - sign_hidden, cat);
+    c.bypass_bits(signs >> sign_hidden, nsig - sign_hidden);
     // coeff_abs_level_remaining: only where a level reaches the base its flags allow, which needs
     // a greater1 flag set or a ninth significant coefficient (no flags)
     if (first_g1 < 0 && nsig <= 8) continue;
@@ -233,9 +252,20 @@ void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp
       const int base = 1 + (k < 8 ? (a > 1) : 0) + (k == first_g1 ? (a > 2) : 0);
       const int thr = k < 8 ? (k == first_g1 ? 3 : 2) : 1;
       if (base != thr) continue;
-      abs_level_remaining_bins(a - base, rice, [&](uint32_t v, int n) { c.bypass_bits(v, n, cat); });
+      abs_level_remaining_bins(a - base, rice, [&](uint32_t v, int n) { c.bypass_bits(v, n); });
       rice = next_rice(rice, a);
     }
+  }
+}
+
+void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
+  if (c.estimating()) {
+    EstimateSink k{c.ctx};
+    residual_coding_to(k, cf, stride, log2, comp, scan_idx);
+    c.add_estimate(k.q);
+  } else {
+    EncodeSink k{c, comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA};
+    residual_coding_to(k, cf, stride, log2, comp, scan_idx);
   }
 }
 
@@ -498,10 +528,10 @@ double last_coord_bits(const CtxSet& ctx, int base, int pos, int log2, int comp)
 }
 
 double residual_bits(const CtxSet& ctx, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
-  Cabac est(true);
-  est.ctx = ctx;
-  residual_coding(est, cf, stride, log2, comp, scan_idx);
-  return est.cost();
+  CtxSet scratch = ctx;
+  EstimateSink k{scratch};
+  residual_coding_to(k, cf, stride, log2, comp, scan_idx);
+  return double(k.q) / kQBit;
 }
 
 int intra_mpm(const Frame& f, int x, int y, int cand[3]) {
