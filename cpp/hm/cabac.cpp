@@ -144,8 +144,9 @@ void Cabac::start() {
 
 void Cabac::put_bit(int b) {
   if (first_) first_ = false;
-  else bits_.push_back(static_cast<uint8_t>(b));
-  while (outstanding_ > 0) { bits_.push_back(static_cast<uint8_t>(1 - b)); --outstanding_; }
+  else bits_.put1(static_cast<uint32_t>(b));
+  bits_.put_run(static_cast<uint32_t>(1 - b), outstanding_);
+  outstanding_ = 0;
 }
 
 void Cabac::renorm() {
@@ -193,15 +194,15 @@ void Cabac::terminate(int b, int cat) {
     range_ = 2;  // EncodeFlush (9.3.4.3.5)
     renorm();
     put_bit((low_ >> 9) & 1);
-    bits_.push_back((low_ >> 8) & 1);
-    bits_.push_back(1);  // last bit written is the rbsp_stop_one_bit
+    bits_.put1((low_ >> 8) & 1);
+    bits_.put1(1);  // last bit written is the rbsp_stop_one_bit
   } else {
     renorm();
   }
 }
 
 void Cabac::flush_to(BitWriter& out) {
-  for (uint8_t b : bits_) out.put1(b);
+  out.append(bits_);
 }
 
 }  // namespace hevc

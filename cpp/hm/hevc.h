@@ -176,7 +176,7 @@ class Cabac {
   bool first_ = true;
   double cost_ = 0;
   uint64_t qcost_ = 0;
-  std::vector<uint8_t> bits_;  // output bits before packing
+  BitWriter bits_;  // the arithmetic code word so far
 };
 
 // ---------------------------------------------------------------- headers.cpp
