@@ -254,8 +254,8 @@ struct Analyser {
           const uint8_t* p = predict_luma(*r, px, py, pw, ph, mv, buf, st);
           copy_rect(f.rec.y.at(px, py), f.rec.y.stride, p, st, pw, ph);
         }
-        mc_chroma(r->rec.u, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.u.at(px / 2, py / 2), f.rec.u.stride);
-        mc_chroma(r->rec.v, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.v.at(px / 2, py / 2), f.rec.v.stride);
+        mc_chroma(r->rec.u, r->rec.v, px / 2, py / 2, pw / 2, ph / 2, mv, f.rec.u.at(px / 2, py / 2), f.rec.u.stride,
+                  f.rec.v.at(px / 2, py / 2), f.rec.v.stride);
       }
       if (!cached) {
         mcache_.valid = true;

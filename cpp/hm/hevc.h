@@ -224,7 +224,7 @@ void intra_pred_mode(const IntraRefs& r, int mode, uint8_t* dst, int ds);
 // ---------------------------------------------------------------- mc.cpp
 // Uni-prediction of a w x h block at luma (x, y) with quarter-pel mv (8.5.3.3.3), all planes.
 void mc_luma(const Plane& ref, int x, int y, int w, int h, Mv mv, uint8_t* dst, int ds);
-void mc_chroma(const Plane& ref, int xc, int yc, int w, int h, Mv mv, uint8_t* dst, int ds);
+void mc_chroma(const Plane& u, const Plane& v, int xc, int yc, int w, int h, Mv mv, uint8_t* du, int dsu, uint8_t* dv, int dsv);
 constexpr int kHalfPhases[3] = {2, 8, 10};  // (fx, fy) = (2, 0), (0, 2), (2, 2)
 void build_subpel_planes(const Plane& ref, Plane* sub, int margin);  // the kHalfPhases planes of RefPic::sub
 // Luma prediction from the half-phase planes (or interpolated into buf, stride 64, for a quarter

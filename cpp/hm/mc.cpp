@@ -231,6 +231,78 @@ MVC_AVX2_FN void interp_luma_avx2(const uint8_t* o, int st, int fx, int fy, int 
 }
 #endif
 
+#if defined(MVC_MC_AVX2)
+// 4-tap chroma interpolation of a Cb and a Cr block together (4 or 8 wide: Cb in the low lane,
+// Cr in the high one), interp()'s arithmetic: tap pairs through pmaddubsw on sample pairs
+// (horizontal, and vertical on samples; every pair sum of the chroma taps fits in 16 bits), then
+// pmaddwd on the 16-bit horizontal sums.
+MVC_AVX2_FN inline __m256i tap_pair8(const int* c, int k) {  // taps k, k + 1 as pmaddubsw bytes
+  return _mm256_set1_epi16(static_cast<int16_t>((c[k + 1] << 8) | (c[k] & 0xff)));
+}
+MVC_AVX2_FN inline __m256i tap_pair16(const int* c, int k) {  // taps k, k + 1 as pmaddwd words
+  return _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(c[k + 1]) << 16) | (static_cast<uint32_t>(c[k]) & 0xffffu)));
+}
+// sums of outputs 0..7 of a Cb row (low lane) and a Cr row (high lane); ru, rv at sample -1
+MVC_AVX2_FN inline __m256i chroma_hrow(const uint8_t* ru, const uint8_t* rv, __m256i s0, __m256i s1, __m256i h01, __m256i h23) {
+  const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ru))),
+                                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(rv)), 1);
+  return _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_shuffle_epi8(v, s0), h01), _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, s1), h23));
+}
+MVC_AVX2_FN inline __m128i chroma_row_pairs(const uint8_t* p, int st) {  // samples of rows 0 and 1 interleaved
+  return _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + st)));
+}
+MVC_AVX2_FN inline void chroma_store(int w, __m256i v16, uint8_t* du, uint8_t* dv) {  // Cb low lane, Cr high
+  const __m256i b = _mm256_packus_epi16(v16, v16);
+  const __m128i lo = _mm256_castsi256_si128(b), hi = _mm256_extracti128_si256(b, 1);
+  if (w == 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(du), lo);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dv), hi);
+  } else {
+    const int32_t a = _mm_cvtsi128_si32(lo), c = _mm_cvtsi128_si32(hi);
+    std::memcpy(du, &a, 4);
+    std::memcpy(dv, &c, 4);
+  }
+}
+MVC_AVX2_FN void interp_chroma_uv_avx2(const uint8_t* ou, int su, const uint8_t* ov, int sv, int fx, int fy, int w, int h,
+                                       uint8_t* du, int dsu, uint8_t* dv, int dsv) {
+  const int* cx = kChroma[fx];
+  const int* cy = kChroma[fy];
+  const __m256i s0 = _mm256_setr_epi8(0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8);
+  const __m256i s1 = _mm256_setr_epi8(2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10);
+  const __m256i h01 = tap_pair8(cx, 0), h23 = tap_pair8(cx, 2), v01 = tap_pair8(cy, 0), v23 = tap_pair8(cy, 2);
+  const __m256i r32w = _mm256_set1_epi16(32), r32d = _mm256_set1_epi32(32);
+  if (!fy) {
+    for (int y = 0; y < h; ++y)
+      chroma_store(w, _mm256_srai_epi16(_mm256_add_epi16(chroma_hrow(ou + y * su - 1, ov + y * sv - 1, s0, s1, h01, h23), r32w), 6),
+                   du + y * dsu, dv + y * dsv);
+    return;
+  }
+  if (!fx) {  // vertical only, on sample pairs of rows k and k + 1
+    for (int y = 0; y < h; ++y) {
+      const uint8_t* pu = ou + (y - 1) * su;
+      const uint8_t* pv = ov + (y - 1) * sv;
+      const __m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(chroma_row_pairs(pu, su)), chroma_row_pairs(pv, sv), 1);
+      const __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(chroma_row_pairs(pu + 2 * su, su)), chroma_row_pairs(pv + 2 * sv, sv), 1);
+      const __m256i acc = _mm256_add_epi16(_mm256_maddubs_epi16(a, v01), _mm256_maddubs_epi16(b, v23));
+      chroma_store(w, _mm256_srai_epi16(_mm256_add_epi16(acc, r32w), 6), du + y * dsu, dv + y * dsv);
+    }
+    return;
+  }
+  __m256i mid[32 + 3];
+  for (int y = 0; y < h + 3; ++y) mid[y] = chroma_hrow(ou + (y - 1) * su - 1, ov + (y - 1) * sv - 1, s0, s1, h01, h23);
+  const __m256i p01 = tap_pair16(cy, 0), p23 = tap_pair16(cy, 2);
+  for (int y = 0; y < h; ++y) {
+    __m256i lo = _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpacklo_epi16(mid[y], mid[y + 1]), p01),
+                                  _mm256_madd_epi16(_mm256_unpacklo_epi16(mid[y + 2], mid[y + 3]), p23));
+    __m256i hi = _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpackhi_epi16(mid[y], mid[y + 1]), p01),
+                                  _mm256_madd_epi16(_mm256_unpackhi_epi16(mid[y + 2], mid[y + 3]), p23));
+    lo = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(lo, 6), r32d), 6);
+    hi = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(hi, 6), r32d), 6);
+    chroma_store(w, _mm256_packs_epi32(lo, hi), du + y * dsu, dv + y * dsv);
+  }
+}
+#endif
+
 // Returns a pointer to the top-left of a (w+taps-1) x (h+taps-1) window starting at (x0, y0),
 // gathering with coordinate clamping (8.5.3.3.3.1 xInt clipping) when it leaves the padded plane.
 const uint8_t* window(const Plane& p, int x0, int y0, int ww, int wh, uint8_t* tmp, int& stride) {
@@ -405,9 +477,23 @@ void mc_luma(const Plane& ref, int x, int y, int w, int h, Mv mv, uint8_t* dst, 
   interp<8>(ref, x + (mv.x >> 2), y + (mv.y >> 2), fx, fy, kLuma[fx], kLuma[fy], w, h, dst, ds);
 }
 
-void mc_chroma(const Plane& ref, int xc, int yc, int w, int h, Mv mv, uint8_t* dst, int ds) {
+void mc_chroma(const Plane& u, const Plane& v, int xc, int yc, int w, int h, Mv mv, uint8_t* du, int dsu, uint8_t* dv, int dsv) {
   const int fx = mv.x & 7, fy = mv.y & 7;  // chroma mv in 1/8 sample units (4:2:0)
-  interp<4>(ref, xc + (mv.x >> 3), yc + (mv.y >> 3), fx, fy, kChroma[fx], kChroma[fy], w, h, dst, ds);
+  const int xi = xc + (mv.x >> 3), yi = yc + (mv.y >> 3);
+#if defined(MVC_MC_AVX2)
+  if (kMcAvx2 && (w == 4 || w == 8) && h <= 32 && (fx || fy)) {
+    // windows of (w + 3) x (h + 3) samples; the kernel's 16-byte row loads may read past a
+    // gathered window's row, so the buffers leave room after the last one
+    uint8_t tu[(8 + 3) * (32 + 3) + 16], tv[(8 + 3) * (32 + 3) + 16];
+    int su, sv;
+    const uint8_t* wu = window(u, xi - 1, yi - 1, w + 3, h + 3, tu, su);
+    const uint8_t* wv = window(v, xi - 1, yi - 1, w + 3, h + 3, tv, sv);
+    interp_chroma_uv_avx2(wu + su + 1, su, wv + sv + 1, sv, fx, fy, w, h, du, dsu, dv, dsv);
+    return;
+  }
+#endif
+  interp<4>(u, xi, yi, fx, fy, kChroma[fx], kChroma[fy], w, h, du, dsu);
+  interp<4>(v, xi, yi, fx, fy, kChroma[fx], kChroma[fy], w, h, dv, dsv);
 }
 
 
