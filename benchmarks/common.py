@@ -6,7 +6,12 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
+# One thread each, encoders and numpy alike: idle OpenBLAS workers spin on the other core after a
+# BLAS call (3-5% of a run's samples here), which on a two-core machine adds noise to the timings.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 SHARED = Path(os.environ.get("MVCLASS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 BOXING = SHARED / "ucf101" / "v_BoxingPunchingBag_g05_c01.avi"
