@@ -32,30 +32,14 @@ constexpr int kChroma[8][4] = {{0, 64, 0, 0},     {-2, 58, 10, -2}, {-4, 54, 16,
 #define MVC_AVX2_FN __attribute__((target("avx2")))
 const bool kMcAvx2 = use_avx2();
 
-// build_subpel_planes' horizontal 8-tap pass, 16 samples per step, for x < w16: sample pairs
-// times tap pairs with pmaddubsw (every partial sum of the HEVC luma taps fits in 16 bits, so the
-// result equals the 16-bit sums of the SSE2 loop exactly).
-MVC_AVX2_FN void subpel_h_avx2(const uint8_t* r, int16_t* d, int w16, const int* cx) {
-  __m256i tap[4], shuf[4];
-  for (int k = 0; k < 4; ++k) {
-    tap[k] = _mm256_set1_epi16(static_cast<int16_t>((cx[2 * k + 1] << 8) | (cx[2 * k] & 0xff)));
-    alignas(32) int8_t idx[32];
-    for (int i = 0; i < 16; ++i) idx[i] = idx[16 + i] = static_cast<int8_t>(2 * k + (i >> 1) + (i & 1));
-    shuf[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
-  }
-  for (int x = 0; x < w16; x += 16) {
-    // lane 0: samples x .. x + 15 (outputs x .. x + 7), lane 1: x + 8 .. x + 23 (outputs x + 8 .. x + 15)
-    const __m256i v = _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x))),
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + x + 8)), 1);
-    __m256i acc = _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, shuf[0]), tap[0]);
-    for (int k = 1; k < 4; ++k) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(_mm256_shuffle_epi8(v, shuf[k]), tap[k]));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + x), acc);
-  }
-}
 MVC_AVX2_FN inline void store_u8x16(uint8_t* o, __m256i v16) {
   const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi16(v16, v16), 0x08);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm256_castsi256_si128(p));
+}
+// 16 samples of v16 (or, !full, the low lane's 8) as bytes
+MVC_AVX2_FN inline void store_u8(uint8_t* o, __m256i v16, bool full) {
+  if (full) store_u8x16(o, v16);
+  else _mm_storel_epi64(reinterpret_cast<__m128i*>(o), _mm_packus_epi16(_mm256_castsi256_si128(v16), _mm256_castsi256_si128(v16)));
 }
 // Rounded average of two 16-wide blocks, two rows per step (stride 64 out).
 MVC_AVX2_FN void avg16_avx2(const uint8_t* a, int sa, const uint8_t* b, int sb, uint8_t* d, int h) {
@@ -69,72 +53,11 @@ MVC_AVX2_FN void avg16_avx2(const uint8_t* a, int sa, const uint8_t* b, int sb, 
     _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 64), _mm256_extracti128_si256(v, 1));
   }
 }
-MVC_AVX2_FN void subpel_hout_avx2(const int16_t* m, uint8_t* o, int w16) {
-  for (int x = 0; x < w16; x += 16)
-    store_u8x16(o + x, _mm256_srai_epi16(_mm256_add_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + x)), _mm256_set1_epi16(32)), 6));
-}
-// Vertical 8-tap filters of the phases fy = 1..3 over sample rows[0..7] (fx = 0) into out[fy - 1]
-// (null: phase not wanted): row pairs interleaved as bytes through pmaddubsw, the sums exact in 16
-// bits as in subpel_h_avx2.
-MVC_AVX2_FN void subpel_v_u8_avx2(const uint8_t* const* rows, uint8_t* const* out, int w16) {
-  __m256i tap[3][4];
-  for (int f = 0; f < 3; ++f)
-    for (int k = 0; k < 4; ++k) {
-      const int* cy = kLuma[f + 1];
-      tap[f][k] = _mm256_set1_epi16(static_cast<int16_t>((cy[2 * k + 1] << 8) | (cy[2 * k] & 0xff)));
-    }
-  const __m256i r32 = _mm256_set1_epi16(32);
-  for (int x = 0; x < w16; x += 16) {
-    __m256i pk[4];  // lane 0: pairs of samples x .. x + 7, lane 1: x + 8 .. x + 15
-    for (int k = 0; k < 4; ++k) {
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * k] + x));
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * k + 1] + x));
-      pk[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, b)), _mm_unpackhi_epi8(a, b), 1);
-    }
-    for (int f = 0; f < 3; ++f) {
-      if (!out[f]) continue;
-      __m256i acc = _mm256_maddubs_epi16(pk[0], tap[f][0]);
-      for (int k = 1; k < 4; ++k) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(pk[k], tap[f][k]));
-      store_u8x16(out[f] + x, _mm256_srai_epi16(_mm256_add_epi16(acc, r32), 6));
-    }
-  }
-}
 
-// Vertical 8-tap filters of the phases fy = 1..3 over the 16-bit intermediate rows[0..7] of a
-// horizontal phase into out[fy - 1] (null: not wanted); the row pairs are unpacked once for all.
-MVC_AVX2_FN void subpel_v_avx2(const int16_t* const* rows, uint8_t* const* out, int w16) {
-  __m256i cp[3][4];
-  for (int f = 0; f < 3; ++f)
-    for (int k = 0; k < 4; ++k) {
-      const int* cy = kLuma[f + 1];
-      cp[f][k] = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
-    }
-  const __m256i r32 = _mm256_set1_epi32(32);
-  for (int x = 0; x < w16; x += 16) {
-    __m256i plo[4], phi[4];
-    for (int k = 0; k < 4; ++k) {
-      const __m256i ra = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[2 * k] + x));
-      const __m256i rb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[2 * k + 1] + x));
-      plo[k] = _mm256_unpacklo_epi16(ra, rb);
-      phi[k] = _mm256_unpackhi_epi16(ra, rb);
-    }
-    for (int f = 0; f < 3; ++f) {
-      if (!out[f]) continue;
-      __m256i lo = _mm256_madd_epi16(plo[0], cp[f][0]), hi = _mm256_madd_epi16(phi[0], cp[f][0]);
-      for (int k = 1; k < 4; ++k) {
-        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(plo[k], cp[f][k]));
-        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(phi[k], cp[f][k]));
-      }
-      lo = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(lo, 6), r32), 6);
-      hi = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(hi, 6), r32), 6);
-      store_u8x16(out[f] + x, _mm256_packs_epi32(lo, hi));  // per-lane unpack/pack keeps the sample order
-    }
-  }
-}
-
-// Per-block luma interpolation (interp()'s arithmetic) for widths that are multiples of 8: the
-// horizontal pass as in subpel_h_avx2, the vertical ones with the tap pairs of subpel_v_avx2 and
-// subpel_v_u8_avx2; 16 samples per step, an 8-wide tail on 128-bit halves.
+// The luma 8-tap passes in AVX2 with interp()'s arithmetic, 16 outputs per step (8 in the low lane
+// for a tail): horizontal and vertical-on-samples sums take sample pairs times tap pairs through
+// pmaddubsw (every partial sum of the HEVC luma taps fits in 16 bits, so they equal the 16-bit
+// sums of the SSE2 and scalar loops), vertical sums on the 16-bit intermediate use pmaddwd.
 struct LumaTaps {
   __m256i hp[4], shuf[4];  // horizontal: byte tap pairs and the sample-pair shuffles
   __m256i vb[4], vw[4];    // vertical: byte tap pairs (on samples), word tap pairs (on 16-bit sums)
@@ -151,7 +74,8 @@ MVC_AVX2_FN void luma_taps(int fx, int fy, LumaTaps& t) {
     t.vw[k] = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
   }
 }
-// horizontal sums of outputs x .. x + 15 (r: sample x - 3), or of x .. x + 7 in the low lane
+// horizontal sums of outputs x .. x + 15 (r: sample x - 3; lane 0 reads samples x - 3 .. x + 12,
+// lane 1 x + 5 .. x + 20)
 MVC_AVX2_FN inline __m256i luma_h16(const LumaTaps& t, const uint8_t* r) {
   const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r))),
                                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 8)), 1);
@@ -166,40 +90,64 @@ MVC_AVX2_FN inline __m128i luma_h8(const LumaTaps& t, const uint8_t* r) {
     acc = _mm_add_epi16(acc, _mm_maddubs_epi16(_mm_shuffle_epi8(v, _mm256_castsi256_si128(t.shuf[k])), _mm256_castsi256_si128(t.hp[k])));
   return acc;
 }
+// (h + 32) >> 6 of horizontal sums: a horizontal-only phase
+MVC_AVX2_FN inline __m256i luma_round_h(__m256i h) { return _mm256_srai_epi16(_mm256_add_epi16(h, _mm256_set1_epi16(32)), 6); }
+// vertical filter on samples of output (x .. x + 15 or 7) at p, rows p - 3 st .. p + 4 st; rounded
+MVC_AVX2_FN inline __m256i luma_v_u8(const LumaTaps& t, const uint8_t* p, int st, bool full) {
+  __m256i acc = _mm256_setzero_si256();
+  for (int k = 0; k < 4; ++k) {
+    const uint8_t* ra = p + (2 * k - 3) * st;
+    const __m128i a = full ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(ra)) : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ra));
+    const __m128i b = full ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(ra + st)) : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ra + st));
+    const __m256i pk = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, b)), _mm_unpackhi_epi8(a, b), 1);
+    acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(pk, t.vb[k]));
+  }
+  return luma_round_h(acc);
+}
+// vertical filter on the 16-bit horizontal sums m (rows m .. m + 7 ms, the output's rows -3 .. 4);
+// ((v >> 6) + 32) >> 6, per lane in sample order
+MVC_AVX2_FN inline __m256i luma_v_w(const LumaTaps& t, const int16_t* m, int ms, bool full) {
+  const __m256i r32 = _mm256_set1_epi32(32);
+  __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+  for (int k = 0; k < 4; ++k) {
+    const int16_t* pa = m + 2 * k * ms;
+    const __m256i ra = full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pa)) : _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pa)));
+    const __m256i rb = full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pa + ms)) : _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pa + ms)));
+    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(ra, rb), t.vw[k]));
+    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(ra, rb), t.vw[k]));
+  }
+  lo = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(lo, 6), r32), 6);
+  hi = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(hi, 6), r32), 6);
+  return _mm256_packs_epi32(lo, hi);
+}
+// Rows of build_subpel_planes (w16 samples): horizontal sums, their horizontal-only phase, and a
+// vertical phase on samples p (rows of stride st) or on sums m (stride ms).
+MVC_AVX2_FN void luma_h_row_avx2(const LumaTaps& t, const uint8_t* r, int16_t* d, int w16) {
+  for (int x = 0; x < w16; x += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + x), luma_h16(t, r + x));
+}
+MVC_AVX2_FN void luma_hout_row_avx2(const int16_t* m, uint8_t* o, int w16) {
+  for (int x = 0; x < w16; x += 16) store_u8x16(o + x, luma_round_h(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + x))));
+}
+MVC_AVX2_FN void luma_v_row_avx2(const LumaTaps& t, const uint8_t* p, int st, const int16_t* m, int ms, uint8_t* o, int w16) {
+  for (int x = 0; x < w16; x += 16) store_u8x16(o + x, m ? luma_v_w(t, m + x, ms, true) : luma_v_u8(t, p + x, st, true));
+}
+// Per-block luma interpolation for widths that are multiples of 8 (o: sample (0, 0), padded).
 MVC_AVX2_FN void interp_luma_avx2(const uint8_t* o, int st, int fx, int fy, int w, int h, uint8_t* dst, int ds) {
   LumaTaps t;
   luma_taps(fx, fy, t);
-  const __m256i r32w = _mm256_set1_epi16(32), r32d = _mm256_set1_epi32(32);
   const int w16 = w & ~15;
   if (!fy) {  // horizontal only
     for (int y = 0; y < h; ++y) {
       const uint8_t* r = o + y * st - 3;
       uint8_t* d = dst + y * ds;
-      for (int x = 0; x < w16; x += 16) store_u8x16(d + x, _mm256_srai_epi16(_mm256_add_epi16(luma_h16(t, r + x), r32w), 6));
-      if (w16 < w) {
-        const __m128i v = _mm_srai_epi16(_mm_add_epi16(luma_h8(t, r + w16), _mm256_castsi256_si128(r32w)), 6);
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(d + w16), _mm_packus_epi16(v, v));
-      }
+      for (int x = 0; x < w16; x += 16) store_u8x16(d + x, luma_round_h(luma_h16(t, r + x)));
+      if (w16 < w) store_u8(d + w16, luma_round_h(_mm256_castsi128_si256(luma_h8(t, r + w16))), false);
     }
     return;
   }
-  if (!fx) {  // vertical only, on the samples: row pairs interleaved as bytes
-    for (int y = 0; y < h; ++y) {
-      uint8_t* d = dst + y * ds;
-      for (int x = 0; x < w; x += 16) {
-        __m256i acc = _mm256_setzero_si256();
-        for (int k = 0; k < 4; ++k) {
-          const uint8_t* ra = o + (y + 2 * k - 3) * st + x;
-          const __m128i a = x + 16 <= w ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(ra)) : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ra));
-          const __m128i b = x + 16 <= w ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(ra + st)) : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ra + st));
-          const __m256i pk = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, b)), _mm_unpackhi_epi8(a, b), 1);
-          acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(pk, t.vb[k]));
-        }
-        const __m256i v = _mm256_srai_epi16(_mm256_add_epi16(acc, r32w), 6);
-        if (x + 16 <= w) store_u8x16(d + x, v);
-        else _mm_storel_epi64(reinterpret_cast<__m128i*>(d + x), _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_castsi256_si128(v)));
-      }
-    }
+  if (!fx) {  // vertical only, on the samples
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; x += 16) store_u8(dst + y * ds + x, luma_v_u8(t, o + y * st + x, st, x + 16 <= w), x + 16 <= w);
     return;
   }
   alignas(32) int16_t mid[(64 + 7) * 64];
@@ -209,25 +157,8 @@ MVC_AVX2_FN void interp_luma_avx2(const uint8_t* o, int st, int fx, int fy, int 
     for (int x = 0; x < w16; x += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(m + x), luma_h16(t, r + x));
     if (w16 < w) _mm_storeu_si128(reinterpret_cast<__m128i*>(m + w16), luma_h8(t, r + w16));
   }
-  for (int y = 0; y < h; ++y) {
-    uint8_t* d = dst + y * ds;
-    for (int x = 0; x < w; x += 16) {
-      const bool full = x + 16 <= w;
-      __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
-      for (int k = 0; k < 4; ++k) {
-        const int16_t* pa = mid + (y + 2 * k) * w + x;
-        const __m256i ra = full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pa)) : _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pa)));
-        const __m256i rb = full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pa + w)) : _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pa + w)));
-        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(ra, rb), t.vw[k]));
-        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(ra, rb), t.vw[k]));
-      }
-      lo = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(lo, 6), r32d), 6);
-      hi = _mm256_srai_epi32(_mm256_add_epi32(_mm256_srai_epi32(hi, 6), r32d), 6);
-      const __m256i v = _mm256_packs_epi32(lo, hi);  // per lane: outputs x .. x + 7 | x + 8 .. x + 15
-      if (full) store_u8x16(d + x, v);
-      else _mm_storel_epi64(reinterpret_cast<__m128i*>(d + x), _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_castsi256_si128(v)));
-    }
-  }
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; x += 16) store_u8(dst + y * ds + x, luma_v_w(t, mid + y * w + x, w, x + 16 <= w), x + 16 <= w);
 }
 #endif
 
@@ -524,6 +455,8 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
 #endif
 #if defined(MVC_MC_AVX2)
   const int w16 = kMcAvx2 ? (w & ~15) : 0;  // AVX2 part, before the SSE2 one
+  LumaTaps taps;  // the half-sample filter both ways
+  if (w16) luma_taps(2, 2, taps);
 #else
   const int w16 = 0;
 #endif
@@ -537,7 +470,7 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
         const uint8_t* r = ref.at(x0 - 3, y0 - 3 + y);
         int16_t* d = mid + static_cast<size_t>(y) * w;
 #if defined(MVC_MC_AVX2)
-        if (w16) subpel_h_avx2(r, d, w16, cx);
+        luma_h_row_avx2(taps, r, d, w16);
 #endif
 #if defined(__SSE2__)
         for (int x = w16; x < wv; x += 8) {  // partial sums stay within 112 * 255: exact in 16 bits
@@ -560,7 +493,7 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
         const int16_t* m = mid + static_cast<size_t>(y + 3) * w;
         uint8_t* o = sub[fx].at(x0, y0 + y);
 #if defined(MVC_MC_AVX2)
-        if (w16) subpel_hout_avx2(m, o, w16);
+        luma_hout_row_avx2(m, o, w16);
 #endif
 #if defined(__SSE2__)
         for (int x = w16; x < wv; x += 8) {
@@ -572,61 +505,51 @@ void build_subpel_planes(const Plane& ref, Plane* sub, int margin) {
       }
     }
 #if defined(MVC_MC_AVX2)
-    if (w16)
-      for (int y = 0; y < h; ++y) {
-        uint8_t* const out[3] = {nullptr, sub[8 + fx].at(x0, y0 + y), nullptr};  // fy = 2 only
-        if (fx) {
-          const int16_t* rows[8];
-          for (int k = 0; k < 8; ++k) rows[k] = mid + static_cast<size_t>(y + k) * w;
-          subpel_v_avx2(rows, out, w16);
-        } else {
-          const uint8_t* rows[8];
-          for (int k = 0; k < 8; ++k) rows[k] = ref.at(x0, y0 + y + k - 3);
-          subpel_v_u8_avx2(rows, out, w16);
+    for (int y = 0; y < h && w16; ++y) {  // the vertical half phase of this horizontal phase
+      uint8_t* o = sub[8 + fx].at(x0, y0 + y);
+      if (fx) luma_v_row_avx2(taps, nullptr, 0, mid + static_cast<size_t>(y) * w, w, o, w16);
+      else luma_v_row_avx2(taps, ref.at(x0, y0 + y), ref.stride, nullptr, 0, o, w16);
+    }
+#endif
+    const int* cy = kLuma[2];  // the vertical half phase, SSE2 and scalar columns
+    Plane& op = sub[8 + fx];
+#if defined(__SSE2__)
+    __m128i cpair[4];
+    for (int k = 0; k < 4; ++k)
+      cpair[k] = _mm_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
+#endif
+    for (int y = 0; y < h; ++y) {
+      uint8_t* o = op.at(x0, y0 + y);
+#if defined(__SSE2__)
+      for (int x = w16; x < wv; x += 8) {  // pairs of taps through pmaddwd, exact 32-bit sums
+        __m128i lo = zero, hi = zero;
+        for (int k = 0; k < 4; ++k) {
+          __m128i ra, rb;
+          if (fx) {
+            ra = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid + static_cast<size_t>(y + 2 * k) * w + x));
+            rb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid + static_cast<size_t>(y + 2 * k + 1) * w + x));
+          } else {
+            ra = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ref.at(x0 + x, y0 + y + 2 * k - 3))), zero);
+            rb = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ref.at(x0 + x, y0 + y + 2 * k - 2))), zero);
+          }
+          lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_unpacklo_epi16(ra, rb), cpair[k]));
+          hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_unpackhi_epi16(ra, rb), cpair[k]));
         }
+        if (fx) {
+          lo = _mm_srai_epi32(lo, 6);
+          hi = _mm_srai_epi32(hi, 6);
+        }
+        lo = _mm_srai_epi32(_mm_add_epi32(lo, _mm_set1_epi32(32)), 6);
+        hi = _mm_srai_epi32(_mm_add_epi32(hi, _mm_set1_epi32(32)), 6);
+        const __m128i p16 = _mm_packs_epi32(lo, hi);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(p16, p16));
       }
 #endif
-    for (int fy = 2; fy < 4; fy += 2) {  // the vertical half phase
-      const int* cy = kLuma[fy];
-      Plane& op = sub[fy * 4 + fx];
-#if defined(__SSE2__)
-      __m128i cpair[4];
-      for (int k = 0; k < 4; ++k)
-        cpair[k] = _mm_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
-#endif
-      for (int y = 0; y < h; ++y) {
-        uint8_t* o = op.at(x0, y0 + y);
-#if defined(__SSE2__)
-        for (int x = w16; x < wv; x += 8) {  // pairs of taps through pmaddwd, exact 32-bit sums
-          __m128i lo = zero, hi = zero;
-          for (int k = 0; k < 4; ++k) {
-            __m128i ra, rb;
-            if (fx) {
-              ra = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid + static_cast<size_t>(y + 2 * k) * w + x));
-              rb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mid + static_cast<size_t>(y + 2 * k + 1) * w + x));
-            } else {
-              ra = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ref.at(x0 + x, y0 + y + 2 * k - 3))), zero);
-              rb = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ref.at(x0 + x, y0 + y + 2 * k - 2))), zero);
-            }
-            lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_unpacklo_epi16(ra, rb), cpair[k]));
-            hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_unpackhi_epi16(ra, rb), cpair[k]));
-          }
-          if (fx) {
-            lo = _mm_srai_epi32(lo, 6);
-            hi = _mm_srai_epi32(hi, 6);
-          }
-          lo = _mm_srai_epi32(_mm_add_epi32(lo, _mm_set1_epi32(32)), 6);
-          hi = _mm_srai_epi32(_mm_add_epi32(hi, _mm_set1_epi32(32)), 6);
-          const __m128i p16 = _mm_packs_epi32(lo, hi);
-          _mm_storel_epi64(reinterpret_cast<__m128i*>(o + x), _mm_packus_epi16(p16, p16));
-        }
-#endif
-        for (int x = wv; x < w; ++x) {
-          int sacc = 0;
-          for (int k = 0; k < 8; ++k)
-            sacc += cy[k] * (fx ? int(mid[static_cast<size_t>(y + k) * w + x]) : int(*ref.at(x0 + x, y0 + y + k - 3)));
-          o[x] = fx ? clip1(((sacc >> 6) + 32) >> 6) : clip1((sacc + 32) >> 6);
-        }
+      for (int x = wv; x < w; ++x) {
+        int sacc = 0;
+        for (int k = 0; k < 8; ++k)
+          sacc += cy[k] * (fx ? int(mid[static_cast<size_t>(y + k) * w + x]) : int(*ref.at(x0 + x, y0 + y + k - 3)));
+        o[x] = fx ? clip1(((sacc >> 6) + 32) >> 6) : clip1((sacc + 32) >> 6);
       }
     }
   }
