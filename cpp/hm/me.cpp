@@ -64,17 +64,21 @@ MeResult motion_search(const MeInput& in) {
   // the search window: within range of the centre and inside the padded reference
   const int wx0 = std::max(lo_x, cx - r), wx1 = std::min(hi_x, cx + r);
   const int wy0 = std::max(lo_y, cy - r), wy1 = std::min(hi_y, cy + r);
+  const long st0 = long(r - cy) * side + (r - cx);  // where vector (0, 0)'s stamp would be
+  uint32_t* const stamps = stamp.data();
   auto ok = [&](int mx, int my) {
     if (mx < wx0 || mx > wx1 || my < wy0 || my > wy1) return false;
-    uint32_t& st = stamp[size_t(my - cy + r) * side + (mx - cx + r)];
+    uint32_t& st = stamps[st0 + long(my) * side + mx];
     if (st == gen) return false;
     st = gen;
     return true;
   };
   const PixelCmp sadf = (w <= 16 && h <= 16) ? sad_fn(w, h) : nullptr;
+  const uint8_t* const ref0 = ref.at(x, y);
+  const int rs = ref.stride;
   auto icost = [&](int mx, int my) {
     int idx;
-    const uint8_t* rp = ref.at(x + mx, y + my);
+    const uint8_t* rp = ref0 + my * rs + mx;
     const int d = sadf ? sadf(src, ss, rp, ref.stride) : sad(src, ss, rp, ref.stride, w, h);
     return d + in.sqrt_lambda * bits(Mv{int16_t(mx * 4), int16_t(my * 4)}, idx);
   };
@@ -117,19 +121,20 @@ MeResult motion_search(const MeInput& in) {
   res.cost = 1e300;  // unrefined: the integer vector, never preferred by cost
   if (res.refined) {
     res.cost = fcost(bm);
-    for (int step = 2; step >= 1; step >>= 1) {
+    // half pel: the eight neighbours; quarter pel: the four direct ones only (Boxing, QP 30: 2%
+    // fewer instructions, +0.5% rate at +0.01 dB); each in row order
+    static constexpr int8_t kHalf[8][2] = {{-2, -2}, {0, -2}, {2, -2}, {-2, 0}, {2, 0}, {-2, 2}, {0, 2}, {2, 2}};
+    static constexpr int8_t kQuarter[4][2] = {{0, -1}, {-1, 0}, {1, 0}, {0, 1}};
+    auto refine = [&](const int8_t (*d)[2], int n) {
       const Mv c0 = bm;
-      for (int dy = -1; dy <= 1; ++dy)
-        for (int dx = -1; dx <= 1; ++dx) {
-          if (!dx && !dy) continue;
-          // quarter pel: the four direct neighbours only (Boxing, QP 30: 2% fewer instructions,
-          // +0.5% rate at +0.01 dB)
-          if (step == 1 && dx && dy) continue;
-          const Mv m{int16_t(c0.x + dx * step), int16_t(c0.y + dy * step)};
-          const double c = fcost(m);
-          if (c < res.cost) { res.cost = c; bm = m; }
-        }
-    }
+      for (int i = 0; i < n; ++i) {
+        const Mv m{int16_t(c0.x + d[i][0]), int16_t(c0.y + d[i][1])};
+        const double c = fcost(m);
+        if (c < res.cost) { res.cost = c; bm = m; }
+      }
+    };
+    refine(kHalf, 8);
+    refine(kQuarter, 4);
   }
   res.mv = bm;
   bits(bm, res.mvp_idx);
