@@ -68,7 +68,7 @@ struct RefPic {
   Picture rec;
   // Luma at the half-sample phases (index fy * 4 + fx: 2, 8 and 10), exact 8-tap output. The
   // quarter phases are interpolated per block where exact samples are needed (12 more planes of
-  // 3 MB each at 1080p cost more in memory traffic than they save) and estimated otherwise.
+  // 2.6 MB each at 1080p cost more in memory traffic than they save) and estimated otherwise.
   Plane sub[16];
   int sub_margin = 0;          // sub planes are valid this far outside the picture
   bool has_sub = false;        // not built for very large pictures (memory), MC interpolates then

@@ -588,7 +588,7 @@ const uint8_t* predict_luma_quarter_est(const RefPic& r, int x, int y, int w, in
   for (int j = 0; j < h; ++j, pa += sa, pb += sb) {
     uint8_t* d = buf + j * 64;
 #if defined(__SSE2__)
-    if (w == 4) {  // 4x8 / 8x4 halves of an 8x8 CU
+    if (w == 4) {  // the 4x8 halves of an 8x8 CU
       uint32_t va, vb;
       std::memcpy(&va, pa, 4);
       std::memcpy(&vb, pb, 4);
