@@ -20,6 +20,9 @@ int64_t ssd(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int 
 void sub_block(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int16_t* d, int w, int h);
 // Reconstruction dst = clip(p + r) of a w x h block, p and r dense (stride w); w as above.
 void add_clip_block(const uint8_t* p, const int16_t* r, uint8_t* dst, int dst_stride, int w, int h);
+// Rounded average d = (a + b + 1) >> 1 of two w x h blocks of one stride st: H.264's quarter
+// samples and the HEVC decisions' quarter-sample estimate, both from two neighbouring samples.
+void avg_block(const uint8_t* a, const uint8_t* b, int st, uint8_t* d, int ds, int w, int h);
 // Sum of squares of n residual samples (n a multiple of 8).
 int64_t sum_squares(const int16_t* r, int n);
 

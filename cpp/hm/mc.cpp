@@ -41,19 +41,6 @@ MVC_AVX2_FN inline void store_u8(uint8_t* o, __m256i v16, bool full) {
   if (full) store_u8x16(o, v16);
   else _mm_storel_epi64(reinterpret_cast<__m128i*>(o), _mm_packus_epi16(_mm256_castsi256_si128(v16), _mm256_castsi256_si128(v16)));
 }
-// Rounded average of two 16-wide blocks, two rows per step (stride 64 out).
-MVC_AVX2_FN void avg16_avx2(const uint8_t* a, int sa, const uint8_t* b, int sb, uint8_t* d, int h) {
-  for (int j = 0; j < h; j += 2, a += 2 * sa, b += 2 * sb, d += 128) {
-    const __m256i va = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
-                                               _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + sa)), 1);
-    const __m256i vb = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b))),
-                                               _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + sb)), 1);
-    const __m256i v = _mm256_avg_epu8(va, vb);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm256_castsi256_si128(v));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 64), _mm256_extracti128_si256(v, 1));
-  }
-}
-
 // The luma 8-tap passes in AVX2 with interp()'s arithmetic, 16 outputs per step (8 in the low lane
 // for a tail): horizontal and vertical-on-samples sums take sample pairs times tap pairs through
 // pmaddubsw (every partial sum of the HEVC luma taps fits in 16 bits, so they equal the 16-bit
@@ -573,36 +560,12 @@ const uint8_t* predict_luma_quarter_est(const RefPic& r, int x, int y, int w, in
   int sa, sb;
   const uint8_t* pa = r.qpel(x, y, w, h, a, sa);
   const uint8_t* pb = pa ? r.qpel(x, y, w, h, b, sb) : nullptr;
-  if (!pb) {  // beyond the planes' margin: the exact prediction (rare)
+  if (!pb || sa != sb) {  // beyond the planes' margin: the exact prediction (rare)
     mc_luma(r.rec.y, x, y, w, h, mv, buf, 64);
-    stride = 64;
-    return buf;
+  } else {
+    avg_block(pa, pb, sa, buf, 64, w, h);
   }
   stride = 64;
-#if defined(MVC_MC_AVX2)
-  if (w == 16 && kMcAvx2) {
-    avg16_avx2(pa, sa, pb, sb, buf, h);
-    return buf;
-  }
-#endif
-  for (int j = 0; j < h; ++j, pa += sa, pb += sb) {
-    uint8_t* d = buf + j * 64;
-#if defined(__SSE2__)
-    if (w == 4) {  // the 4x8 halves of an 8x8 CU
-      uint32_t va, vb;
-      std::memcpy(&va, pa, 4);
-      std::memcpy(&vb, pb, 4);
-      const uint32_t v = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_avg_epu8(_mm_cvtsi32_si128(static_cast<int>(va)), _mm_cvtsi32_si128(static_cast<int>(vb)))));
-      std::memcpy(d, &v, 4);
-      continue;
-    }
-    for (int i = 0; i < w; i += 8)  // PU widths other than 4 are multiples of 8
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(d + i), _mm_avg_epu8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(pa + i)),
-                                                                       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(pb + i))));
-#else
-    for (int i = 0; i < w; ++i) d[i] = static_cast<uint8_t>((pa[i] + pb[i] + 1) >> 1);
-#endif
-  }
   return buf;
 }
 

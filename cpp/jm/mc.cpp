@@ -70,34 +70,6 @@ __attribute__((target("avx2"))) int hpel_vc_avx2(const uint8_t* const* g, const 
 }
 #endif
 
-// dst = (a + b + 1) >> 1, the quarter-sample average (pavgb rounds the same way).
-inline void avg_block(const uint8_t* a, const uint8_t* b, int st, uint8_t* d, int ds, int w, int h) {
-#if defined(__SSE2__)
-  if (w == 16) {
-    for (int j = 0; j < h; ++j, a += st, b += st, d += ds)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_avg_epu8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)),
-                                                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(b))));
-    return;
-  }
-  if (w == 8) {
-    for (int j = 0; j < h; ++j, a += st, b += st, d += ds)
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(d), _mm_avg_epu8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a)),
-                                                                   _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b))));
-    return;
-  }
-  if (w == 4) {
-    for (int j = 0; j < h; ++j, a += st, b += st, d += ds) {
-      int32_t va, vb;
-      std::memcpy(&va, a, 4); std::memcpy(&vb, b, 4);
-      const int32_t v = _mm_cvtsi128_si32(_mm_avg_epu8(_mm_cvtsi32_si128(va), _mm_cvtsi32_si128(vb)));
-      std::memcpy(d, &v, 4);
-    }
-    return;
-  }
-#endif
-  for (int j = 0; j < h; ++j, a += st, b += st, d += ds)
-    for (int i = 0; i < w; ++i) d[i] = static_cast<uint8_t>((a[i] + b[i] + 1) >> 1);
-}
 }  // namespace
 
 // Fills everything outside [x0, x1] x [y0, y1] of p by replicating the nearest core sample.
