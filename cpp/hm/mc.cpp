@@ -41,6 +41,12 @@ MVC_AVX2_FN inline void store_u8(uint8_t* o, __m256i v16, bool full) {
   if (full) store_u8x16(o, v16);
   else _mm_storel_epi64(reinterpret_cast<__m128i*>(o), _mm_packus_epi16(_mm256_castsi256_si128(v16), _mm256_castsi256_si128(v16)));
 }
+MVC_AVX2_FN inline __m256i tap_pair8(const int* c, int k) {  // taps k, k + 1 as pmaddubsw bytes
+  return _mm256_set1_epi16(static_cast<int16_t>((c[k + 1] << 8) | (c[k] & 0xff)));
+}
+MVC_AVX2_FN inline __m256i tap_pair16(const int* c, int k) {  // taps k, k + 1 as pmaddwd words
+  return _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(c[k + 1]) << 16) | (static_cast<uint32_t>(c[k]) & 0xffffu)));
+}
 // The luma 8-tap passes in AVX2 with interp()'s arithmetic, 16 outputs per step (8 in the low lane
 // for a tail): horizontal and vertical-on-samples sums take sample pairs times tap pairs through
 // pmaddubsw (every partial sum of the HEVC luma taps fits in 16 bits, so they equal the 16-bit
@@ -53,12 +59,12 @@ MVC_AVX2_FN void luma_taps(int fx, int fy, LumaTaps& t) {
   const int* cx = kLuma[fx];
   const int* cy = kLuma[fy];
   for (int k = 0; k < 4; ++k) {
-    t.hp[k] = _mm256_set1_epi16(static_cast<int16_t>((cx[2 * k + 1] << 8) | (cx[2 * k] & 0xff)));
+    t.hp[k] = tap_pair8(cx, 2 * k);
     alignas(32) int8_t idx[32];
     for (int i = 0; i < 16; ++i) idx[i] = idx[16 + i] = static_cast<int8_t>(2 * k + (i >> 1) + (i & 1));
     t.shuf[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
-    t.vb[k] = _mm256_set1_epi16(static_cast<int16_t>((cy[2 * k + 1] << 8) | (cy[2 * k] & 0xff)));
-    t.vw[k] = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(cy[2 * k + 1]) << 16) | (static_cast<uint32_t>(cy[2 * k]) & 0xffffu)));
+    t.vb[k] = tap_pair8(cy, 2 * k);
+    t.vw[k] = tap_pair16(cy, 2 * k);
   }
 }
 // horizontal sums of outputs x .. x + 15 (r: sample x - 3; lane 0 reads samples x - 3 .. x + 12,
@@ -154,12 +160,6 @@ MVC_AVX2_FN void interp_luma_avx2(const uint8_t* o, int st, int fx, int fy, int 
 // Cr in the high one), interp()'s arithmetic: tap pairs through pmaddubsw on sample pairs
 // (horizontal, and vertical on samples; every pair sum of the chroma taps fits in 16 bits), then
 // pmaddwd on the 16-bit horizontal sums.
-MVC_AVX2_FN inline __m256i tap_pair8(const int* c, int k) {  // taps k, k + 1 as pmaddubsw bytes
-  return _mm256_set1_epi16(static_cast<int16_t>((c[k + 1] << 8) | (c[k] & 0xff)));
-}
-MVC_AVX2_FN inline __m256i tap_pair16(const int* c, int k) {  // taps k, k + 1 as pmaddwd words
-  return _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(c[k + 1]) << 16) | (static_cast<uint32_t>(c[k]) & 0xffffu)));
-}
 // sums of outputs 0..7 of a Cb row (low lane) and a Cr row (high lane); ru, rv at sample -1
 MVC_AVX2_FN inline __m256i chroma_hrow(const uint8_t* ru, const uint8_t* rv, __m256i s0, __m256i s1, __m256i h01, __m256i h23) {
   const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ru))),

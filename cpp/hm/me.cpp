@@ -79,7 +79,7 @@ MeResult motion_search(const MeInput& in) {
   auto icost = [&](int mx, int my) {
     int idx;
     const uint8_t* rp = ref0 + my * rs + mx;
-    const int d = sadf ? sadf(src, ss, rp, ref.stride) : sad(src, ss, rp, ref.stride, w, h);
+    const int d = sadf ? sadf(src, ss, rp, rs) : sad(src, ss, rp, rs, w, h);
     return d + in.sqrt_lambda * bits(Mv{int16_t(mx * 4), int16_t(my * 4)}, idx);
   };
   int bx = cx, by = cy;
