@@ -41,26 +41,40 @@ extern const int kQuantMF[6][16];   // forward scale per raster position
 extern const int kDequantV[6][16];  // normAdjust4x4 (flat weight: LevelScale = 16 * V)
 
 // ---------------------------------------------------------------- macroblock record
-enum MbType : uint8_t { MB_I4x4, MB_I16x16, MB_P16x16, MB_P16x8, MB_P8x16, MB_P8x8, MB_PSKIP };
-enum SubType : uint8_t { SUB_8x8, SUB_8x4, SUB_4x8, SUB_4x4 };
-inline bool is_intra(MbType t) { return t == MB_I4x4 || t == MB_I16x16; }
+// The encoder makes the first seven types; the stream reader (syntax.h) all of them.
+enum MbType : uint8_t { MB_I4x4, MB_I16x16, MB_P16x16, MB_P16x8, MB_P8x16, MB_P8x8, MB_PSKIP,
+                        MB_I8x8,    // I_NxN with transform_size_8x8_flag
+                        MB_IPCM,
+                        MB_B16x16, MB_B16x8, MB_B8x16, MB_B8x8, MB_BDIRECT /* B_Direct_16x16 */, MB_BSKIP };
+enum SubType : uint8_t { SUB_8x8, SUB_8x4, SUB_4x8, SUB_4x4 };  // P sub_mb_type; B slices keep B sub_mb_type 0..12
+inline bool is_intra(MbType t) { return t == MB_I4x4 || t == MB_I16x16 || t == MB_I8x8 || t == MB_IPCM; }
+inline bool is_b(MbType t) { return t >= MB_B16x16; }
 
-// Everything the syntax writer needs for one macroblock; filled by analysis, read by
-// reconstruction (already done by then), the two CAVLC passes and deblocking.
+// Everything the syntax writer needs for one macroblock; filled by analysis (or by the stream
+// reader), read by reconstruction, the syntax writers and deblocking.
 struct Mb {
   MbType type = MB_PSKIP;
   uint8_t i16_mode = 0, chroma_mode = 0;
-  int8_t i4_mode[16] = {};      // raster 4x4 order
-  uint8_t sub[4] = {};          // sub_mb_type per 8x8 (P_8x8)
-  int8_t ref[4] = {};           // ref_idx per 8x8 (raster)
+  int8_t i4_mode[16] = {};      // raster 4x4 order (I8x8: each 8x8's mode in its four 4x4 blocks)
+  uint8_t sub[4] = {};          // sub_mb_type per 8x8 (P_8x8: SubType; B_8x8: B sub_mb_type 0..12)
+  int8_t ref[4] = {};           // ref_idx_l0 per 8x8 (raster); -1 where list 0 is not used
   int16_t mv[16][2] = {};       // raster 4x4
   int16_t mvd[16][2] = {};      // coded mvd, raster 4x4 (every block of a partition holds it)
   uint8_t cbp = 0;              // bits 0..3 luma 8x8, bits 4..5 chroma (0, 1, 2)
-  int16_t luma[16][16] = {};    // per raster 4x4 block, levels in scan order (I16: [0] unused)
+  int16_t luma[16][16] = {};    // per raster 4x4 block, levels in scan order (I16: [0] unused); 8x8 transform: luma8()
   int16_t luma_dc[16] = {};     // I16x16 DC levels, scan order
   int16_t chroma_dc[2][4] = {};
   int16_t chroma_ac[2][4][16] = {};  // [0] unused
   uint8_t nz[16] = {};          // non-zero coefficient count per raster 4x4 (full stream)
+  // Stream-reader fields (the encoder leaves them at their defaults: P slices, 4x4 transform, fixed QP)
+  uint8_t pred[2] = {1, 1};     // B_16x16 / 16x8 / 8x16: per partition 1 = L0, 2 = L1, 3 = bi-predicted
+  bool p8x8_ref0 = false;       // P_8x8ref0 (CAVLC mb_type 4: no ref_idx coded, all 0)
+  bool t8x8 = false;            // transform_size_8x8_flag
+  int8_t qp_delta = 0;          // mb_qp_delta as coded
+  uint8_t qp = 0;               // QP_Y of the macroblock (reader)
+  int8_t ref1[4] = {-1, -1, -1, -1};  // ref_idx_l1 per 8x8; -1 where list 1 is not used
+  int16_t mv1[16][2] = {};      // list 1 motion, raster 4x4
+  int16_t mvd1[16][2] = {};
 };
 
 // ---------------------------------------------------------------- transform.cpp
@@ -153,6 +167,8 @@ class RbspWriter {
   }
   int se(int32_t v) { return ue(v <= 0 ? static_cast<uint32_t>(-2 * static_cast<int64_t>(v)) : static_cast<uint32_t>(2 * v - 1)); }
   void trailing_bits() { put(1, 1); put(0, (8 - n_) & 7); }  // stop bit, then zero alignment
+  void align_zero() { put(0, (8 - n_) & 7); }
+  bool byte_aligned() const { return n_ == 0; }
   uint64_t bits() const { return total_; }
   const std::vector<uint8_t>& bytes() const { return buf_; }  // complete bytes only
 
