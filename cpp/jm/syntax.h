@@ -30,6 +30,7 @@ struct SliceSyntax {
   bool transform_8x8_mode = false;     // PPS transform_8x8_mode_flag
   bool direct_8x8_inference = true;    // SPS direct_8x8_inference_flag
   int chroma_format_idc = 1;           // 0 (4:0:0) or 1 (4:2:0)
+  bool constrained_intra_pred = false; // PPS constrained_intra_pred_flag
 };
 
 // The syntax records of one picture. Neighbours are available when inside the picture and
@@ -54,6 +55,32 @@ struct PicSyntax {
     return slice_id[static_cast<size_t>(n)] == slice_id[static_cast<size_t>(mb)] && n < mb ? n : -1;
   }
 };
+
+// The 4x4 block at (bx + dx, by + dy) seen from block (bx, by) of macroblock mb (6.4.11.4 with
+// 4x4 units; dx, dy in -1..1): its macroblock (-1 when not available) and raster index there.
+struct Nb { int mb; int blk; };
+inline Nb nb4(const PicSyntax& p, int mb, int bx, int by, int dx, int dy) {
+  int x = bx + dx, y = by + dy, mx = 0, my = 0;
+  if (x < 0) { mx = -1; x += 4; } else if (x > 3) { mx = 1; x -= 4; }
+  if (y < 0) { my = -1; y += 4; }
+  return {(mx || my) ? p.neighbour(mb, mx, my) : mb, y * 4 + x};
+}
+
+// predIntra4x4PredMode (8.3.1.1) of 4x4 block (bx, by), or predIntra8x8PredMode (8.3.2.1) of the
+// 8x8 block whose top-left 4x4 block is (bx, by) (an I8x8 record holds each 8x8 mode in its four
+// 4x4 entries, so both read the 4x4 neighbours of that top-left block).
+inline int intra_pred_mode(const PicSyntax& p, int mb, int bx, int by, bool constrained_intra_pred) {
+  const Nb a = nb4(p, mb, bx, by, -1, 0), b = nb4(p, mb, bx, by, 0, -1);
+  if (a.mb < 0 || b.mb < 0) return 2;
+  const Mb& ma = p.mbs[static_cast<size_t>(a.mb)];
+  const Mb& mbb = p.mbs[static_cast<size_t>(b.mb)];
+  if (constrained_intra_pred && (!is_intra(ma.type) || !is_intra(mbb.type))) return 2;
+  auto mode = [](const Mb& m, int blk) {
+    return (m.type == MB_I4x4 || m.type == MB_I8x8) ? int(m.i4_mode[blk]) : 2;
+  };
+  const int ma_mode = mode(ma, a.blk), mb_mode = mode(mbb, b.blk);
+  return ma_mode < mb_mode ? ma_mode : mb_mode;
+}
 
 // Levels of 8x8 luma block b8 of an MB with transform_size_8x8_flag: 64 levels in the 8x8
 // frame zig-zag scan, stored over luma[4 * b8 .. 4 * b8 + 3] (the raster meaning of luma[]
