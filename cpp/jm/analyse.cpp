@@ -496,7 +496,7 @@ void clear_i4modes(EncCtx& c, int mbx, int mby) {
 }  // namespace
 
 void analyse_mb(EncCtx& c, int mbx, int mby) {
-  Mb& m = c.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
+  Mb& m = c.pic.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
   const uint8_t* sy = c.src.y.at(mbx * 16, mby * 16);
   const int ss = c.src.y.stride;
   uint8_t* ry = c.rec.y.at(mbx * 16, mby * 16);

@@ -5,9 +5,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#include <array>
 #include <vector>
 
-#include "jm/h264.h"
+#include "jm/syntax.h"
 
 namespace mvc {
 namespace h264 {
@@ -17,31 +18,33 @@ namespace {
 constexpr int kBlkX[16] = {0, 1, 0, 1, 2, 3, 2, 3, 0, 1, 0, 1, 2, 3, 2, 3};
 constexpr int kBlkY[16] = {0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3};
 
+// Per-pass state of the CAVLC writer: TotalCoeff of every 4x4 block written so far (9.2.1 nC).
 struct Cavlc {
-  const EncCtx& c;
+  const SliceSyntax& s;
+  const PicSyntax& pic;
   SyntaxWriter& w;
   bool texture_off;
-  std::vector<uint8_t> nzy, nzc[2];  // total_coeff written in this pass
-  int cw4;                           // chroma 4x4 blocks per row
+  std::vector<std::array<uint8_t, 16>> nzl;  // per MB, raster 4x4 luma
+  std::vector<std::array<uint8_t, 8>> nzc;   // per MB, Cb 2x2 then Cr 2x2
+  int qp_prev;                               // QP_Y of the previous macroblock written
 
-  Cavlc(const EncCtx& ctx, SyntaxWriter& wr, bool off) : c(ctx), w(wr), texture_off(off) {
-    nzy.assign(static_cast<size_t>(c.w4) * c.h4, 0);
-    cw4 = c.mbw * 2;
-    nzc[0].assign(static_cast<size_t>(cw4) * c.mbh * 2, 0);
-    nzc[1] = nzc[0];
-  }
+  Cavlc(const SliceSyntax& sl, const PicSyntax& p, SyntaxWriter& wr, bool off)
+      : s(sl), pic(p), w(wr), texture_off(off), nzl(p.mbs.size()), nzc(p.mbs.size()), qp_prev(sl.qp) {}
 
   static int nc_from(bool a, int na, bool b, int nb) {
     if (a && b) return (na + nb + 1) >> 1;
     return a ? na : b ? nb : 0;
   }
-  int nc_luma(int X, int Y) const {
-    const bool a = X > 0, b = Y > 0;
-    return nc_from(a, a ? nzy[static_cast<size_t>(Y) * c.w4 + X - 1] : 0, b, b ? nzy[static_cast<size_t>(Y - 1) * c.w4 + X] : 0);
+  int nc_luma(int mb, int bx, int by) const {
+    const Nb a = nb4(pic, mb, bx, by, -1, 0), b = nb4(pic, mb, bx, by, 0, -1);
+    return nc_from(a.mb >= 0, a.mb >= 0 ? nzl[size_t(a.mb)][size_t(a.blk)] : 0, b.mb >= 0,
+                   b.mb >= 0 ? nzl[size_t(b.mb)][size_t(b.blk)] : 0);
   }
-  int nc_chroma(int k, int X, int Y) const {
-    const bool a = X > 0, b = Y > 0;
-    return nc_from(a, a ? nzc[k][static_cast<size_t>(Y) * cw4 + X - 1] : 0, b, b ? nzc[k][static_cast<size_t>(Y - 1) * cw4 + X] : 0);
+  int nc_chroma(int mb, int k, int cx, int cy) const {
+    const int ma = cx > 0 ? mb : pic.neighbour(mb, -1, 0), mbb = cy > 0 ? mb : pic.neighbour(mb, 0, -1);
+    const int na = ma >= 0 ? nzc[size_t(ma)][size_t(4 * k + cy * 2 + (cx ^ 1))] : 0;
+    const int nb = mbb >= 0 ? nzc[size_t(mbb)][size_t(4 * k + (cy ^ 1) * 2 + cx)] : 0;
+    return nc_from(ma >= 0, na, mbb >= 0, nb);
   }
 
   void level(int lc, int& sl, int cat) {
@@ -118,109 +121,180 @@ struct Cavlc {
     return total;
   }
 
-  int pred_mode(int X, int Y) const {  // 8.3.1.1 from the records
-    if (X == 0 || Y == 0) return 2;
-    auto mode = [&](int x, int y) {
-      const Mb& n = c.mbs[static_cast<size_t>(y >> 2) * c.mbw + (x >> 2)];
-      return n.type == MB_I4x4 ? int(n.i4_mode[(y & 3) * 4 + (x & 3)]) : 2;
-    };
-    const int a = mode(X - 1, Y), b = mode(X, Y - 1);
-    return a < b ? a : b;
-  }
-
-  void ref_idx(int ref) {
-    if (c.num_ref_active <= 1) return;
-    if (c.num_ref_active == 2) w.u(ref ? 0 : 1, 1, CAT_REF_IDX);
+  void ref_idx(int ref, int num) {  // te(v)
+    if (num <= 1) return;
+    if (num == 2) w.u(ref ? 0 : 1, 1, CAT_REF_IDX);
     else w.ue(static_cast<uint32_t>(ref), CAT_REF_IDX);
   }
-  void mvd(const Mb& m, int r) {
-    w.se(m.mvd[r][0], CAT_MVD);
-    w.se(m.mvd[r][1], CAT_MVD);
+  void mvd(const int16_t* d) {
+    w.se(d[0], CAT_MVD);
+    w.se(d[1], CAT_MVD);
   }
 
-  void macroblock(const Mb& m, int mbx, int mby) {
-    const int cbp = texture_off ? 0 : m.cbp;
+  void mb_type(const Mb& m, int cbp) {
+    const int intra_off = s.type == SLICE_I ? 0 : s.type == SLICE_P ? 5 : 23;
     const int cbpl = cbp & 15, cbpc = cbp >> 4;
-    const int intra_off = c.idr ? 0 : 5;
+    const bool pcm = m.type == MB_IPCM && !texture_off;
     switch (m.type) {
-      case MB_I4x4: w.ue(intra_off, CAT_MB_TYPE); break;
+      case MB_I4x4: case MB_I8x8: w.ue(intra_off, CAT_MB_TYPE); break;
       case MB_I16x16: w.ue(intra_off + 1 + m.i16_mode + 4 * cbpc + (cbpl ? 12 : 0), CAT_MB_TYPE); break;
+      case MB_IPCM: w.ue(pcm ? intra_off + 25 : intra_off + 1 + 2, CAT_MB_TYPE); break;  // cropped: I16x16 DC
       case MB_P16x16: w.ue(0, CAT_MB_TYPE); break;
       case MB_P16x8: w.ue(1, CAT_MB_TYPE); break;
       case MB_P8x16: w.ue(2, CAT_MB_TYPE); break;
-      default: w.ue(3, CAT_MB_TYPE); break;
+      case MB_P8x8: w.ue(m.p8x8_ref0 ? 4 : 3, CAT_MB_TYPE); break;
+      default: w.ue(b_mb_type_code(m), CAT_MB_TYPE); break;
     }
-    if (m.type == MB_I4x4) {
-      for (int k = 0; k < 16; ++k) {
-        const int bx = kBlkX[k], by = kBlkY[k];
-        const int pm = pred_mode(mbx * 4 + bx, mby * 4 + by), mode = m.i4_mode[by * 4 + bx];
-        if (mode == pm) w.u(1, 1, CAT_INTRA_MODE);
-        else { w.u(0, 1, CAT_INTRA_MODE); w.u(mode < pm ? mode : mode - 1, 3, CAT_INTRA_MODE); }
-      }
+  }
+
+  void pcm_samples(int mb) {
+    w.bw.align_zero();  // pcm_alignment_zero_bits (charged below with the samples)
+    const uint8_t* p = &pic.pcm[size_t(mb) * 384];
+    const int n = s.chroma_format_idc ? 384 : 256;
+    for (int i = 0; i < n; ++i) w.bw.put(p[i], 8);
+  }
+
+  void macroblock(const Mb& m, int mb) {
+    const bool pcm_off = m.type == MB_IPCM && texture_off;
+    const MbType type = pcm_off ? MB_I16x16 : m.type;
+    const int cbp = texture_off ? 0 : m.cbp;
+    const int cbpl = cbp & 15, cbpc = cbp >> 4;
+    if (type == MB_IPCM) {
+      mb_type(m, cbp);
+      const uint64_t before = w.bw.bits();
+      pcm_samples(mb);
+      const double bits = double(w.bw.bits() - before);
+      (*w.counts)[CAT_RESIDUAL_LUMA] += bits * (s.chroma_format_idc ? 256.0 / 384.0 : 1.0);
+      (*w.counts)[CAT_RESIDUAL_CHROMA] += bits - bits * (s.chroma_format_idc ? 256.0 / 384.0 : 1.0);
+      auto& nl = nzl[size_t(mb)];
+      nl.fill(16);
+      nzc[size_t(mb)].fill(16);
+      return;
     }
-    if (is_intra(m.type)) w.ue(m.chroma_mode, CAT_INTRA_MODE);
-    switch (m.type) {
-      case MB_P16x16: ref_idx(m.ref[0]); mvd(m, 0); break;
-      case MB_P16x8: ref_idx(m.ref[0]); ref_idx(m.ref[2]); mvd(m, 0); mvd(m, 8); break;
-      case MB_P8x16: ref_idx(m.ref[0]); ref_idx(m.ref[1]); mvd(m, 0); mvd(m, 2); break;
-      case MB_P8x8: {
-        for (int k = 0; k < 4; ++k) w.ue(m.sub[k], CAT_MB_TYPE);
-        for (int k = 0; k < 4; ++k) ref_idx(m.ref[k]);
-        static const int kSub[4][4][2] = {{{0, 0}}, {{0, 0}, {0, 1}}, {{0, 0}, {1, 0}}, {{0, 0}, {1, 0}, {0, 1}, {1, 1}}};
-        static const int kN[4] = {1, 2, 2, 4};
+    mb_type(m, cbp);
+    bool no_sub_lt8x8 = true;
+    if (type == MB_P8x8 || type == MB_B8x8) {
+      for (int k = 0; k < 4; ++k) w.ue(m.sub[k], CAT_MB_TYPE);
+      for (int k = 0; k < 4; ++k)
+        if (!m.p8x8_ref0 && (sub_pred(m, k) & 1)) ref_idx(m.ref[k], s.num_ref[0]);
+      for (int k = 0; k < 4; ++k)
+        if (sub_pred(m, k) & 2) ref_idx(m.ref1[k], s.num_ref[1]);
+      for (int l = 0; l < 2; ++l)
         for (int k = 0; k < 4; ++k) {
+          const int pr = sub_pred(m, k), sh = sub_shape(m, k);
+          if (!(pr & (1 << l))) continue;
           const int x8 = (k & 1) * 2, y8 = (k >> 1) * 2;
-          for (int j = 0; j < kN[m.sub[k]]; ++j) mvd(m, (y8 + kSub[m.sub[k]][j][1]) * 4 + x8 + kSub[m.sub[k]][j][0]);
+          for (int j = 0; j < kSubN[sh]; ++j) {
+            const int r = (y8 + kSubXY[sh][j][1]) * 4 + x8 + kSubXY[sh][j][0];
+            mvd(l ? m.mvd1[r] : m.mvd[r]);
+          }
         }
-        break;
+      for (int k = 0; k < 4; ++k) {
+        if (sub_pred(m, k) == 0) { if (!s.direct_8x8_inference) no_sub_lt8x8 = false; }
+        else if (sub_shape(m, k) != SUB_8x8) no_sub_lt8x8 = false;
       }
-      default: break;
+    } else {
+      if (s.transform_8x8_mode && (type == MB_I4x4 || type == MB_I8x8)) w.u(type == MB_I8x8, 1, CAT_INTRA_MODE);
+      if (type == MB_I4x4) {
+        for (int k = 0; k < 16; ++k) {
+          const int bx = kBlkX[k], by = kBlkY[k];
+          const int pm = intra_pred_mode(pic, mb, bx, by, s.constrained_intra_pred), mode = m.i4_mode[by * 4 + bx];
+          if (mode == pm) w.u(1, 1, CAT_INTRA_MODE);
+          else w.u(static_cast<uint32_t>(mode < pm ? mode : mode - 1), 4, CAT_INTRA_MODE);  // flag 0 + 3 bits
+        }
+      } else if (type == MB_I8x8) {
+        for (int k = 0; k < 4; ++k) {
+          const int bx = (k & 1) * 2, by = (k >> 1) * 2;
+          const int pm = intra_pred_mode(pic, mb, bx, by, s.constrained_intra_pred), mode = m.i4_mode[by * 4 + bx];
+          if (mode == pm) w.u(1, 1, CAT_INTRA_MODE);
+          else w.u(static_cast<uint32_t>(mode < pm ? mode : mode - 1), 4, CAT_INTRA_MODE);
+        }
+      }
+      if (is_intra(type)) {
+        if (s.chroma_format_idc) w.ue(pcm_off ? 0 : m.chroma_mode, CAT_INTRA_MODE);
+      } else if (type != MB_BDIRECT && type != MB_PSKIP && type != MB_BSKIP) {
+        const int np = mb_parts(m);
+        for (int p = 0; p < np; ++p)
+          if (part_pred(m, p) & 1) ref_idx(m.ref[part_8x8(m, p)], s.num_ref[0]);
+        for (int p = 0; p < np; ++p)
+          if (part_pred(m, p) & 2) ref_idx(m.ref1[part_8x8(m, p)], s.num_ref[1]);
+        for (int l = 0; l < 2; ++l)
+          for (int p = 0; p < np; ++p)
+            if (part_pred(m, p) & (1 << l)) {
+              const int k = part_8x8(m, p), r = (k >> 1) * 8 + (k & 1) * 2;
+              mvd(l ? m.mvd1[r] : m.mvd[r]);
+            }
+      }
     }
-    if (m.type != MB_I16x16)
-      w.ue(m.type == MB_I4x4 ? kCbpIntraToCode[cbp] : kCbpInterToCode[cbp], CAT_CBP_QP);
-    if (cbp > 0 || m.type == MB_I16x16) w.se(0, CAT_CBP_QP);  // mb_qp_delta: fixed QP
+    if (type != MB_I16x16) {
+      const bool intra = type == MB_I4x4 || type == MB_I8x8;
+      const int code = s.chroma_format_idc ? (intra ? kCbpIntraToCode[cbp] : kCbpInterToCode[cbp])
+                                           : kCbpToCode400[intra][cbpl];
+      w.ue(static_cast<uint32_t>(code), CAT_CBP_QP);
+      if (cbpl && s.transform_8x8_mode && !is_intra(type) && no_sub_lt8x8 &&
+          (type != MB_BDIRECT || s.direct_8x8_inference))
+        w.u(m.t8x8, 1, CAT_INTRA_MODE);
+    }
+    auto& nl = nzl[size_t(mb)];
+    auto& nc = nzc[size_t(mb)];
+    nl.fill(0);
+    nc.fill(0);
+    if (cbp == 0 && type != MB_I16x16) return;
+    int dqp = m.qp_delta;
+    if (texture_off) {  // keep the macroblock's QP: only I16x16 sends mb_qp_delta here
+      dqp = ((m.qp - qp_prev + 52 + 26) % 52) - 26;
+    }
+    w.se(dqp, CAT_CBP_QP);
+    qp_prev = (qp_prev + dqp + 52) % 52;
     // residual( 0, 15 )
     static const int16_t kZero[16] = {};
-    const int X0 = mbx * 4, Y0 = mby * 4;
-    if (m.type == MB_I16x16) block(texture_off ? kZero : m.luma_dc, 16, nc_luma(X0, Y0), CAT_RESIDUAL_LUMA);
+    const bool t8 = type == MB_I8x8 || (m.t8x8 && !is_intra(type));
+    if (type == MB_I16x16) block(texture_off ? kZero : m.luma_dc, 16, nc_luma(mb, 0, 0), CAT_RESIDUAL_LUMA);
     for (int k = 0; k < 16; ++k) {
       const int bx = kBlkX[k], by = kBlkY[k], r = by * 4 + bx;
-      const int X = X0 + bx, Y = Y0 + by;
       int tc = 0;
       if (cbpl & (1 << (k >> 2))) {
-        if (m.type == MB_I16x16) tc = block(m.luma[r] + 1, 15, nc_luma(X, Y), CAT_RESIDUAL_LUMA);
-        else tc = block(m.luma[r], 16, nc_luma(X, Y), CAT_RESIDUAL_LUMA);
+        if (type == MB_I16x16) tc = block(m.luma[r] + 1, 15, nc_luma(mb, bx, by), CAT_RESIDUAL_LUMA);
+        else if (t8) {
+          int16_t lv[16];
+          const int16_t* l8 = luma8(m, k >> 2);
+          for (int i = 0; i < 16; ++i) lv[i] = l8[4 * i + (k & 3)];
+          tc = block(lv, 16, nc_luma(mb, bx, by), CAT_RESIDUAL_LUMA);
+        } else tc = block(m.luma[r], 16, nc_luma(mb, bx, by), CAT_RESIDUAL_LUMA);
       }
-      nzy[static_cast<size_t>(Y) * c.w4 + X] = uint8_t(tc);
+      nl[size_t(r)] = uint8_t(tc);
     }
+    if (!s.chroma_format_idc) return;
     if (cbpc)
       for (int k = 0; k < 2; ++k) block(m.chroma_dc[k], 4, -1, CAT_RESIDUAL_CHROMA);
-    for (int k = 0; k < 2; ++k)
-      for (int b = 0; b < 4; ++b) {
-        const int X = mbx * 2 + (b & 1), Y = mby * 2 + (b >> 1);
-        int tc = 0;
-        if (cbpc == 2) tc = block(m.chroma_ac[k][b] + 1, 15, nc_chroma(k, X, Y), CAT_RESIDUAL_CHROMA);
-        nzc[k][static_cast<size_t>(Y) * cw4 + X] = uint8_t(tc);
-      }
+    if (cbpc == 2)
+      for (int k = 0; k < 2; ++k)
+        for (int b = 0; b < 4; ++b)
+          nc[size_t(4 * k + b)] = uint8_t(block(m.chroma_ac[k][b] + 1, 15, nc_chroma(mb, k, b & 1, b >> 1), CAT_RESIDUAL_CHROMA));
   }
 };
 
 }  // namespace
 
-void write_slice_data(const EncCtx& c, SyntaxWriter& w, bool texture_off) {
-  Cavlc cv(c, w, texture_off);
+void write_slice_data_cavlc(const SliceSyntax& s, const PicSyntax& pic, SyntaxWriter& w, bool texture_off) {
+  Cavlc cv(s, pic, w, texture_off);
   uint32_t skip_run = 0;
-  for (int mby = 0; mby < c.mbh; ++mby)
-    for (int mbx = 0; mbx < c.mbw; ++mbx) {
-      const Mb& m = c.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
-      if (!c.idr) {
-        if (m.type == MB_PSKIP) { ++skip_run; continue; }  // nz stays 0
-        w.ue(skip_run, CAT_SKIP);
-        skip_run = 0;
+  const int n = pic.mbw * pic.mbh;
+  for (int mb = s.first_mb; mb < n && pic.slice_id[size_t(mb)] == s.id; ++mb) {
+    const Mb& m = pic.mbs[size_t(mb)];
+    if (s.type != SLICE_I) {
+      if (m.type == MB_PSKIP || m.type == MB_BSKIP) {  // nz stays 0; QP_Y = QP_Y,PRED
+        cv.nzl[size_t(mb)].fill(0);
+        cv.nzc[size_t(mb)].fill(0);
+        ++skip_run;
+        continue;
       }
-      cv.macroblock(m, mbx, mby);
+      w.ue(skip_run, CAT_SKIP);
+      skip_run = 0;
     }
-  if (!c.idr && skip_run) w.ue(skip_run, CAT_SKIP);
+    cv.macroblock(m, mb);
+  }
+  if (s.type != SLICE_I && skip_run) w.ue(skip_run, CAT_SKIP);
 }
 
 }  // namespace h264

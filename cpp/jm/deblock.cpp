@@ -72,7 +72,7 @@ inline int inter_strength(const Mb& P, int rp, const Mb& Q, int rq) {
 // bS of the macroblock's edges: bs[dir][edge][block along edge]; dir 0 = vertical edges.
 // Returns false when every bS is 0.
 bool mb_strengths(const EncCtx& c, int mbx, int mby, int bs[2][4][4]) {
-  const Mb& Q = c.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
+  const Mb& Q = c.pic.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
   const Mb* nb[2] = {mbx > 0 ? &Q - 1 : nullptr, mby > 0 ? &Q - c.mbw : nullptr};
   const bool qi = is_intra(Q.type);
   // one vector, one reference, no luma coefficients: every inner edge has bS 0

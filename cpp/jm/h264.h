@@ -189,6 +189,47 @@ struct SyntaxWriter {
 };
 
 
+// ---------------------------------------------------------------- slice-data syntax (syntax.h)
+enum SliceType : int { SLICE_P = 0, SLICE_B = 1, SLICE_I = 2 };  // slice_type % 5 (SP / SI are rejected)
+
+// What slice_data() needs from the slice header and parameter sets, in both directions.
+struct SliceSyntax {
+  int type = SLICE_P;
+  int id = 0;                   // slice number within the picture (neighbour availability, 6.4.8)
+  int first_mb = 0;             // first_mb_in_slice
+  int num_ref[2] = {1, 0};      // num_ref_idx_l0/l1_active_minus1 + 1 (after the override)
+  int qp = 26;                  // SliceQPY = 26 + pic_init_qp_minus26 + slice_qp_delta
+  bool cabac = false;           // entropy_coding_mode_flag
+  int cabac_init_idc = 0;
+  bool transform_8x8_mode = false;     // PPS transform_8x8_mode_flag
+  bool direct_8x8_inference = true;    // SPS direct_8x8_inference_flag
+  int chroma_format_idc = 1;           // 0 (4:0:0) or 1 (4:2:0)
+  bool constrained_intra_pred = false; // PPS constrained_intra_pred_flag
+};
+
+// The syntax records of one picture. Neighbours are available when inside the picture and
+// decoded in the same slice (slice_id equal); macroblocks are in raster order (no FMO / ASO).
+struct PicSyntax {
+  int mbw = 0, mbh = 0;
+  std::vector<Mb> mbs;
+  std::vector<int> slice_id;           // per macroblock; -1 until a slice covers it
+  std::vector<uint8_t> pcm;            // 384 samples per macroblock (256 Y, 64 Cb, 64 Cr), I_PCM only
+  void reset(int w_mbs, int h_mbs) {
+    mbw = w_mbs; mbh = h_mbs;
+    mbs.assign(static_cast<size_t>(mbw) * mbh, Mb());
+    slice_id.assign(mbs.size(), -1);
+    pcm.assign(mbs.size() * 384, 0);
+  }
+  // Address of the neighbour of mb at (dx, dy) macroblocks (-1, 0 = A; 0, -1 = B; 1, -1 = C;
+  // -1, -1 = D), or -1 when not available.
+  int neighbour(int mb, int dx, int dy) const {
+    const int x = mb % mbw + dx, y = mb / mbw + dy;
+    if (x < 0 || x >= mbw || y < 0) return -1;
+    const int n = y * mbw + x;
+    return slice_id[static_cast<size_t>(n)] == slice_id[static_cast<size_t>(mb)] && n < mb ? n : -1;
+  }
+};
+
 // ---------------------------------------------------------------- encoder state
 // Everything one picture's analysis, writing and filtering share (no global state).
 struct EncCtx {
@@ -203,7 +244,7 @@ struct EncCtx {
   int lam_fp = 0;                // lambda_motion in 16.16 fixed point (SAD/SATD units)
   Picture src, rec;
   std::vector<RefPic*> refs;     // refs[0] = most recent (ref_idx 0)
-  std::vector<Mb> mbs;
+  PicSyntax pic;                 // the decision records (one slice)
   Mb i4_trial;                   // Intra4x4 candidate of a P macroblock (no per-MB construction)
   std::vector<int16_t> mv4;      // current picture 4x4 motion field (w4*h4*2)
   std::vector<int8_t> ref4;      // -1 intra
@@ -247,8 +288,6 @@ inline int ref_bits(int ref, int num_active) {  // te(v) length
 
 // analyse.cpp: decide, reconstruct and record one macroblock.
 void analyse_mb(EncCtx& c, int mbx, int mby);
-// cavlc.cpp: slice_data() of the current picture.
-void write_slice_data(const EncCtx& c, SyntaxWriter& w, bool texture_off);
 // deblock.cpp: in-loop filter over the whole reconstructed picture.
 void deblock_picture(EncCtx& c);
 // headers.cpp

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "jm/h264.h"
+#include "jm/syntax.h"
 
 namespace mvc {
 namespace h264 {
@@ -34,7 +34,8 @@ class H264Encoder final : public Encoder {
     c_.init_mv_cost(8 * (std::max(c_.w, c_.h) + PAD + 16));
     c_.src.alloc(c_.w, c_.h, 0);
     c_.rec.alloc(c_.w, c_.h, PAD);
-    c_.mbs.resize(static_cast<size_t>(c_.mbw) * c_.mbh);
+    c_.pic.reset(c_.mbw, c_.mbh);
+    std::fill(c_.pic.slice_id.begin(), c_.pic.slice_id.end(), 0);
     c_.mv4.resize(static_cast<size_t>(c_.w4) * c_.h4 * 2);
     c_.ref4.resize(static_cast<size_t>(c_.w4) * c_.h4);
     c_.i4mode4.resize(static_cast<size_t>(c_.w4) * c_.h4);
@@ -71,6 +72,7 @@ class H264Encoder final : public Encoder {
     FrameOutput out;
     out.type = c.idr ? 'I' : 'P';
     out.poc = 2 * (frames_ - last_idr_);
+    for (Mb& m : c.pic.mbs) m.qp = uint8_t(c.qp);  // fixed QP (the cropped writer keeps I16x16 QPs)
     write_stream(false, out.nal_full, out.bits_full);
     if (c.idr) {  // I pictures keep their texture: the cropped stream is the same bytes
       out.nal_cropped = out.nal_full;
@@ -111,7 +113,11 @@ class H264Encoder final : public Encoder {
     SyntaxWriter w;
     w.counts = &counts;
     write_slice_header(c, w);
-    write_slice_data(c, w, cropped && !c.idr);
+    SliceSyntax s;
+    s.type = c.idr ? SLICE_I : SLICE_P;
+    s.num_ref[0] = c.num_ref_active;
+    s.qp = c.qp;
+    write_slice_data_cavlc(s, c.pic, w, cropped && !c.idr);
     const uint64_t before = w.bw.bits();
     w.bw.trailing_bits();
     counts[CAT_HEADER] += static_cast<double>(w.bw.bits() - before);
@@ -128,7 +134,7 @@ class H264Encoder final : public Encoder {
     out.kind.assign(n, KIND_INTRA);
     for (int mby = 0; mby < c.mbh; ++mby)
       for (int mbx = 0; mbx < c.mbw; ++mbx) {
-        const Mb& m = c.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
+        const Mb& m = c.pic.mbs[static_cast<size_t>(mby) * c.mbw + mbx];
         if (is_intra(m.type)) continue;
         for (int y = 0; y < 4; ++y) {  // one row of four 4x4 blocks at a time
           const size_t i = static_cast<size_t>(mby * 4 + y) * c.w4 + mbx * 4;

@@ -16,45 +16,7 @@
 namespace mvc {
 namespace h264 {
 
-enum SliceType : int { SLICE_P = 0, SLICE_B = 1, SLICE_I = 2 };  // slice_type % 5 (SP / SI are rejected)
-
-// What slice_data() needs from the slice header and parameter sets, in both directions.
-struct SliceSyntax {
-  int type = SLICE_P;
-  int id = 0;                   // slice number within the picture (neighbour availability, 6.4.8)
-  int first_mb = 0;             // first_mb_in_slice
-  int num_ref[2] = {1, 0};      // num_ref_idx_l0/l1_active_minus1 + 1 (after the override)
-  int qp = 26;                  // SliceQPY = 26 + pic_init_qp_minus26 + slice_qp_delta
-  bool cabac = false;           // entropy_coding_mode_flag
-  int cabac_init_idc = 0;
-  bool transform_8x8_mode = false;     // PPS transform_8x8_mode_flag
-  bool direct_8x8_inference = true;    // SPS direct_8x8_inference_flag
-  int chroma_format_idc = 1;           // 0 (4:0:0) or 1 (4:2:0)
-  bool constrained_intra_pred = false; // PPS constrained_intra_pred_flag
-};
-
-// The syntax records of one picture. Neighbours are available when inside the picture and
-// decoded in the same slice (slice_id equal); macroblocks are in raster order (no FMO / ASO).
-struct PicSyntax {
-  int mbw = 0, mbh = 0;
-  std::vector<Mb> mbs;
-  std::vector<int> slice_id;           // per macroblock; -1 until a slice covers it
-  std::vector<uint8_t> pcm;            // 384 samples per macroblock (256 Y, 64 Cb, 64 Cr), I_PCM only
-  void reset(int w_mbs, int h_mbs) {
-    mbw = w_mbs; mbh = h_mbs;
-    mbs.assign(static_cast<size_t>(mbw) * mbh, Mb());
-    slice_id.assign(mbs.size(), -1);
-    pcm.assign(mbs.size() * 384, 0);
-  }
-  // Address of the neighbour of mb at (dx, dy) macroblocks (-1, 0 = A; 0, -1 = B; 1, -1 = C;
-  // -1, -1 = D), or -1 when not available.
-  int neighbour(int mb, int dx, int dy) const {
-    const int x = mb % mbw + dx, y = mb / mbw + dy;
-    if (x < 0 || x >= mbw || y < 0) return -1;
-    const int n = y * mbw + x;
-    return slice_id[static_cast<size_t>(n)] == slice_id[static_cast<size_t>(mb)] && n < mb ? n : -1;
-  }
-};
+// SliceType, SliceSyntax and PicSyntax are in h264.h (the encoder holds a PicSyntax too).
 
 // The 4x4 block at (bx + dx, by + dy) seen from block (bx, by) of macroblock mb (6.4.11.4 with
 // 4x4 units; dx, dy in -1..1): its macroblock (-1 when not available) and raster index there.
@@ -81,6 +43,53 @@ inline int intra_pred_mode(const PicSyntax& p, int mb, int bx, int by, bool cons
   const int ma_mode = mode(ma, a.blk), mb_mode = mode(mbb, b.blk);
   return ma_mode < mb_mode ? ma_mode : mb_mode;
 }
+
+// ---------------------------------------------------------------- mb_type / sub_mb_type tables
+// B_16x16, B_16x8, B_8x16 (Table 7-14): per partition prediction 1 = L0, 2 = L1, 3 = Bi.
+inline constexpr uint8_t kBPairs[9][2] = {{1, 1}, {2, 2}, {1, 2}, {2, 1}, {1, 3}, {2, 3}, {3, 1}, {3, 2}, {3, 3}};
+// mb_type of a B-slice inter macroblock (0 B_Direct_16x16 .. 22 B_8x8).
+inline int b_mb_type_code(const Mb& m) {
+  switch (m.type) {
+    case MB_BDIRECT: return 0;
+    case MB_B16x16: return m.pred[0];
+    case MB_B16x8: case MB_B8x16: {
+      int i = 0;
+      while (i < 8 && !(kBPairs[i][0] == m.pred[0] && kBPairs[i][1] == m.pred[1])) ++i;
+      return 4 + 2 * i + (m.type == MB_B8x16);
+    }
+    default: return 22;
+  }
+}
+// Sets type and pred[] from a B-slice inter mb_type 0..22.
+inline void set_b_mb_type(Mb& m, int t) {
+  if (t == 0) { m.type = MB_BDIRECT; return; }
+  if (t <= 3) { m.type = MB_B16x16; m.pred[0] = uint8_t(t); return; }
+  if (t == 22) { m.type = MB_B8x8; return; }
+  m.type = (t & 1) ? MB_B8x16 : MB_B16x8;
+  m.pred[0] = kBPairs[(t - 4) / 2][0];
+  m.pred[1] = kBPairs[(t - 4) / 2][1];
+}
+// B sub_mb_type (Table 7-18): prediction (0 = direct, 1 L0, 2 L1, 3 Bi) and partition shape (SubType).
+inline constexpr uint8_t kBSubPred[13] = {0, 1, 2, 3, 1, 1, 2, 2, 3, 3, 1, 2, 3};
+inline constexpr uint8_t kBSubShape[13] = {SUB_4x4, SUB_8x8, SUB_8x8, SUB_8x8, SUB_8x4, SUB_4x8, SUB_8x4,
+                                           SUB_4x8, SUB_8x4, SUB_4x8, SUB_4x4, SUB_4x4, SUB_4x4};
+// Sub-partitions of an 8x8 by shape: count, width / height in 4x4 units, offsets.
+inline constexpr int kSubN[4] = {1, 2, 2, 4}, kSubW[4] = {2, 2, 1, 1}, kSubH[4] = {2, 1, 2, 1};
+inline constexpr int kSubXY[4][4][2] = {{{0, 0}}, {{0, 0}, {0, 1}}, {{0, 0}, {1, 0}}, {{0, 0}, {1, 0}, {0, 1}, {1, 1}}};
+// Prediction lists (bit 0 L0, bit 1 L1; 0 = direct) and shape of 8x8 k of a P_8x8 / B_8x8 record.
+inline int sub_pred(const Mb& m, int k) { return m.type == MB_B8x8 ? kBSubPred[m.sub[k] % 13] : 1; }
+inline int sub_shape(const Mb& m, int k) { return m.type == MB_B8x8 ? kBSubShape[m.sub[k] % 13] : (m.sub[k] & 3); }
+// Macroblock partitions of P/B 16x16, 16x8 and 8x16 records: count, and the 8x8 index / raster
+// 4x4 index / size (4x4 units) of partition p; prediction lists of partition p.
+inline int mb_parts(const Mb& m) { return (m.type == MB_P16x16 || m.type == MB_B16x16) ? 1 : 2; }
+inline bool parts_16x8(const Mb& m) { return m.type == MB_P16x8 || m.type == MB_B16x8; }
+inline int part_8x8(const Mb& m, int p) { return p == 0 ? 0 : parts_16x8(m) ? 2 : 1; }
+inline int part_pred(const Mb& m, int p) { return is_b(m.type) ? m.pred[p] : 1; }
+// coded_block_pattern for ChromaArrayType 0 (Table 9-4): [0 inter / 1 intra][cbp or codeNum]; codeNum -> cbp for 4:2:0
+extern const uint8_t kCbpToCode400[2][16];
+extern const uint8_t kCodeToCbp400[2][16];
+extern const uint8_t kCodeToCbpIntra[48];
+extern const uint8_t kCodeToCbpInter[48];
 
 // Levels of 8x8 luma block b8 of an MB with transform_size_8x8_flag: 64 levels in the 8x8
 // frame zig-zag scan, stored over luma[4 * b8 .. 4 * b8 + 3] (the raster meaning of luma[]

@@ -1,7 +1,7 @@
 // Normative tables of ITU-T H.264 transcribed from the standard: CAVLC code tables
 // (9-5, 9-7, 9-8, 9-9, 9-10), coded_block_pattern mapping (9-4), chroma QP (8-15),
 // deblocking thresholds (8-16, 8-17) and the 4x4 quantisation scales.
-#include "jm/h264.h"
+#include "jm/syntax.h"
 
 namespace mvc {
 namespace h264 {
@@ -68,20 +68,37 @@ const uint8_t kRunBits[7][16] = {{1, 0}, {1, 1, 0}, {3, 2, 1, 0}, {3, 2, 1, 1, 0
 
 namespace {
 // Table 9-4 (chroma_format_idc 1): codeNum -> coded_block_pattern
-constexpr uint8_t kCodeToCbpIntra[48] = {47, 31, 15, 0,  23, 27, 29, 30, 7,  11, 13, 14, 39, 43, 45, 46,
+constexpr uint8_t kIntraT[48] = {47, 31, 15, 0,  23, 27, 29, 30, 7,  11, 13, 14, 39, 43, 45, 46,
                                          16, 3,  5,  10, 12, 19, 21, 26, 28, 35, 37, 42, 44, 1,  2,  4,
                                          8,  17, 18, 20, 24, 6,  9,  22, 25, 32, 33, 34, 36, 40, 38, 41};
-constexpr uint8_t kCodeToCbpInter[48] = {0,  16, 1,  2,  4,  8,  32, 3,  5,  10, 12, 15, 47, 7,  11, 13,
+constexpr uint8_t kInterT[48] = {0,  16, 1,  2,  4,  8,  32, 3,  5,  10, 12, 15, 47, 7,  11, 13,
                                          14, 6,  9,  31, 35, 37, 42, 44, 33, 34, 36, 40, 39, 43, 45, 46,
                                          17, 18, 20, 24, 19, 21, 26, 28, 23, 27, 29, 30, 22, 25, 38, 41};
 struct Inverse {
   uint8_t intra[48], inter[48];
   constexpr Inverse() : intra(), inter() {
-    for (int i = 0; i < 48; ++i) { intra[kCodeToCbpIntra[i]] = uint8_t(i); inter[kCodeToCbpInter[i]] = uint8_t(i); }
+    for (int i = 0; i < 48; ++i) { intra[kIntraT[i]] = uint8_t(i); inter[kInterT[i]] = uint8_t(i); }
   }
 };
 constexpr Inverse kInv{};
 }  // namespace
+#define X(i) kIntraT[i]
+const uint8_t kCodeToCbpIntra[48] = {
+    X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7), X(8), X(9), X(10), X(11), X(12), X(13), X(14), X(15),
+    X(16), X(17), X(18), X(19), X(20), X(21), X(22), X(23), X(24), X(25), X(26), X(27), X(28), X(29), X(30), X(31),
+    X(32), X(33), X(34), X(35), X(36), X(37), X(38), X(39), X(40), X(41), X(42), X(43), X(44), X(45), X(46), X(47)};
+#undef X
+#define X(i) kInterT[i]
+const uint8_t kCodeToCbpInter[48] = {
+    X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7), X(8), X(9), X(10), X(11), X(12), X(13), X(14), X(15),
+    X(16), X(17), X(18), X(19), X(20), X(21), X(22), X(23), X(24), X(25), X(26), X(27), X(28), X(29), X(30), X(31),
+    X(32), X(33), X(34), X(35), X(36), X(37), X(38), X(39), X(40), X(41), X(42), X(43), X(44), X(45), X(46), X(47)};
+#undef X
+// Table 9-4, ChromaArrayType 0 or 3: [inter 0 / intra 1][codeNum] -> coded_block_pattern, and inverse
+const uint8_t kCodeToCbp400[2][16] = {{0, 1, 2, 4, 8, 3, 5, 10, 12, 15, 7, 11, 13, 14, 6, 9},
+                                      {15, 0, 7, 11, 13, 14, 3, 5, 10, 12, 1, 2, 4, 8, 6, 9}};
+const uint8_t kCbpToCode400[2][16] = {{0, 1, 2, 5, 3, 6, 14, 10, 4, 15, 7, 11, 8, 12, 13, 9},
+                                      {1, 10, 11, 6, 12, 7, 14, 2, 13, 15, 8, 3, 9, 4, 5, 0}};
 const uint8_t kCbpIntraToCode[48] = {
 #define X(i) kInv.intra[i]
     X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7), X(8), X(9), X(10), X(11), X(12), X(13), X(14), X(15),
