@@ -14,6 +14,8 @@
 namespace py = pybind11;
 using mvc::EncoderConfig;
 
+void register_reader(py::module_& m);  // reader.cpp
+
 namespace {
 
 using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
@@ -145,6 +147,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("KIND_INTRA") = int(mvc::KIND_INTRA);
   m.attr("KIND_INTER") = int(mvc::KIND_INTER);
   m.attr("KIND_SKIP") = int(mvc::KIND_SKIP);
+  register_reader(m);
   m.def("motion_grid", &motion_grid, py::arg("field4"), py::arg("kind4"), py::arg("ref4"), py::arg("rows"),
         py::arg("cols"), py::arg("fill_holes") = true,
         "The 8x8 grid of a stack of 4x4-block motion fields: (field, mask, ref); see mvclass.grid.");

@@ -9,6 +9,7 @@ Layers (each imports only the ones above it):
   grid         4x4 motion fields -> the paper's 8x8 MV grids
   api          encode_cropped(), EncodeResult, Rates
   decode       FFmpeg decoding of any H.264/HEVC stream, exported H.264 MVs
+  reader       read_stream() / crop(): motion, bits and cropped streams of existing streams
   mcnn         rate models and the Multi-CNN selector (numpy/scipy only)
   datasets     UCF-101 / HMDB-51 indexes, synthetic motion set, dataset builder
   flow, viz    optical-flow cross-check, pictures and plots
@@ -27,8 +28,11 @@ _LAZY = {
     "Rates": ("mvclass.api", "Rates"),
     "read_video": ("mvclass.io", "read_video"),
     "decode_stream": ("mvclass.decode", "decode"),
+    "read_stream": ("mvclass.reader", "read_stream"),
+    "crop": ("mvclass.reader", "crop"),
+    "StreamError": ("mvclass.reader", "StreamError"),
 }
-_SUBMODULES = {"io", "grid", "api", "decode", "mcnn", "datasets", "flow", "viz", "models", "train", "cli", "synthetic"}
+_SUBMODULES = {"io", "grid", "api", "decode", "mcnn", "datasets", "flow", "viz", "models", "train", "cli", "synthetic", "reader"}
 
 __all__ = sorted(_LAZY) + ["__version__"]
 

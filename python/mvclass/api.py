@@ -67,6 +67,11 @@ class EncodeResult:
     ref4: np.ndarray = field(repr=False)
     kind4: np.ndarray = field(repr=False)
     recon: list | None = field(default=None, repr=False)
+    # Pictures' order counts (display order) and, for streams read with B pictures, list 1.
+    poc: np.ndarray | None = field(default=None, repr=False)
+    mv4_l1: np.ndarray | None = field(default=None, repr=False)
+    ref4_l1: np.ndarray | None = field(default=None, repr=False)
+    mvd4_l1: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def duration(self) -> float:
@@ -198,7 +203,7 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
         total = len(src) if src.num_frames is not None else None
         frames_iter = tqdm(frames_iter, total=total, unit="frame", desc=f"{codec} qp{qp} {src.name}")
 
-    full, cropped, rows, recon = [], [], [], []
+    full, cropped, rows, recon, pocs = [], [], [], [], []
     mv4, mvd4, ref4, kind4, sse_y = [], [], [], [], []
     h4, w4 = -(-src.height // 4), -(-src.width // 4)
     motion_cats = MOTION_CATEGORIES[codec]
@@ -215,6 +220,7 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
         ref4.append(out["ref"][:h4, :w4])
         kind4.append(out["kind"][:h4, :w4])
         sse_y.append(out["sse"][0])
+        pocs.append(out["poc"])
         if keep_recon:
             recon.append(out["recon"])
     if not rows:
@@ -233,5 +239,6 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
         codec=codec, qp=opts["qp"], width=src.width, height=src.height, fps=src.fps, frames=len(rows),
         name=src.name, bitstream=b"".join(full), cropped=b"".join(cropped), mv=mv, mv_mask=mask, ref=ref,
         mvd=mvd, frame_bits=np.array(rows, dtype=frame_bits_dtype()), psnr_y=float(np.mean(psnr)),
-        options=user_opts, mv4=mv4a, mvd4=mvd4a, ref4=ref4a, kind4=kind4a, recon=recon if keep_recon else None)
+        options=user_opts, mv4=mv4a, mvd4=mvd4a, ref4=ref4a, kind4=kind4a, recon=recon if keep_recon else None,
+        poc=np.array(pocs, np.int32))
 

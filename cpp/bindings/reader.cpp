@@ -1,0 +1,108 @@
+// mvclass._core.read_h264: an H.264 Annex B stream in; per-picture motion, block kinds, mvd and
+// per-category bits, and the stream rewritten from the parsed records, out (cpp/jm/reader.h).
+// Corrupt data raises _core.StreamError (a ValueError); unsupported features raise ValueError.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstring>
+#include <string>
+
+#include "jm/reader.h"
+
+namespace py = pybind11;
+
+namespace {
+
+template <typename T, typename Get>
+py::array_t<T> stack(const std::vector<mvc::h264::ReadPicture>& pics, std::vector<py::ssize_t> shape, Get get) {
+  py::array_t<T> a(shape);
+  size_t per = 1;
+  for (size_t i = 1; i < shape.size(); ++i) per *= static_cast<size_t>(shape[i]);
+  T* out = a.mutable_data();
+  for (size_t t = 0; t < pics.size(); ++t) {
+    const std::vector<T>& v = get(pics[t]);
+    if (v.size() != per) throw std::runtime_error("read_h264: inconsistent picture size");
+    if (per) std::memcpy(out + t * per, v.data(), per * sizeof(T));
+  }
+  return a;
+}
+
+py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool strict) {
+  for (char c : drop)
+    if (c != 'I' && c != 'P' && c != 'B')
+      throw std::invalid_argument("drop must name picture types among 'I', 'P' and 'B', got '" + drop + "'");
+  std::string buf = data;  // a copy the reader can use without the GIL
+  mvc::h264::ReadOptions opt;
+  opt.drop = drop;
+  opt.rewrite = rewrite;
+  opt.strict = strict;
+  mvc::h264::ReadResult r;
+  {
+    py::gil_scoped_release nogil;
+    r = mvc::h264::read_h264(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), opt);
+  }
+  using mvc::h264::ReadPicture;
+  const auto& P = r.pictures;
+  const py::ssize_t T = static_cast<py::ssize_t>(P.size()), H = r.h4, W = r.w4;
+  py::dict d;
+  d["width"] = r.width;
+  d["height"] = r.height;
+  d["w4"] = r.w4;
+  d["h4"] = r.h4;
+  d["fps_num"] = r.fps_num;
+  d["fps_den"] = r.fps_den;
+  d["cabac"] = r.cabac;
+  d["profile_idc"] = r.profile_idc;
+  d["error"] = r.error;
+  std::string types;
+  py::array_t<int32_t> poc(T), segment(T), qp(T), slices(T), id(T);
+  py::array_t<bool> idr(T);
+  py::array_t<double> bits({T, py::ssize_t(mvc::NUM_CATS)}), bits_out({T, py::ssize_t(mvc::NUM_CATS)});
+  py::array_t<int64_t> bytes(T), bytes_out(T);
+  for (py::ssize_t t = 0; t < T; ++t) {
+    const ReadPicture& p = P[size_t(t)];
+    types.push_back(p.type);
+    poc.mutable_at(t) = p.poc;
+    segment.mutable_at(t) = p.segment;
+    qp.mutable_at(t) = p.qp;
+    slices.mutable_at(t) = p.slices;
+    id.mutable_at(t) = p.id;
+    idr.mutable_at(t) = p.idr;
+    bytes.mutable_at(t) = static_cast<int64_t>(p.bytes);
+    bytes_out.mutable_at(t) = static_cast<int64_t>(p.bytes_out);
+    for (int k = 0; k < mvc::NUM_CATS; ++k) {
+      bits.mutable_at(t, k) = p.bits[size_t(k)];
+      bits_out.mutable_at(t, k) = p.bits_out[size_t(k)];
+    }
+  }
+  d["type"] = types;
+  d["poc"] = poc;
+  d["segment"] = segment;
+  d["qp"] = qp;
+  d["slices"] = slices;
+  d["decode_index"] = id;
+  d["idr"] = idr;
+  d["bits"] = bits;
+  d["bits_out"] = bits_out;
+  d["bytes"] = bytes;
+  d["bytes_out"] = bytes_out;
+  for (int l = 0; l < 2; ++l) {
+    const std::string sfx = l ? "_l1" : "";
+    d[("mv" + sfx).c_str()] = stack<int16_t>(P, {T, H, W, 2}, [l](const ReadPicture& p) -> const std::vector<int16_t>& { return p.mv[l]; });
+    d[("mvd" + sfx).c_str()] = stack<int16_t>(P, {T, H, W, 2}, [l](const ReadPicture& p) -> const std::vector<int16_t>& { return p.mvd[l]; });
+    d[("ref" + sfx).c_str()] = stack<int8_t>(P, {T, H, W}, [l](const ReadPicture& p) -> const std::vector<int8_t>& { return p.ref[l]; });
+  }
+  d["kind"] = stack<uint8_t>(P, {T, H, W}, [](const ReadPicture& p) -> const std::vector<uint8_t>& { return p.kind; });
+  d["rewritten"] = py::bytes(reinterpret_cast<const char*>(r.rewritten.data()), r.rewritten.size());
+  return d;
+}
+
+}  // namespace
+
+void register_reader(py::module_& m) {
+  py::register_exception<mvc::h264::ParseError>(m, "StreamError", PyExc_ValueError);
+  m.attr("KIND_DIRECT") = int(mvc::h264::KIND_DIRECT);
+  m.def("read_h264", &read_h264, py::arg("data"), py::arg("drop") = "PB", py::arg("rewrite") = true,
+        py::arg("strict") = true,
+        "Parse an H.264 Annex B stream: per-picture motion, kinds, mvd, bits, and the rewritten stream.");
+}

@@ -1,0 +1,292 @@
+// The H.264 stream reader's driver: NAL units in stream order; parameter sets into tables; each
+// slice's header (stream.cpp), slice data (CAVLC / CABAC readers) and motion (motion.cpp); the
+// rewritten stream from the same records (header bits copied, slice data written again).
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "jm/reader.h"
+
+namespace mvc {
+namespace h264 {
+
+namespace {
+
+// Position just after the rbsp_stop_one_bit (the last 1 bit), or 0 when the RBSP has none.
+size_t stop_bit_end(const std::vector<uint8_t>& rbsp) {
+  size_t end = rbsp.size();
+  while (end > 0 && rbsp[end - 1] == 0) --end;
+  if (end == 0) return 0;
+  return 8 * end - static_cast<size_t>(__builtin_ctz(rbsp[end - 1]));
+}
+
+void copy_bits(const std::vector<uint8_t>& src, size_t nbits, SyntaxWriter& w) {
+  BitReader r(src.data(), src.size());
+  while (nbits > 0) {
+    const int n = nbits > 32 ? 32 : static_cast<int>(nbits);
+    w.u(r.u(n), n, CAT_HEADER);
+    nbits -= static_cast<size_t>(n);
+  }
+}
+
+std::string where(size_t pic_index, const DecPic* cur, int slice, int mb) {
+  std::string s = "picture " + std::to_string(pic_index);
+  if (cur) s += " (POC " + std::to_string(cur->poc) + ")";
+  if (slice >= 0) s += ", slice " + std::to_string(slice);
+  if (mb >= 0) s += ", macroblock " + std::to_string(mb);
+  return s;
+}
+
+struct Reader {
+  const uint8_t* data;
+  size_t size;
+  const ReadOptions& opt;
+  ReadResult res;
+  std::unique_ptr<ParamSets> ps = std::make_unique<ParamSets>();
+  Dpb dpb;
+  PicSyntax pic;
+  std::shared_ptr<DecPic> cur;
+  SliceHeader first_sh;
+  int sps_id = -1, slice_id = -1;
+  BitCounts pending{}, pending_out{};
+  size_t pending_bytes = 0, pending_bytes_out = 0;
+  std::vector<uint8_t> rbsp, nal;
+
+  Reader(const uint8_t* d, size_t n, const ReadOptions& o) : data(d), size(n), opt(o) {}
+
+  ReadPicture* current() { return cur ? &res.pictures.back() : nullptr; }
+
+  // Non-VCL NAL units wait for the next slice: they go to the picture it starts (parameter sets,
+  // SEI, delimiters precede their access unit) or continues; end of sequence / stream and filler
+  // data go to the current picture.
+  void add_header_bytes(size_t n_in, size_t n_out, bool to_current) {
+    ReadPicture* p = to_current ? current() : nullptr;
+    if (!p && to_current && !res.pictures.empty()) p = &res.pictures.back();
+    if (p) {
+      p->bits[CAT_HEADER] += 8.0 * double(n_in); p->bytes += n_in;
+      p->bits_out[CAT_HEADER] += 8.0 * double(n_out); p->bytes_out += n_out;
+    } else {
+      pending[CAT_HEADER] += 8.0 * double(n_in); pending_bytes += n_in;
+      pending_out[CAT_HEADER] += 8.0 * double(n_out); pending_bytes_out += n_out;
+    }
+  }
+  void take_pending(ReadPicture& rp) {
+    for (int k = 0; k < NUM_CATS; ++k) { rp.bits[k] += pending[k]; rp.bits_out[k] += pending_out[k]; }
+    rp.bytes += pending_bytes; rp.bytes_out += pending_bytes_out;
+    pending = {}; pending_out = {};
+    pending_bytes = pending_bytes_out = 0;
+  }
+
+  void finish_picture() {
+    if (!cur) return;
+    ReadPicture& rp = res.pictures.back();
+    const int n = pic.mbw * pic.mbh;
+    int missing = 0;
+    for (int a = 0; a < n; ++a) missing += pic.slice_id[size_t(a)] < 0;
+    if (missing) throw ParseError(std::to_string(missing) + " of " + std::to_string(n) + " macroblocks missing", -1);
+    const int w4 = cur->w4, h4 = cur->h4;
+    const size_t nb = size_t(w4) * h4;
+    rp.kind.assign(nb, KIND_INTRA);
+    for (int l = 0; l < 2; ++l) {
+      rp.mv[l] = cur->mv[l];
+      rp.ref[l] = cur->ref[l];
+      rp.mvd[l].assign(2 * nb, 0);
+    }
+    for (int a = 0; a < n; ++a) {
+      const Mb& m = pic.mbs[size_t(a)];
+      const int mbx = a % pic.mbw, mby = a / pic.mbw;
+      for (int r = 0; r < 16; ++r) {
+        const size_t i = size_t(mby * 4 + r / 4) * w4 + mbx * 4 + r % 4;
+        uint8_t k = KIND_INTER;
+        if (is_intra(m.type)) k = KIND_INTRA;
+        else if (m.type == MB_PSKIP || m.type == MB_BSKIP) k = KIND_SKIP;
+        else if (m.type == MB_BDIRECT || (m.type == MB_B8x8 && sub_pred(m, (r / 8) * 2 + (r % 4) / 2) == 0)) k = KIND_DIRECT;
+        rp.kind[i] = k;
+        rp.mvd[0][2 * i] = m.mvd[r][0]; rp.mvd[0][2 * i + 1] = m.mvd[r][1];
+        rp.mvd[1][2 * i] = m.mvd1[r][0]; rp.mvd[1][2 * i + 1] = m.mvd1[r][1];
+      }
+    }
+    dpb.end_picture(first_sh, ps->sps[size_t(sps_id)]);
+    rp.poc = cur->poc;
+    rp.segment = cur->segment;
+    rp.id = cur->id;
+    cur.reset();
+  }
+
+  void slice(const NalUnit& u) {
+    const uint8_t* payload = data + u.offset;
+    nal_to_rbsp(payload, u.size, rbsp);
+    SliceHeader sh;
+    parse_slice_header(rbsp, u.type, u.ref_idc, *ps, sh);
+    if (sh.redundant_pic_cnt > 0) {  // redundant slices carry nothing the primary picture lacks
+      add_header_bytes(u.lead_size + u.size, u.lead_size + u.size, false);
+      res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.offset + u.size);
+      return;
+    }
+    const Pps& pps = ps->pps[size_t(sh.pps_id)];
+    const Sps& sps = ps->sps[size_t(pps.sps_id)];
+    if (sh.first_mb == 0 || !cur) {
+      finish_picture();
+      if (sh.first_mb != 0)
+        throw ParseError("the picture's first slice starts at macroblock " + std::to_string(sh.first_mb) +
+                         " (arbitrary slice order or a lost slice)", sh.first_mb);
+      if (res.pictures.empty()) {
+        res.width = sps.width; res.height = sps.height;
+        res.w4 = sps.mbw * 4; res.h4 = sps.mbh * 4;
+        res.cabac = pps.cabac;
+        res.profile_idc = sps.profile_idc;
+        if (sps.vui_present && sps.num_units_in_tick > 0 && sps.time_scale > 0) {
+          res.fps_num = sps.time_scale; res.fps_den = 2 * sps.num_units_in_tick;
+        }
+      } else if (sps.mbw * 4 != res.w4 || sps.mbh * 4 != res.h4 || sps.width != res.width || sps.height != res.height) {
+        throw Unsupported("resolution change mid-stream (" + std::to_string(res.width) + "x" + std::to_string(res.height) +
+                          " to " + std::to_string(sps.width) + "x" + std::to_string(sps.height) + ")");
+      }
+      DecPic* p = dpb.begin_picture(sh, sps);
+      cur = dpb.current();
+      (void)p;
+      const size_t n4 = size_t(sps.mbw) * 4 * size_t(sps.mbh) * 4;
+      cur->w4 = sps.mbw * 4; cur->h4 = sps.mbh * 4;
+      for (int l = 0; l < 2; ++l) {
+        cur->mv[l].assign(2 * n4, 0);
+        cur->ref[l].assign(n4, -1);
+        cur->ref_pic[l].assign(n4, -1);
+        cur->ref_long[l].assign(n4, 0);
+      }
+      pic.reset(sps.mbw, sps.mbh);
+      first_sh = sh;
+      sps_id = pps.sps_id;
+      slice_id = -1;
+      res.pictures.emplace_back();
+      ReadPicture& rp = res.pictures.back();
+      rp.idr = sh.idr;
+      rp.qp = sh.qp;
+      rp.type = 'I';
+    }
+    ReadPicture& rp = res.pictures.back();
+    take_pending(rp);
+    ++slice_id;
+    ++rp.slices;
+    if (sh.type == SLICE_B) rp.type = 'B';
+    else if (sh.type == SLICE_P && rp.type == 'I') rp.type = 'P';
+    const RefLists lists = dpb.ref_lists(sh, sps);
+    SliceSyntax ss;
+    ss.type = sh.type;
+    ss.id = slice_id;
+    ss.first_mb = sh.first_mb;
+    ss.num_ref[0] = sh.num_ref[0];
+    ss.num_ref[1] = sh.num_ref[1];
+    ss.qp = sh.qp;
+    ss.cabac = pps.cabac;
+    ss.cabac_init_idc = sh.cabac_init_idc;
+    ss.transform_8x8_mode = pps.transform_8x8_mode;
+    ss.direct_8x8_inference = sps.direct_8x8_inference;
+    ss.chroma_format_idc = sps.chroma_format_idc;
+    ss.constrained_intra_pred = pps.constrained_intra_pred;
+
+    BitCounts c{};
+    c[CAT_HEADER] += 8.0 * double(u.lead_size + u.size - rbsp.size());  // lead, NAL header, emulation prevention
+    c[CAT_HEADER] += double(sh.data_bit);
+    BitReader br(rbsp.data(), rbsp.size(), sh.data_bit);
+    br.mb = sh.first_mb;
+    if (pps.cabac) read_slice_data_cabac(ss, pic, br, c);
+    else read_slice_data_cavlc(ss, pic, br, c);
+    const size_t stop_end = stop_bit_end(rbsp);
+    // CAVLC stops before the rbsp_stop_one_bit; CABAC's flush ends with it
+    if (stop_end == 0 || (br.pos() != stop_end - 1 && !(pps.cabac && br.pos() == stop_end)))
+      throw ParseError("slice data does not end at the RBSP stop bit (bit " + std::to_string(br.pos()) + " of " +
+                       std::to_string(stop_end) + ")", br.mb);
+    c[CAT_HEADER] += double(8 * rbsp.size() - br.pos());  // stop bit, alignment, cabac_zero_words
+    const size_t zero_tail = rbsp.size() - (stop_end + 7) / 8;
+    derive_motion(ss, sh.direct_spatial, lists, pic, *cur);
+    for (int k = 0; k < NUM_CATS; ++k) rp.bits[k] += c[k];
+    rp.bytes += u.lead_size + u.size;
+
+    if (!opt.rewrite) return;
+    const char tc = sh.type == SLICE_I ? 'I' : sh.type == SLICE_P ? 'P' : 'B';
+    const bool off = opt.drop.find(tc) != std::string::npos;
+    BitCounts co{};
+    SyntaxWriter w;
+    w.counts = &co;
+    copy_bits(rbsp, sh.data_bit, w);
+    if (pps.cabac) {
+      write_slice_data_cabac(ss, pic, w, off);
+      w.bw.align_zero();
+    } else {
+      write_slice_data_cavlc(ss, pic, w, off);
+      w.bw.trailing_bits();
+    }
+    for (size_t i = 0; i < zero_tail; ++i) w.bw.put(0, 8);
+    nal.clear();
+    rbsp_to_nal(payload[0], w.bw.bytes(), nal);
+    res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.lead_offset + u.lead_size);
+    res.rewritten.insert(res.rewritten.end(), nal.begin(), nal.end());
+    const size_t out_bytes = u.lead_size + nal.size();
+    co[CAT_HEADER] += 8.0 * double(out_bytes) - double(w.bw.bits());
+    for (int k = 0; k < NUM_CATS; ++k) rp.bits_out[k] += co[k];
+    rp.bytes_out += out_bytes;
+  }
+
+  void run() {
+    const AnnexB ab = split_annexb(data, size);
+    for (const NalUnit& u : ab.units) {
+      const int t = u.type;
+      if (t == 1 || t == 5) {
+        try {
+          slice(u);
+        } catch (const ParseError& e) {
+          throw ParseError(where(res.pictures.size() - (cur ? 1 : 0), cur.get(), slice_id, e.mb) + ": " + e.what(), e.mb);
+        } catch (const Unsupported& e) {
+          throw Unsupported(where(res.pictures.size() - (cur ? 1 : 0), cur.get(), -1, -1) + ": " + e.what());
+        }
+        continue;
+      }
+      if (t >= 2 && t <= 4) throw Unsupported("data partitioning (NAL unit type " + std::to_string(t) + ")");
+      if (t == 14 || t == 15 || t == 20) throw Unsupported("SVC / MVC (NAL unit type " + std::to_string(t) + ")");
+      if (t == 7 || t == 8) {
+        nal_to_rbsp(data + u.offset, u.size, rbsp);
+        if (t == 7) parse_sps(rbsp, *ps);
+        else parse_pps(rbsp, *ps);
+      }
+      add_header_bytes(u.lead_size + u.size, u.lead_size + u.size, t >= 10 && t <= 12);
+      res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.offset + u.size);
+    }
+    try {
+      finish_picture();
+    } catch (const ParseError& e) {
+      throw ParseError(where(res.pictures.size() - 1, cur.get(), -1, -1) + ": " + e.what(), e.mb);
+    }
+    if (res.pictures.empty()) throw ParseError("no picture in the stream", -1);
+    // bytes after the last NAL unit (trailing zeros) and NAL units after the last picture
+    ReadPicture& last = res.pictures.back();
+    take_pending(last);
+    last.bits[CAT_HEADER] += 8.0 * double(ab.tail_size);
+    last.bits_out[CAT_HEADER] += 8.0 * double(ab.tail_size);
+    last.bytes += ab.tail_size;
+    last.bytes_out += ab.tail_size;
+    res.rewritten.insert(res.rewritten.end(), data + ab.tail_offset, data + ab.tail_offset + ab.tail_size);
+  }
+};
+
+}  // namespace
+
+ReadResult read_h264(const uint8_t* data, size_t size, const ReadOptions& opt) {
+  Reader r(data, size, opt);
+  if (opt.strict) {
+    r.run();
+    return std::move(r.res);
+  }
+  try {
+    r.run();
+  } catch (const std::exception& e) {
+    // keep the complete pictures read so far (the one being read is dropped)
+    if (r.cur) r.res.pictures.pop_back();
+    r.res.error = e.what();
+    r.res.rewritten.clear();
+    if (r.res.pictures.empty()) throw;
+  }
+  return std::move(r.res);
+}
+
+}  // namespace h264
+}  // namespace mvc

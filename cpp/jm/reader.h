@@ -1,0 +1,57 @@
+// The H.264 stream reader: any Annex B stream in; per picture its motion (both lists, per 4x4
+// block), mvd, block kinds and per-category bits out; optionally the stream rewritten from the
+// parsed records, with the residual of the named slice types removed (crop) or identical.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/accounting.h"
+#include "jm/stream.h"
+
+namespace mvc {
+namespace h264 {
+
+// motion.cpp: vectors and reference indices of the macroblocks of slice s (already parsed into
+// pic), written into pic's records and cur's per-4x4 motion (sized w4 x h4 by the caller).
+void derive_motion(const SliceSyntax& s, bool direct_spatial, const RefLists& lists, PicSyntax& pic, DecPic& cur);
+
+enum : uint8_t { KIND_DIRECT = 3 };  // beside common BlockKind: a B_Skip is KIND_SKIP, B_Direct_16x16 / direct 8x8 KIND_DIRECT
+
+struct ReadOptions {
+  std::string drop = "PB";   // slice types whose residual the rewritten stream drops ("" = identity)
+  bool rewrite = true;       // produce the rewritten stream
+  bool strict = true;        // false: stop at the first error and keep the pictures read so far
+};
+
+struct ReadPicture {         // one picture, in decoding order
+  char type = 'I';           // 'I' (I slices only, IDR included), 'P' (P and I slices), 'B' (any B slice)
+  bool idr = false;
+  int poc = 0, segment = 0, id = 0;
+  int qp = 0;                // SliceQPY of the first slice
+  int slices = 0;
+  BitCounts bits{}, bits_out{};  // every byte of the input / the rewritten stream charged to this picture
+  size_t bytes = 0, bytes_out = 0;
+  // per 4x4 block of the coded picture (h4 x w4), list 0 then list 1
+  std::vector<int16_t> mv[2], mvd[2];
+  std::vector<int8_t> ref[2];
+  std::vector<uint8_t> kind;
+};
+
+struct ReadResult {
+  int width = 0, height = 0;     // visible size (SPS cropping applied)
+  int w4 = 0, h4 = 0;            // coded size in 4x4 blocks
+  int fps_num = 0, fps_den = 0;  // VUI timing (0 when absent)
+  bool cabac = false;
+  int profile_idc = 0;
+  std::vector<ReadPicture> pictures;
+  std::vector<uint8_t> rewritten;
+  std::string error;             // non-strict mode: why reading stopped early ("" when it did not)
+};
+
+// Reads an Annex B H.264 stream. Throws ParseError (corrupt data; message names the picture and
+// macroblock) or Unsupported (features outside the reader's scope) in strict mode.
+ReadResult read_h264(const uint8_t* data, size_t size, const ReadOptions& opt);
+
+}  // namespace h264
+}  // namespace mvc
