@@ -139,6 +139,8 @@ py::tuple motion_grid(py::array_t<int16_t, py::array::c_style | py::array::force
 
 }  // namespace
 
+void register_stream_test(py::module_& m);  // h264_stream_test.cpp
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "mvclass native core: H.264 (jm) and HEVC (hm) encoders writing full and cropped streams";
   py::list cats;
@@ -157,4 +159,5 @@ PYBIND11_MODULE(_core, m) {
       .def("encode", &PyEncoder::encode, py::arg("y"), py::arg("u"), py::arg("v"),
            "Encode one 4:2:0 picture; returns its NAL bytes (full and cropped), bit counts and motion field.")
       .def_property_readonly("frames", &PyEncoder::frames);
+  register_stream_test(m);
 }

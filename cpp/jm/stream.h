@@ -60,7 +60,8 @@ struct Sps {
   int crop_left = 0, crop_right = 0, crop_top = 0, crop_bottom = 0;  // in luma samples
   int width = 0, height = 0;     // visible size after cropping
   bool vui_present = false;
-  int num_units_in_tick = 0, time_scale = 0;  // VUI timing (0 when absent)
+  uint32_t num_units_in_tick = 0, time_scale = 0;  // VUI timing (0 when absent; u(32) in E.1.1)
+  bool fixed_frame_rate = false;
   int max_num_reorder_frames = -1, max_dec_frame_buffering = -1;  // VUI bitstream restriction, -1 absent
   bool valid = false;
 };
@@ -78,10 +79,18 @@ struct Pps {
   bool valid = false;
 };
 
-struct RefModOp { int idc = 3; uint32_t value = 0; };  // modification_of_pic_nums_idc and its value
-struct MmcoOp { int op = 0; uint32_t a = 0, b = 0; };  // memory_management_control_operation, operands
+// modification_of_pic_nums_idc and its value (abs_diff_pic_num_minus1 for 0 / 1, long_term_pic_num
+// for 2). SliceHeader::mod[X] holds the operations in order including the final idc 3, so it is
+// empty exactly when ref_pic_list_modification_flag_lX is 0.
+struct RefModOp { int idc = 3; uint32_t value = 0; };
+// memory_management_control_operation and its operands: 1: a = difference_of_pic_nums_minus1;
+// 2: a = long_term_pic_num; 3: a = difference_of_pic_nums_minus1, b = long_term_frame_idx;
+// 4: a = max_long_term_frame_idx_plus1; 6: a = b = long_term_frame_idx. SliceHeader::mmco holds
+// them without the terminating 0 (adaptive_ref_pic_marking_mode_flag says whether there were any).
+struct MmcoOp { int op = 0; uint32_t a = 0, b = 0; };
 
-struct PredWeight {  // pred_weight_table() of one list entry (defaults where the flag is 0)
+struct PredWeight {  // pred_weight_table() of one list entry (defaults where the flag is 0: weight
+                    // 1 << log2_weight_denom, offset 0)
   int16_t luma_weight = 0, luma_offset = 0;
   int16_t chroma_weight[2] = {0, 0}, chroma_offset[2] = {0, 0};
   bool luma_flag = false, chroma_flag = false;
@@ -106,7 +115,8 @@ struct SliceHeader {
   bool adaptive_marking = false;
   std::vector<MmcoOp> mmco;
   int cabac_init_idc = 0, slice_qp_delta = 0, qp = 26;
-  int disable_deblocking_filter_idc = 0, alpha_offset = 0, beta_offset = 0;
+  int disable_deblocking_filter_idc = 0;
+  int alpha_offset = 0, beta_offset = 0;  // the syntax values slice_alpha_c0/beta_offset_div2 (not doubled)
   size_t data_bit = 0;           // RBSP bit position where slice_data() begins
   size_t header_bits = 0;        // == data_bit: slice header length in bits
 };
@@ -122,6 +132,10 @@ void parse_pps(const std::vector<uint8_t>& rbsp, ParamSets& ps);
 // Parses slice_header() of a slice NAL unit (types 1 and 5); the referenced SPS / PPS must exist.
 void parse_slice_header(const std::vector<uint8_t>& rbsp, int nal_type, int nal_ref_idc, const ParamSets& ps,
                         SliceHeader& sh);
+// 7.4.1.2.4 (frames): whether slice header cur, following prev in the stream, begins a new
+// primary coded picture (frame_num, pic_parameter_set_id, nal_ref_idc == 0, IdrPicFlag,
+// idr_pic_id, pic_order_cnt_lsb / delta_pic_order_cnt_bottom, delta_pic_order_cnt[0..1] differ).
+bool first_slice_of_new_picture(const SliceHeader& prev, const SliceHeader& cur, const ParamSets& ps);
 
 // A picture of the decoded picture buffer: bookkeeping and the motion field (no samples).
 struct DecPic {
@@ -166,8 +180,22 @@ class Dpb {
   const std::vector<std::shared_ptr<DecPic>>& pictures() const { return dpb_; }
 
  private:
+  void compute_poc(DecPic& pic, const SliceHeader& sh, const Sps& sps, bool idr, int nal_ref_idc);
+  void update_frame_num_wrap(uint32_t frame_num);
+  int num_refs() const;
+  void drop_unreferenced();
+  void sliding_window(const Sps& sps);
+  void apply_mmco(const SliceHeader& sh, const Sps& sps);
+
   std::vector<std::shared_ptr<DecPic>> dpb_;  // reference pictures (short and long term)
   std::shared_ptr<DecPic> cur_;
+  bool in_picture_ = false;       // between begin_picture and end_picture
+  int max_frame_num_ = 16;
+  int max_long_term_frame_idx_ = -1;  // -1: "no long-term frame indices"
+  bool lenient_ = false;          // the stream began at a non-IDR picture: references named by
+                                  // modification / MMCO may be missing until the next IDR
+  int cur_poc_msb_ = 0, cur_frame_num_offset_ = 0;  // of the current picture
+  bool prev_has_mmco5_ = false;   // the previous picture (any) had MMCO 5
   int next_id_ = 0, segment_ = 0;
   // POC state (8.2.1)
   int prev_poc_msb_ = 0, prev_poc_lsb_ = 0;
