@@ -222,7 +222,9 @@ struct Reader {
     res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.lead_offset + u.lead_size);
     res.rewritten.insert(res.rewritten.end(), nal.begin(), nal.end());
     const size_t out_bytes = u.lead_size + nal.size();
-    co[CAT_HEADER] += 8.0 * double(out_bytes) - double(w.bw.bits());
+    double charged = 0;  // slice data as the writers charged it; the rest (lead, NAL header, trailing bits) is header
+    for (int k = 0; k < NUM_CATS; ++k) charged += co[k];
+    co[CAT_HEADER] += 8.0 * double(out_bytes) - charged;
     for (int k = 0; k < NUM_CATS; ++k) rp.bits_out[k] += co[k];
     rp.bytes_out += out_bytes;
   }
