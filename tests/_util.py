@@ -85,3 +85,55 @@ def check_cropped(frames, res, codec="h264", slack_bytes=0):
     if p:
         assert sum(len(r["nal_cropped"]) for r in p) < sum(len(r["nal_full"]) for r in p)
     return dec
+
+
+def x264_stream(frames, params: str, *, preset: str = "medium", qp: int = 30, fps: int = 25, fmt: str = "h264",
+                pix_fmt: str = "yuv420p") -> bytes:
+    """Encode (Y, U, V) frames with PyAV's libx264 (one thread) into an Annex B stream (fmt 'h264')
+    or a container (e.g. fmt 'mp4'): third-party streams for the readers."""
+    import io
+
+    import av
+
+    buf = io.BytesIO()
+    out = av.open(buf, "w", format=fmt)
+    h, w = frames[0][0].shape
+    st = out.add_stream("libx264", rate=fps)
+    st.width, st.height, st.pix_fmt = w, h, pix_fmt
+    st.options = {"preset": preset, "qp": str(qp), "x264-params": params}
+    st.codec_context.thread_count = 1
+    for i, (y, u, v) in enumerate(frames):
+        f = av.VideoFrame(w, h, "yuv420p")
+        for p, a in zip(f.planes, (y, u, v)):
+            arr = np.frombuffer(p, np.uint8).reshape(-1, p.line_size)
+            arr[:a.shape[0], :a.shape[1]] = a
+        f.pts = i
+        if pix_fmt != "yuv420p":
+            f = f.reformat(format=pix_fmt)
+        for pkt in st.encode(f):
+            out.mux(pkt)
+    for pkt in st.encode(None):
+        out.mux(pkt)
+    out.close()
+    return buf.getvalue()
+
+
+def ffmpeg_motion_blocks(data: bytes):
+    """FFmpeg's exported H.264 motion per decoded frame (display order): a list of
+    (list, x4, y4, w4, h4, mvx, mvy) tuples in 4x4 units and quarter-pel, or [] for no side data.
+    FFmpeg reports, for sub-8x8 partitions, the top-left 4x4 block's vector of each 8x8, and
+    for every partition of a macroblock each list the macroblock uses (a partition that does not
+    use a list is reported with (0, 0))."""
+    frames = decode_frames(data, "h264", strict=True, export_mvs=True)
+    out = []
+    for f in frames:
+        sd = f.side_data.get("MOTION_VECTORS")
+        blocks = []
+        if sd is not None:
+            for b in sd.to_ndarray():
+                bw, bh, sc = int(b["w"]), int(b["h"]), int(b["motion_scale"])
+                blocks.append((0 if b["source"] < 0 else 1, (int(b["dst_x"]) - bw // 2) // 4,
+                               (int(b["dst_y"]) - bh // 2) // 4, bw // 4, bh // 4,
+                               int(b["motion_x"]) * 4 // sc, int(b["motion_y"]) * 4 // sc))
+        out.append(blocks)
+    return out
