@@ -13,18 +13,15 @@ namespace py = pybind11;
 
 namespace {
 
-template <typename T, typename Get>
-py::array_t<T> stack(const std::vector<mvc::h264::ReadPicture>& pics, std::vector<py::ssize_t> shape, Get get) {
-  py::array_t<T> a(shape);
-  size_t per = 1;
-  for (size_t i = 1; i < shape.size(); ++i) per *= static_cast<size_t>(shape[i]);
-  T* out = a.mutable_data();
-  for (size_t t = 0; t < pics.size(); ++t) {
-    const std::vector<T>& v = get(pics[t]);
-    if (v.size() != per) throw std::runtime_error("read_h264: inconsistent picture size");
-    if (per) std::memcpy(out + t * per, v.data(), per * sizeof(T));
-  }
-  return a;
+// A numpy array that takes over a vector's memory (no copy).
+template <typename T>
+py::array_t<T> adopt(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
+  size_t n = 1;
+  for (auto d : shape) n *= static_cast<size_t>(d);
+  if (v.size() != n) throw std::runtime_error("read_h264: inconsistent output size");
+  auto* owner = new std::vector<T>(std::move(v));
+  py::capsule free_when_done(owner, [](void* p) { delete reinterpret_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(shape, owner->data(), free_when_done);
 }
 
 py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool strict) {
@@ -88,11 +85,11 @@ py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool s
   d["bytes_out"] = bytes_out;
   for (int l = 0; l < 2; ++l) {
     const std::string sfx = l ? "_l1" : "";
-    d[("mv" + sfx).c_str()] = stack<int16_t>(P, {T, H, W, 2}, [l](const ReadPicture& p) -> const std::vector<int16_t>& { return p.mv[l]; });
-    d[("mvd" + sfx).c_str()] = stack<int16_t>(P, {T, H, W, 2}, [l](const ReadPicture& p) -> const std::vector<int16_t>& { return p.mvd[l]; });
-    d[("ref" + sfx).c_str()] = stack<int8_t>(P, {T, H, W}, [l](const ReadPicture& p) -> const std::vector<int8_t>& { return p.ref[l]; });
+    d[("mv" + sfx).c_str()] = adopt(std::move(r.mv[l]), {T, H, W, 2});
+    d[("mvd" + sfx).c_str()] = adopt(std::move(r.mvd[l]), {T, H, W, 2});
+    d[("ref" + sfx).c_str()] = adopt(std::move(r.ref[l]), {T, H, W});
   }
-  d["kind"] = stack<uint8_t>(P, {T, H, W}, [](const ReadPicture& p) -> const std::vector<uint8_t>& { return p.kind; });
+  d["kind"] = adopt(std::move(r.kind), {T, H, W});
   d["rewritten"] = py::bytes(reinterpret_cast<const char*>(r.rewritten.data()), r.rewritten.size());
   return d;
 }

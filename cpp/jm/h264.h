@@ -214,11 +214,13 @@ struct PicSyntax {
   std::vector<Mb> mbs;
   std::vector<int> slice_id;           // per macroblock; -1 until a slice covers it
   std::vector<uint8_t> pcm;            // 384 samples per macroblock (256 Y, 64 Cb, 64 Cr), I_PCM only
+  // Sizes the picture and marks every macroblock as not yet coded. Records are not cleared:
+  // whoever fills a macroblock writes its whole record.
   void reset(int w_mbs, int h_mbs) {
     mbw = w_mbs; mbh = h_mbs;
-    mbs.assign(static_cast<size_t>(mbw) * mbh, Mb());
+    mbs.resize(static_cast<size_t>(mbw) * mbh);
     slice_id.assign(mbs.size(), -1);
-    pcm.assign(mbs.size() * 384, 0);
+    pcm.resize(mbs.size() * 384);
   }
   // Address of the neighbour of mb at (dx, dy) macroblocks (-1, 0 = A; 0, -1 = B; 1, -1 = C;
   // -1, -1 = D), or -1 when not available.

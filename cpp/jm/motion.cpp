@@ -89,22 +89,28 @@ struct MotionDeriver {
     return lists.list[l][size_t(ref)];
   }
 
-  // Stores the motion of one list for a rectangle of the current MB.
+  // Stores the motion of one list for a rectangle of the current MB: the picture's per-4x4 field
+  // and the record's ref_idx per 8x8 (the record's mv arrays are the encoder's; the reader's
+  // vectors live in the DecPic). Local pointers: byte stores would make the compiler reload them.
   void put(int x, int y, int w, int h, int l, int ref, const int mv[2]) {
     const DecPic* rp = ref_pic(l, ref);
-    Mb& m = pic.mbs[size_t(mb)];
-    for (int yy = y; yy < y + h; ++yy)
-      for (int xx = x; xx < x + w; ++xx) {
-        const size_t i = g(xx, yy);
-        cur.ref[l][i] = int8_t(ref);
-        cur.mv[l][2 * i] = int16_t(ref >= 0 ? mv[0] : 0);
-        cur.mv[l][2 * i + 1] = int16_t(ref >= 0 ? mv[1] : 0);
-        cur.ref_pic[l][i] = rp ? rp->id : -1;
-        cur.ref_long[l][i] = rp && rp->long_ref;
-        int16_t* d = l ? m.mv1[yy * 4 + xx] : m.mv[yy * 4 + xx];
-        d[0] = cur.mv[l][2 * i]; d[1] = cur.mv[l][2 * i + 1];
-        (l ? m.ref1 : m.ref)[(yy >> 1) * 2 + (xx >> 1)] = int8_t(ref);
+    const int16_t m0 = int16_t(ref >= 0 ? mv[0] : 0), m1 = int16_t(ref >= 0 ? mv[1] : 0);
+    const int32_t id = rp ? rp->id : -1;
+    int8_t* rec_ref = l ? pic.mbs[size_t(mb)].ref1 : pic.mbs[size_t(mb)].ref;
+    int16_t* cmv = cur.mv[l].data();
+    int8_t* cref = cur.ref[l].data();
+    int32_t* cpic = cur.ref_pic[l].data();
+    for (int yy = y; yy < y + h; ++yy) {
+      const size_t i = g(x, yy);
+      for (int k = 0; k < w; ++k) {
+        cmv[2 * (i + k)] = m0;
+        cmv[2 * (i + k) + 1] = m1;
+        cref[i + k] = int8_t(ref);
+        cpic[i + k] = id;
       }
+    }
+    for (int yy = y; yy < y + h; yy += 2)
+      for (int xx = x; xx < x + w; xx += 2) rec_ref[(yy >> 1) * 2 + (xx >> 1)] = int8_t(ref);
   }
   void finish(int x, int y, int w, int h) {
     for (int yy = y; yy < y + h; ++yy)
@@ -155,49 +161,52 @@ struct MotionDeriver {
       else sp_mv[l][0] = sp_mv[l][1] = 0;
   }
 
-  // Direct prediction of the 8x8 quadrant q (or the whole MB) block by block.
+  // Direct prediction of the 8x8 quadrant q: per 4x4 block, or once for the quadrant when
+  // direct_8x8_inference_flag makes every block of it read the same co-located corner block.
   void direct8x8(int q) {
     const int x8 = (q & 1) * 2, y8 = (q >> 1) * 2;
-    for (int y = y8; y < y8 + 2; ++y)
-      for (int x = x8; x < x8 + 2; ++x) {
-        int mvc[2], refc, refpicc;
-        colocated(x, y, mvc, refc, refpicc);
-        if (direct_spatial) {
-          const bool col_zero = !col->long_ref && refc == 0 && std::abs(mvc[0]) <= 1 && std::abs(mvc[1]) <= 1;
-          for (int l = 0; l < 2; ++l) {
-            int mv[2] = {0, 0};
-            const int ref = sp_ref[l];
-            if (!(sp_zero || ref < 0 || (ref == 0 && col_zero))) { mv[0] = sp_mv[l][0]; mv[1] = sp_mv[l][1]; }
-            put(x, y, 1, 1, l, ref, mv);
-          }
-        } else {
-          int ref0 = 0;
-          if (refc >= 0) {
-            ref0 = -1;
-            for (size_t k = 0; k < lists.list[0].size(); ++k)
-              if (lists.list[0][k] && lists.list[0][k]->id == refpicc) { ref0 = int(k); break; }
-            if (ref0 < 0) throw ParseError("temporal direct: the co-located block's reference is not in RefPicList0", mb);
-          }
-          const DecPic* p0 = ref_pic(0, ref0);
-          const DecPic* p1 = col;
-          int mv0[2], mv1[2];
-          const int td = std::clamp(p1->poc - p0->poc, -128, 127);
-          if (p0->long_ref || td == 0) {
-            mv0[0] = mvc[0]; mv0[1] = mvc[1]; mv1[0] = mv1[1] = 0;
-          } else {
-            const int tb = std::clamp(cur.poc - p0->poc, -128, 127);
-            const int tx = (16384 + std::abs(td / 2)) / td;
-            const int dsf = std::clamp((tb * tx + 32) >> 6, -1024, 1023);
-            for (int c = 0; c < 2; ++c) {
-              mv0[c] = (dsf * mvc[c] + 128) >> 8;
-              mv1[c] = mv0[c] - mvc[c];
-            }
-          }
-          put(x, y, 1, 1, 0, ref0, mv0);
-          put(x, y, 1, 1, 1, 0, mv1);
-        }
-      }
+    const int step = s.direct_8x8_inference ? 2 : 1;
+    for (int y = y8; y < y8 + 2; y += step)
+      for (int x = x8; x < x8 + 2; x += step) direct_block(x, y, step);
     finish(x8, y8, 2, 2);
+  }
+
+  void direct_block(int x, int y, int size) {
+    int mvc[2], refc, refpicc;
+    colocated(x, y, mvc, refc, refpicc);
+    if (direct_spatial) {
+      const bool col_zero = !col->long_ref && refc == 0 && std::abs(mvc[0]) <= 1 && std::abs(mvc[1]) <= 1;
+      for (int l = 0; l < 2; ++l) {
+        int mv[2] = {0, 0};
+        const int ref = sp_ref[l];
+        if (!(sp_zero || ref < 0 || (ref == 0 && col_zero))) { mv[0] = sp_mv[l][0]; mv[1] = sp_mv[l][1]; }
+        put(x, y, size, size, l, ref, mv);
+      }
+      return;
+    }
+    int ref0 = 0;
+    if (refc >= 0) {
+      ref0 = -1;
+      for (size_t k = 0; k < lists.list[0].size(); ++k)
+        if (lists.list[0][k] && lists.list[0][k]->id == refpicc) { ref0 = int(k); break; }
+      if (ref0 < 0) throw ParseError("temporal direct: the co-located block's reference is not in RefPicList0", mb);
+    }
+    const DecPic* p0 = ref_pic(0, ref0);
+    int mv0[2], mv1[2];
+    const int td = std::clamp(col->poc - p0->poc, -128, 127);
+    if (p0->long_ref || td == 0) {
+      mv0[0] = mvc[0]; mv0[1] = mvc[1]; mv1[0] = mv1[1] = 0;
+    } else {
+      const int tb = std::clamp(cur.poc - p0->poc, -128, 127);
+      const int tx = (16384 + std::abs(td / 2)) / td;
+      const int dsf = std::clamp((tb * tx + 32) >> 6, -1024, 1023);
+      for (int c = 0; c < 2; ++c) {
+        mv0[c] = (dsf * mvc[c] + 128) >> 8;
+        mv1[c] = mv0[c] - mvc[c];
+      }
+    }
+    put(x, y, size, size, 0, ref0, mv0);
+    put(x, y, size, size, 1, 0, mv1);
   }
 
   void macroblock(int addr) {

@@ -84,26 +84,32 @@ struct Reader {
     int missing = 0;
     for (int a = 0; a < n; ++a) missing += pic.slice_id[size_t(a)] < 0;
     if (missing) throw ParseError(std::to_string(missing) + " of " + std::to_string(n) + " macroblocks missing", -1);
-    const int w4 = cur->w4, h4 = cur->h4;
-    const size_t nb = size_t(w4) * h4;
-    rp.kind.assign(nb, KIND_INTRA);
+    const int w4 = cur->w4;
+    const size_t nb = size_t(w4) * cur->h4, base = res.kind.size();
+    res.kind.resize(base + nb);
+    uint8_t* kind = res.kind.data() + base;
+    int16_t* mvd[2];
     for (int l = 0; l < 2; ++l) {
-      rp.mv[l] = cur->mv[l];
-      rp.ref[l] = cur->ref[l];
-      rp.mvd[l].assign(2 * nb, 0);
+      res.mv[l].insert(res.mv[l].end(), cur->mv[l].begin(), cur->mv[l].end());
+      res.ref[l].insert(res.ref[l].end(), cur->ref[l].begin(), cur->ref[l].end());
+      res.mvd[l].resize(2 * (base + nb));
+      mvd[l] = res.mvd[l].data() + 2 * base;
     }
     for (int a = 0; a < n; ++a) {
       const Mb& m = pic.mbs[size_t(a)];
       const int mbx = a % pic.mbw, mby = a / pic.mbw;
-      for (int r = 0; r < 16; ++r) {
-        const size_t i = size_t(mby * 4 + r / 4) * w4 + mbx * 4 + r % 4;
-        uint8_t k = KIND_INTER;
-        if (is_intra(m.type)) k = KIND_INTRA;
-        else if (m.type == MB_PSKIP || m.type == MB_BSKIP) k = KIND_SKIP;
-        else if (m.type == MB_BDIRECT || (m.type == MB_B8x8 && sub_pred(m, (r / 8) * 2 + (r % 4) / 2) == 0)) k = KIND_DIRECT;
-        rp.kind[i] = k;
-        rp.mvd[0][2 * i] = m.mvd[r][0]; rp.mvd[0][2 * i + 1] = m.mvd[r][1];
-        rp.mvd[1][2 * i] = m.mvd1[r][0]; rp.mvd[1][2 * i + 1] = m.mvd1[r][1];
+      uint8_t k = KIND_INTER;
+      if (is_intra(m.type)) k = KIND_INTRA;
+      else if (m.type == MB_PSKIP || m.type == MB_BSKIP) k = KIND_SKIP;
+      else if (m.type == MB_BDIRECT) k = KIND_DIRECT;
+      for (int y = 0; y < 4; ++y) {
+        const size_t i = size_t(mby * 4 + y) * w4 + mbx * 4;
+        std::memset(kind + i, k, 4);
+        if (m.type == MB_B8x8)
+          for (int x = 0; x < 4; ++x)
+            if (sub_pred(m, (y >> 1) * 2 + (x >> 1)) == 0) kind[i + x] = KIND_DIRECT;
+        std::memcpy(mvd[0] + 2 * i, m.mvd[4 * y], 4 * sizeof(m.mvd[0]));
+        std::memcpy(mvd[1] + 2 * i, m.mvd1[4 * y], 4 * sizeof(m.mvd1[0]));
       }
     }
     dpb.end_picture(first_sh, ps->sps[size_t(sps_id)]);
@@ -147,11 +153,10 @@ struct Reader {
       (void)p;
       const size_t n4 = size_t(sps.mbw) * 4 * size_t(sps.mbh) * 4;
       cur->w4 = sps.mbw * 4; cur->h4 = sps.mbh * 4;
-      for (int l = 0; l < 2; ++l) {
-        cur->mv[l].assign(2 * n4, 0);
-        cur->ref[l].assign(n4, -1);
-        cur->ref_pic[l].assign(n4, -1);
-        cur->ref_long[l].assign(n4, 0);
+      for (int l = 0; l < 2; ++l) {  // every macroblock writes all of its blocks (motion.cpp)
+        cur->mv[l].resize(2 * n4);
+        cur->ref[l].resize(n4);
+        cur->ref_pic[l].resize(n4);
       }
       pic.reset(sps.mbw, sps.mbh);
       first_sh = sh;
@@ -229,8 +234,36 @@ struct Reader {
     rp.bytes_out += out_bytes;
   }
 
+  // Output arrays sized once: the pictures are the slices with first_mb_in_slice 0 (a ue(v) of
+  // value 0 is a single 1 bit), the picture size that of the first SPS.
+  void reserve_output(const AnnexB& ab) {
+    size_t pics = 0, n4 = 0;
+    for (const NalUnit& u : ab.units) {
+      if ((u.type == 1 || u.type == 5) && u.size > 1 && (data[u.offset + 1] & 0x80)) ++pics;
+      if (u.type == 7 && n4 == 0) {
+        try {
+          ParamSets tmp_ps;
+          nal_to_rbsp(data + u.offset, u.size, rbsp);
+          parse_sps(rbsp, tmp_ps);
+          for (const Sps& s : tmp_ps.sps)
+            if (s.valid) n4 = size_t(s.mbw) * 4 * size_t(s.mbh) * 4;
+        } catch (const std::exception&) {  // reported when the SPS is read in stream order
+        }
+      }
+    }
+    if (pics * n4 > (size_t(1) << 28)) return;  // implausible: grow as pictures arrive
+    for (int l = 0; l < 2; ++l) {
+      res.mv[l].reserve(2 * pics * n4);
+      res.mvd[l].reserve(2 * pics * n4);
+      res.ref[l].reserve(pics * n4);
+    }
+    res.kind.reserve(pics * n4);
+    res.pictures.reserve(pics);
+  }
+
   void run() {
     const AnnexB ab = split_annexb(data, size);
+    reserve_output(ab);
     for (const NalUnit& u : ab.units) {
       const int t = u.type;
       if (t == 1 || t == 5) {

@@ -32,10 +32,6 @@ struct ReadPicture {         // one picture, in decoding order
   int slices = 0;
   BitCounts bits{}, bits_out{};  // every byte of the input / the rewritten stream charged to this picture
   size_t bytes = 0, bytes_out = 0;
-  // per 4x4 block of the coded picture (h4 x w4), list 0 then list 1
-  std::vector<int16_t> mv[2], mvd[2];
-  std::vector<int8_t> ref[2];
-  std::vector<uint8_t> kind;
 };
 
 struct ReadResult {
@@ -45,6 +41,11 @@ struct ReadResult {
   bool cabac = false;
   int profile_idc = 0;
   std::vector<ReadPicture> pictures;
+  // per picture (decoding order) and 4x4 block of the coded picture (h4 x w4), concatenated:
+  // list 0 and list 1 vectors, mvd and reference indices, and the block kinds
+  std::vector<int16_t> mv[2], mvd[2];
+  std::vector<int8_t> ref[2];
+  std::vector<uint8_t> kind;
   std::vector<uint8_t> rewritten;
   std::string error;             // non-strict mode: why reading stopped early ("" when it did not)
 };

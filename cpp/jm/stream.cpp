@@ -612,6 +612,26 @@ void Dpb::sliding_window(const Sps& sps) {
   }
 }
 
+// A DecPic for the next picture: one no longer held by anybody (its motion arrays keep their
+// memory, so a long stream does not fault in fresh pages for every picture), else a new one.
+std::shared_ptr<DecPic> Dpb::recycled() {
+  for (auto& p : pool_) {
+    if (p.use_count() != 1) continue;
+    DecPic& d = *p;
+    std::vector<int16_t> mv[2] = {std::move(d.mv[0]), std::move(d.mv[1])};
+    std::vector<int8_t> ref[2] = {std::move(d.ref[0]), std::move(d.ref[1])};
+    std::vector<int32_t> rp[2] = {std::move(d.ref_pic[0]), std::move(d.ref_pic[1])};
+    d = DecPic();
+    for (int l = 0; l < 2; ++l) {
+      d.mv[l] = std::move(mv[l]); d.ref[l] = std::move(ref[l]);
+      d.ref_pic[l] = std::move(rp[l]);
+    }
+    return p;
+  }
+  pool_.push_back(std::make_shared<DecPic>());
+  return pool_.back();
+}
+
 DecPic* Dpb::begin_picture(const SliceHeader& sh, const Sps& sps) {
   if (in_picture_) fail("begin_picture before end_picture of the previous picture");
   max_frame_num_ = 1 << sps.log2_max_frame_num;
@@ -654,7 +674,7 @@ DecPic* Dpb::begin_picture(const SliceHeader& sh, const Sps& sps) {
   if (started_ && (sh.idr || mmco5)) ++segment_;
   started_ = true;
 
-  cur_ = std::make_shared<DecPic>();
+  cur_ = recycled();
   DecPic& pic = *cur_;
   pic.id = next_id_++;
   pic.frame_num = sh.frame_num;

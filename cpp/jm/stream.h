@@ -153,7 +153,6 @@ struct DecPic {
   std::vector<int16_t> mv[2];
   std::vector<int8_t> ref[2];
   std::vector<int32_t> ref_pic[2];
-  std::vector<uint8_t> ref_long[2];  // the referenced picture was a long-term reference
 };
 
 // The reference lists of one slice, as DPB pictures (RefPicList0/1 after initialisation and
@@ -189,6 +188,8 @@ class Dpb {
 
   std::vector<std::shared_ptr<DecPic>> dpb_;  // reference pictures (short and long term)
   std::shared_ptr<DecPic> cur_;
+  std::vector<std::shared_ptr<DecPic>> pool_;  // every DecPic made; reused once nobody else holds it
+  std::shared_ptr<DecPic> recycled();
   bool in_picture_ = false;       // between begin_picture and end_picture
   int max_frame_num_ = 16;
   int max_long_term_frame_idx_ = -1;  // -1: "no long-term frame indices"
