@@ -171,3 +171,19 @@ def test_fuzz_mutated_and_truncated_streams(boxing30):
         except (ValueError, FileNotFoundError):
             outcomes["error"] += 1
     assert outcomes["ok"] > 0 and outcomes["error"] > 0
+
+
+def test_cli_read_and_crop(boxing30, tmp_path, capsys):
+    from mvclass.cli import main
+
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(x264_stream(boxing30[:10], "cabac=0:bframes=2", fmt="mp4"))
+    assert main(["read", str(src), "--breakdown", "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "Rorig" in out and "Rmotion" in out and "mvd" in out and "10 pictures" in out
+    assert (tmp_path / "out" / "clip.cropped.264").stat().st_size > 0
+    assert main(["crop", str(src), str(tmp_path / "c.264")]) == 0
+    assert (tmp_path / "c.264").read_bytes() == (tmp_path / "out" / "clip.cropped.264").read_bytes()
+    assert len(decode(tmp_path / "c.264")) == 10
+    assert main(["crop", str(tmp_path / "missing.mp4"), str(tmp_path / "x.264")]) == 2
+    assert "not found" in capsys.readouterr().err
