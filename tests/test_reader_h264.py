@@ -187,3 +187,25 @@ def test_cli_read_and_crop(boxing30, tmp_path, capsys):
     assert len(decode(tmp_path / "c.264")) == 10
     assert main(["crop", str(tmp_path / "missing.mp4"), str(tmp_path / "x.264")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_build_dataset_from_streams(boxing30, tmp_path):
+    """build_mv_dataset(source="stream") reads each video's own stream: the same motion as read_stream."""
+    from mvclass.datasets import Video, build_mv_dataset, load_mv_file
+
+    videos = []
+    for i, params in enumerate(["cabac=0:bframes=0", "cabac=0:bframes=2"]):
+        p = tmp_path / f"v{i}.mp4"
+        p.write_bytes(x264_stream(boxing30[:8], params, fmt="mp4"))
+        videos.append(Video(f"v{i}", i, f"class{i}", "train", path=p))
+    videos.append(Video("bad", 0, "class0", "test", path=tmp_path / "v0.mp4.missing"))
+    rep = build_mv_dataset(videos, tmp_path / "out", codec="h264", source="stream", workers=0, progress=False)
+    assert rep.encoded == 2 and [n for n, _ in rep.failed] == ["bad"]
+    for i, v in enumerate(videos[:2]):
+        d = load_mv_file(tmp_path / "out" / "videos" / f"v{i}.npz")
+        r = mvclass.read_stream(v.path)
+        assert np.array_equal(d["mv"], r.mv) and d["qp"] == r.qp
+    with pytest.raises(ValueError, match="do not apply"):
+        build_mv_dataset(videos, tmp_path / "out2", source="stream", search_range=8, progress=False)
+    rep2 = build_mv_dataset(videos, tmp_path / "out", codec="h264", source="stream", workers=0, progress=False)
+    assert rep2.reused == 2

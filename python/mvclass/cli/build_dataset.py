@@ -35,9 +35,11 @@ def run(args) -> int:
     codecs = args.codecs or [opts["codec"]]
     opts = {k: v for k, v in opts.items() if v is not None and k != "codec"}
     failed = 0
+    if args.source == "stream":  # the videos' own streams, read as they are: no QP, no encoder options
+        opts = {"source": "stream", **({"fps": args.fps} if args.fps is not None else {})}
     for codec in codecs:
-        for qp in args.qp:
-            out = f"{args.out}/{codec}_qp{qp}"
+        for qp in (args.qp if args.source == "encode" else [args.qp[0]]):
+            out = f"{args.out}/{codec}_qp{qp}" if args.source == "encode" else f"{args.out}/{codec}_stream"
             report = build_mv_dataset(videos, out, codec=codec, qp=qp, workers=args.workers,
                                       scheduler=args.scheduler, progress=not args.quiet, **opts)
             print(report)
@@ -66,6 +68,9 @@ def register(sub) -> None:
     p.add_argument("--skip-missing", action="store_true", help="leave out listed videos missing on disk")
     p.add_argument("--verify", action="store_true", help="decode each video's first frame first; skip unreadable")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    p.add_argument("--source", choices=("encode", "stream"), default="encode",
+                   help="encode each video (default), or read its own H.264 stream without re-encoding "
+                        "(output OUT/<codec>_stream; --qp and encoder options do not apply)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("synthetic set")

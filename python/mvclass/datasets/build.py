@@ -139,13 +139,16 @@ class OutputMismatch(ValueError):
     """out_dir already holds files of another codec or QP."""
 
 
-def _row_from_file(path: Path, rel: str, video, codec: str, qp: int) -> dict | None:
-    """The manifest row of an existing per-video file, or None if it is unusable for this build."""
+def _row_from_file(path: Path, rel: str, video, codec: str, qp: int | None) -> dict | None:
+    """The manifest row of an existing per-video file, or None if it is unusable for this build.
+    ``qp`` None: streams read as they are (each file keeps its own QP)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             if any(k not in z.files for k in NPZ_KEYS):
                 return None
             file_codec, file_qp = str(z["codec"]), int(z["qp"])
+            if qp is None:
+                qp = file_qp
             if file_codec != codec or file_qp != qp:
                 raise OutputMismatch(f"{path} was built with codec={file_codec} qp={file_qp}, not codec={codec} qp={qp}; "
                                  "use another output directory")
@@ -160,11 +163,19 @@ def _row_from_file(path: Path, rel: str, video, codec: str, qp: int) -> dict | N
 
 
 def encode_video(video, out_path: str, rel_path: str, codec: str, qp: int, options: dict):
-    """Worker task: encode ``video``, write its .npz atomically; returns (name, row, error)."""
+    """Worker task: encode ``video`` (or, with options source="stream", read its own stream), write
+    its .npz atomically; returns (name, row, error)."""
     try:
-        from mvclass.api import encode_cropped
+        if options.get("source") == "stream":
+            from mvclass.reader import read_stream
 
-        r = encode_cropped(video.source(), qp=qp, codec=codec, **options)
+            if video.path is None:
+                raise ValueError(f"video {video.name!r} has no file whose stream could be read")
+            r = read_stream(video.path, codec=codec, fps=options.get("fps"))
+        else:
+            from mvclass.api import encode_cropped
+
+            r = encode_cropped(video.source(), qp=qp, codec=codec, **options)
         arrays = result_arrays(r, video.label)
         save_npz_atomic(Path(out_path), arrays)
         row = manifest_row(video.name, rel_path, video.label, video.label_name, video.split, arrays["fps"], r.codec,
@@ -378,10 +389,21 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
     (default: all cores; 0 runs in this process). ``scheduler``: a Dask scheduler address
     ("tcp://host:8786"), ``distributed.Client`` or cluster object; the videos' paths must then be
     readable from the workers. Resumable: videos with a valid .npz are not encoded again.
+    ``source="stream"`` reads each video's own H.264 stream (:func:`mvclass.read_stream`: no
+    re-encoding; ``qp`` is then ignored and the manifest gives each video's median slice QP).
     Failures are logged to ``errors.csv`` and in the report; they do not stop the build.
     """
     from mvclass.api import _H264_ONLY, _HEVC_ONLY, encoder_options
 
+    source = encode_options.get("source", "encode")
+    if source not in ("encode", "stream"):
+        raise ValueError(f"source must be 'encode' or 'stream', got {source!r}")
+    if source == "stream":
+        other = sorted(set(encode_options) - {"source", "fps"})
+        if other:
+            raise ValueError(f"option(s) {', '.join(other)} do not apply to source='stream' (the streams are read as they are)")
+    else:
+        encode_options.pop("source", None)
     codec, checked = encoder_options(codec, qp=qp, search_range=encode_options.get("search_range", 16),
                                      ref_frames=encode_options.get("ref_frames", 3),
                                      intra_period=encode_options.get("intra_period", 0),
@@ -414,7 +436,7 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
         for v in videos:
             rel = f"videos/{v.name}.npz"
             path = out_dir / rel
-            row = _row_from_file(path, rel, v, codec, qp) if path.exists() else None
+            row = _row_from_file(path, rel, v, codec, None if source == "stream" else qp) if path.exists() else None
             if row is not None:
                 rows[v.name] = row
             else:
