@@ -142,6 +142,7 @@ py::tuple motion_grid(py::array_t<int16_t, py::array::c_style | py::array::force
 void register_stream_test(py::module_& m);  // h264_stream_test.cpp
 
 PYBIND11_MODULE(_core, m) {
+  { void register_cabac_test(py::module_&); register_cabac_test(m); }  // h264_cabac_test.cpp (test only)
   m.doc() = "mvclass native core: H.264 (jm) and HEVC (hm) encoders writing full and cropped streams";
   py::list cats;
   for (int i = 0; i < mvc::NUM_CATS; ++i) cats.append(mvc::bitcat_name(i));

@@ -41,6 +41,8 @@ class BitWriter {
   bool byte_aligned() const { return nacc_ == 0; }
   uint64_t bits() const { return total_; }
   const std::vector<uint8_t>& bytes() const { return buf_; }  // complete bytes only
+  int pending_bits() const { return nacc_; }  // bits after bytes(), 0..7
+  uint32_t pending_value() const { return static_cast<uint32_t>(acc_ & ((1u << nacc_) - 1u)); }
   void append_bytes(const uint8_t* p, size_t n) {
     if (nacc_ == 0) {
       buf_.insert(buf_.end(), p, p + n);

@@ -1,4 +1,5 @@
-// CABAC: context initialisation (9.3.2.2, Tables 9-5..9-37) and the arithmetic encoder (9.3.4.3).
+// CABAC: context initialisation (9.3.2.2, Tables 9-5..9-37) and the estimated-cost wrapper around
+// the shared arithmetic encoder (common/cabac.h, 9.3.4.3).
 #include <cmath>
 
 #include "hm/hevc.h"
@@ -67,33 +68,6 @@ constexpr uint8_t kInit[2][NUM_CTX] = {
         107, 167, 91, 122, 107, 167,
     }};
 
-constexpr uint8_t kLps[64][4] = {
-    {128, 176, 208, 240}, {128, 167, 197, 227}, {128, 158, 187, 216}, {123, 150, 178, 205},
-    {116, 142, 169, 195}, {111, 135, 160, 185}, {105, 128, 152, 175}, {100, 122, 144, 166},
-    {95, 116, 137, 158},  {90, 110, 130, 150},  {85, 104, 123, 142},  {81, 99, 117, 135},
-    {77, 94, 111, 128},   {73, 89, 105, 122},   {69, 85, 100, 116},   {66, 80, 95, 110},
-    {62, 76, 90, 104},    {59, 72, 86, 99},     {56, 69, 81, 94},     {53, 65, 77, 89},
-    {51, 62, 73, 85},     {48, 59, 69, 80},     {46, 56, 66, 76},     {43, 53, 63, 72},
-    {41, 50, 59, 69},     {39, 48, 56, 65},     {37, 45, 54, 62},     {35, 43, 51, 59},
-    {33, 41, 48, 56},     {32, 39, 46, 53},     {30, 37, 43, 50},     {29, 35, 41, 48},
-    {27, 33, 39, 45},     {26, 31, 37, 43},     {24, 30, 35, 41},     {23, 28, 33, 39},
-    {22, 27, 32, 37},     {21, 26, 30, 35},     {20, 24, 29, 33},     {19, 23, 27, 31},
-    {18, 22, 26, 30},     {17, 21, 25, 28},     {16, 20, 23, 27},     {15, 19, 22, 25},
-    {14, 18, 21, 24},     {14, 17, 20, 23},     {13, 16, 19, 22},     {12, 15, 18, 21},
-    {12, 14, 17, 20},     {11, 14, 16, 19},     {11, 13, 15, 18},     {10, 12, 15, 17},
-    {10, 12, 14, 16},     {9, 11, 13, 15},      {9, 11, 12, 14},      {8, 10, 12, 14},
-    {8, 9, 11, 13},       {7, 9, 11, 12},       {7, 9, 10, 12},       {7, 8, 10, 11},
-    {6, 8, 9, 11},        {6, 7, 9, 10},        {6, 7, 8, 9},         {2, 2, 2, 2}};
-
-constexpr uint8_t kNextMps[64] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
-                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
-                                  33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48,
-                                  49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 62, 63};
-constexpr uint8_t kNextLps[64] = {0,  0,  1,  2,  2,  4,  4,  5,  6,  7,  8,  9,  9,  11, 11, 12,
-                                  13, 13, 15, 15, 16, 16, 18, 18, 19, 19, 21, 21, 22, 22, 23, 24,
-                                  24, 25, 26, 26, 27, 27, 28, 29, 29, 30, 30, 30, 31, 32, 32, 33,
-                                  33, 33, 34, 34, 35, 35, 35, 36, 36, 36, 37, 37, 37, 38, 38, 63};
-
 }  // namespace
 
 // -log2 of the MPS / LPS probability of each state (pLPS = 0.5 * alpha^s, 9.3.4.3 design).
@@ -107,8 +81,8 @@ CabacTables::CabacTables() {
       cost[s][1 - mps] = -std::log2(p);
       qcost[s][mps] = static_cast<uint32_t>(std::lround(cost[s][mps] * kQBit));
       qcost[s][1 - mps] = static_cast<uint32_t>(std::lround(cost[s][1 - mps] * kQBit));
-      next[s][mps] = static_cast<uint8_t>((kNextMps[st] << 1) | mps);
-      next[s][1 - mps] = static_cast<uint8_t>((kNextLps[st] << 1) | (st == 0 ? 1 - mps : mps));
+      next[s][mps] = cabac::kNext.t[s][mps];
+      next[s][1 - mps] = cabac::kNext.t[s][1 - mps];
     }
   }
 }
@@ -128,81 +102,24 @@ void CtxSet::init(bool p_slice, int qp) {
     const int m = (iv[i] >> 4) * 5 - 45, n = ((iv[i] & 15) << 3) - 16;
     int pre = ((m * q) >> 4) + n;
     pre = pre < 1 ? 1 : (pre > 126 ? 126 : pre);
-    const int mps = pre <= 63 ? 0 : 1;
-    const int st = mps ? pre - 64 : 63 - pre;
-    s[i] = static_cast<uint8_t>((st << 1) | mps);
+    s[i] = cabac::state_from_pre(pre);
   }
 }
 
 void Cabac::start() {
-  low_ = 0;
-  range_ = 510;
-  outstanding_ = 0;
-  first_ = true;
-  bits_.clear();
-}
-
-void Cabac::put_bit(int b) {
-  if (first_) first_ = false;
-  else bits_.put1(static_cast<uint32_t>(b));
-  bits_.put_run(static_cast<uint32_t>(1 - b), outstanding_);
-  outstanding_ = 0;
-}
-
-void Cabac::renorm() {
-  while (range_ < 256) {
-    if (low_ < 256) put_bit(0);
-    else if (low_ >= 512) { low_ -= 512; put_bit(1); }
-    else { low_ -= 256; ++outstanding_; }
-    range_ <<= 1;
-    low_ <<= 1;
-  }
-}
-
-void Cabac::encode_bin(int ci, int b, int cat) {
-  uint8_t& s = ctx.s[ci];
-  const int st = s >> 1, mps = s & 1;
-  const double c = kCabacTab.cost[s][b];
-  cost_ += c;
-  cat_bits[cat] += c;
-  const uint32_t lps = kLps[st][(range_ >> 6) & 3];
-  range_ -= lps;
-  if (b != mps) {
-    low_ += range_;
-    range_ = lps;
-  }
-  s = kCabacTab.next[s][b];
-  renorm();
-}
-
-void Cabac::encode_bypass(int b, int cat) {
-  cat_bits[cat] += 1.0;
-  low_ <<= 1;
-  if (b) low_ += range_;
-  if (low_ >= 1024) { put_bit(1); low_ -= 1024; }
-  else if (low_ < 512) put_bit(0);
-  else { low_ -= 512; ++outstanding_; }
+  eng_.start();
+  eng_.out().clear();
 }
 
 void Cabac::terminate(int b, int cat) {
   if (est_) { qcost_ += b ? uint64_t(7 * kQBit) : 0; return; }
   cost_ += b ? 7.0 : 0.0;
   cat_bits[cat] += b ? 7.0 : 0.0;
-  range_ -= 2;
-  if (b) {
-    low_ += range_;
-    range_ = 2;  // EncodeFlush (9.3.4.3.5)
-    renorm();
-    put_bit((low_ >> 9) & 1);
-    bits_.put1((low_ >> 8) & 1);
-    bits_.put1(1);  // last bit written is the rbsp_stop_one_bit
-  } else {
-    renorm();
-  }
+  eng_.terminate(b);  // b = 1: EncodeFlush; its last bit is the rbsp_stop_one_bit
 }
 
 void Cabac::flush_to(BitWriter& out) {
-  out.append(bits_);
+  out.append(eng_.out());
 }
 
 }  // namespace hevc

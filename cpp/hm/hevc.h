@@ -9,6 +9,7 @@
 
 #include "common/accounting.h"
 #include "common/bitstream.h"
+#include "common/cabac.h"
 #include "common/encoder.h"
 #include "common/picture.h"
 
@@ -130,7 +131,7 @@ struct CabacTables {
 constexpr double kQBit = 65536.0;
 extern const CabacTables kCabacTab;
 
-// Arithmetic encoder (9.3.4.3 encoding flow) that also charges each bin's estimated cost
+// Arithmetic encoder (9.3.4.3 encoding flow, common/cabac.h) that also charges each bin's estimated cost
 // (-log2 p before update) to a bit category. In estimate mode it only accumulates cost.
 class Cabac {
  public:
@@ -144,12 +145,17 @@ class Cabac {
       s = kCabacTab.next[s][b];
       return;
     }
-    encode_bin(ci, b, cat);
+    uint8_t& s = ctx.s[ci];
+    const double c = kCabacTab.cost[s][b];
+    cost_ += c;
+    cat_bits[cat] += c;
+    eng_.decision(s, b);
   }
   void bypass(int b, int cat) {
     if (est_) { qcost_ += uint64_t(kQBit); return; }
     cost_ += 1.0;
-    encode_bypass(b, cat);
+    cat_bits[cat] += 1.0;
+    eng_.bypass(b);
   }
   void bypass_bits(uint32_t v, int n, int cat) {
     if (est_) { qcost_ += uint64_t(kQBit) * n; return; }
@@ -166,17 +172,10 @@ class Cabac {
   static double bin_cost(uint8_t state, int b) { return kCabacTab.cost[state][b]; }
 
  private:
-  void encode_bin(int ci, int b, int cat);
-  void encode_bypass(int b, int cat);
-  void renorm();
-  void put_bit(int b);
   bool est_;
-  uint32_t low_ = 0, range_ = 510;
-  int outstanding_ = 0;
-  bool first_ = true;
   double cost_ = 0;
   uint64_t qcost_ = 0;
-  BitWriter bits_;  // the arithmetic code word so far
+  cabac::Encoder eng_;  // the arithmetic code word so far
 };
 
 // ---------------------------------------------------------------- headers.cpp
