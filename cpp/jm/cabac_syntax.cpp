@@ -893,6 +893,7 @@ void read_slice_data_cabac(const SliceSyntax& s, PicSyntax& pic, BitReader& br, 
   for (int mb = s.first_mb;; ++mb) {
     if (mb >= total) br.fail("CABAC: slice runs past the last macroblock");
     br.mb = mb;
+    if (pic.slice_id[static_cast<size_t>(mb)] != -1) br.fail("macroblock coded twice in one picture");
     pic.slice_id[static_cast<size_t>(mb)] = s.id;
     Mb& m = pic.mbs[static_cast<size_t>(mb)];
     m = Mb();

@@ -20,6 +20,14 @@ size_t stop_bit_end(const std::vector<uint8_t>& rbsp) {
   return 8 * end - static_cast<size_t>(__builtin_ctz(rbsp[end - 1]));
 }
 
+// True when a and b hold the same bits before the last 10 bits a CABAC decoder read before
+// its terminating bin (the flush region, decoder_end = its read position).
+bool same_before_flush(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, size_t decoder_end) {
+  const size_t bytes = decoder_end > 16 ? (decoder_end - 16) / 8 : 0;
+  return a.size() >= bytes && b.size() >= bytes && std::memcmp(a.data(), b.data(), bytes) == 0 &&
+         a.size() + 2 >= b.size() && b.size() + 2 >= a.size();
+}
+
 void copy_bits(const std::vector<uint8_t>& src, size_t nbits, SyntaxWriter& w) {
   BitReader r(src.data(), src.size());
   while (nbits > 0) {
@@ -197,11 +205,15 @@ struct Reader {
     if (pps.cabac) read_slice_data_cabac(ss, pic, br, c);
     else read_slice_data_cavlc(ss, pic, br, c);
     const size_t stop_end = stop_bit_end(rbsp);
-    // CAVLC stops before the rbsp_stop_one_bit; CABAC's flush ends with it
-    if (stop_end == 0 || (br.pos() != stop_end - 1 && !(pps.cabac && br.pos() == stop_end)))
+    // CAVLC stops just before the rbsp_stop_one_bit. CABAC's arithmetic decoder stops a few bits
+    // before the end of the flush, whose last bit is the stop bit: those bits are charged to
+    // CAT_END, as the writer charges its flush.
+    const bool ends = pps.cabac ? (br.pos() <= stop_end && br.pos() + 10 >= stop_end) : br.pos() + 1 == stop_end;
+    if (stop_end == 0 || !ends)
       throw ParseError("slice data does not end at the RBSP stop bit (bit " + std::to_string(br.pos()) + " of " +
                        std::to_string(stop_end) + ")", br.mb);
-    c[CAT_HEADER] += double(8 * rbsp.size() - br.pos());  // stop bit, alignment, cabac_zero_words
+    if (pps.cabac) c[CAT_END] += double(stop_end - br.pos());
+    c[CAT_HEADER] += double(8 * rbsp.size() - (pps.cabac ? stop_end : br.pos()));  // stop bit, alignment, zero words
     const size_t zero_tail = rbsp.size() - (stop_end + 7) / 8;
     derive_motion(ss, sh.direct_spatial, lists, pic, *cur);
     for (int k = 0; k < NUM_CATS; ++k) rp.bits[k] += c[k];
@@ -222,14 +234,25 @@ struct Reader {
       w.bw.trailing_bits();
     }
     for (size_t i = 0; i < zero_tail; ++i) w.bw.put(0, 8);
+    const std::vector<uint8_t>* out_rbsp = &w.bw.bytes();
+    if (pps.cabac && !off && same_before_flush(*out_rbsp, rbsp, br.pos())) {
+      // The arithmetic code word is the input's up to its flush, whose last bits are the
+      // encoder's free choice (EncodeFlush writes the stop bit with the code; x264 writes more
+      // code bits, then the stop bit): keep the input's own termination.
+      out_rbsp = &rbsp;
+    }
     nal.clear();
-    rbsp_to_nal(payload[0], w.bw.bytes(), nal);
+    rbsp_to_nal(payload[0], *out_rbsp, nal);
     res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.lead_offset + u.lead_size);
     res.rewritten.insert(res.rewritten.end(), nal.begin(), nal.end());
     const size_t out_bytes = u.lead_size + nal.size();
-    double charged = 0;  // slice data as the writers charged it; the rest (lead, NAL header, trailing bits) is header
-    for (int k = 0; k < NUM_CATS; ++k) charged += co[k];
-    co[CAT_HEADER] += 8.0 * double(out_bytes) - charged;
+    if (out_rbsp == &rbsp) {
+      co = c;  // the input's own bytes: charged as they were read
+    } else {
+      double charged = 0;  // slice data as the writers charged it; the rest (lead, NAL header, trailing bits) is header
+      for (int k = 0; k < NUM_CATS; ++k) charged += co[k];
+      co[CAT_HEADER] += 8.0 * double(out_bytes) - charged;
+    }
     for (int k = 0; k < NUM_CATS; ++k) rp.bits_out[k] += co[k];
     rp.bytes_out += out_bytes;
   }
