@@ -40,7 +40,10 @@ AnnexB split_annexb(const uint8_t* data, size_t size);
 // RBSP of a NAL unit payload: drops the header byte (and the 3-byte SVC/MVC extension for types
 // 14 / 20, which are rejected by the caller anyway) and the emulation_prevention_three_bytes.
 void nal_to_rbsp(const uint8_t* payload, size_t size, std::vector<uint8_t>& rbsp);
-// Payload of a NAL unit from its header byte and RBSP: emulation prevention inserted (7.4.1).
+// Payload of a NAL unit from its header byte and RBSP: emulation prevention inserted (7.4.1),
+// with the final 0x03 after an RBSP ending in cabac_zero_words. Replaces out's content; an RBSP
+// ending in an odd number of zero bytes (not an RBSP) throws std::invalid_argument. nal_to_rbsp
+// also replaces rbsp's content.
 void rbsp_to_nal(uint8_t header, const std::vector<uint8_t>& rbsp, std::vector<uint8_t>& out);
 
 struct Sps {
