@@ -501,6 +501,13 @@ def test_frame_num_gaps():
     assert info[2]["slices"][0]["l0_id"] == [3, 2, 1]
     assert [(e[0], e[3]) for e in info[2]["dpb"]] == [(2, True), (3, True), (4, False)]
     assert info[3]["slices"][0]["l0_id"] == [4, 3, 2]
+    # POC type 0: non-existing frames are not in B slices' lists (8.2.4.2.3), but are in P lists
+    s = Seq(log2_lsb=6, gaps=1, max_refs=5, num_ref=(4, 4))
+    s.slice(I, 0, idr=True, ref_idc=3).slice(P, 1, poc_lsb=8).slice(P, 4, poc_lsb=16)
+    s.slice(B, 5, ref_idc=0, poc_lsb=12)
+    info = s.info()
+    assert info[2]["slices"][0]["l0_id"] == [3, 2, 1, 0]
+    assert info[3]["slices"][0]["l0_id"] == [1, 0, 4, None] and info[3]["slices"][0]["l1_id"] == [4, 1, 0, None]
     # without gaps_in_frame_num_value_allowed_flag the gap is an error naming it
     s = Seq(poc_type=2, gaps=0)
     s.slice(I, 0, idr=True, ref_idc=3).slice(P, 1).slice(P, 4)

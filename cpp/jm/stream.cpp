@@ -720,8 +720,11 @@ RefLists Dpb::ref_lists(const SliceHeader& sh, const Sps& sps) const {
     init[0].insert(init[0].end(), lt.begin(), lt.end());
   } else {
     // 8.2.4.2.3: by POC around the current picture, then long-term ascending LongTermPicNum
+    // 8.2.4.2.3: with POC type 0, "non-existing" frames are left out of both lists (their POC
+    // is unknown); long-term ones cannot be non-existing
     std::vector<DecPic*> before, after;
     for (DecPic* p : st) {
+      if (p->non_existing && sps.poc_type == 0) continue;
       if (p->poc < cur_poc) before.push_back(p);
       else if (p->poc > cur_poc) after.push_back(p);
     }
@@ -787,7 +790,6 @@ RefLists Dpb::ref_lists(const SliceHeader& sh, const Sps& sps) const {
     list.resize(static_cast<size_t>(n));
     out.list[l] = std::move(list);
   }
-  (void)sps;
   return out;
 }
 
