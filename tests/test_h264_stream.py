@@ -681,6 +681,14 @@ def fuzz_inputs(shared_data, rng):
         if rng.random() < 0.2:
             data = data[:rng.randrange(len(data) + 1)]
         yield bytes(data)
+    # streams of random units behind valid parameter sets (and some without them)
+    params = bases[0][:_core._h264_split(bases[0])["units"][2][0]]
+    for _ in range(1000):
+        units = []
+        for _ in range(rng.randint(1, 8)):
+            head = rng.choice((0x65, 0x41, 0x01, 0x21, 0x67, 0x68, 0x06, 0x09, rng.randrange(256)))
+            units.append(b"\0\0\1" + bytes([head]) + bytes(rng.randrange(256) for _ in range(rng.randint(0, 30))))
+        yield (params if rng.random() < 0.8 else b"") + b"".join(units)
 
 
 def test_fuzz_never_crashes(shared_data):
