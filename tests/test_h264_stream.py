@@ -26,11 +26,12 @@ P, B, I = 0, 1, 2  # SliceType
 
 # ------------------------------------------------------------------ stream sources
 
-def x264_stream(params: str, n: int = 40, opts: dict | None = None, w: int = 64, h: int = 48):
+def x264_stream(params: str, n: int = 40, opts: dict | None = None, w: int = 64, h: int = 48,
+                pix_fmt: str = "yuv420p"):
     """libx264 through PyAV: (packets in decoding order, their pts = display index)."""
     frames = translating_clip(n, h, w, 3, 1, seed=1)
     c = av.CodecContext.create("libx264", "w")
-    c.width, c.height, c.pix_fmt = w, h, "yuv420p"
+    c.width, c.height, c.pix_fmt = w, h, pix_fmt
     c.time_base = fractions.Fraction(1, 25)
     c.framerate = 25
     o = {"preset": "fast", "x264-params": params, "qp": "30"}
@@ -38,8 +39,10 @@ def x264_stream(params: str, n: int = 40, opts: dict | None = None, w: int = 64,
     c.options = o
     packets, pts = [], []
     for i, (y, u, v) in enumerate(frames):
-        f = av.VideoFrame(w, h, "yuv420p")
+        f = av.VideoFrame(w, h, pix_fmt)
         for plane, a in zip(f.planes, (y, u, v)):
+            if plane.line_size != a.shape[1]:  # rows padded to the plane's stride
+                a = np.pad(a, ((0, 0), (0, plane.line_size - a.shape[1])))
             plane.update(np.ascontiguousarray(a).tobytes())
         f.pts = i
         for p in c.encode(f):
@@ -273,12 +276,18 @@ X264_MATRIX = [
     ("bframes=3:b-pyramid=none:ref=1:keyint=10:cabac=0", None),
     ("bframes=2:b-pyramid=strict:ref=3:keyint=16:slices=4:cabac=0:8x8dct=0", None),
     ("bframes=2:nal-hrd=cbr:ref=3:keyint=12", {"b": "200k", "maxrate": "200k", "bufsize": "200k"}),
+    ("bframes=2:keyint=14:cqm4=" + ",".join(str(6 + 3 * i) for i in range(16))   # PPS scaling lists
+     + ":cqm8=" + ",".join(str(10 + i) for i in range(64)), None),
+    ("bframes=2:weightp=2:ref=3:keyint=14", {"pix_fmt": "gray"}),  # 4:0:0: no chroma weights
+    ("bframes=0:keyint=14", {"size": (70, 42)}),             # frame cropping
 ]
 
 
 @pytest.mark.parametrize("params, opts", X264_MATRIX)
 def test_x264_matrix(params, opts):
-    packets, pts = x264_stream(params, n=40, opts=opts)
+    opts = dict(opts or {})
+    pix_fmt, (w, h) = opts.pop("pix_fmt", "yuv420p"), opts.pop("size", (64, 48))
+    packets, pts = x264_stream(params, n=40, opts=opts, w=w, h=h, pix_fmt=pix_fmt)
     data = b"".join(packets)
     info = _core._h264_stream_info(data)
     assert len(info) == len(packets) == ffmpeg_frame_count(data)
@@ -289,6 +298,10 @@ def test_x264_matrix(params, opts):
     segments = [p["segment"] for p in info]
     assert segments == [sum(q["idr"] for q in info[:i + 1]) - 1 for i in range(len(info))]
     sliced = "slices=4" in params  # 3 macroblock rows: x264 makes 3 slices
+    assert all(p["size"] == (w, h) and p["chroma_format_idc"] == (0 if pix_fmt == "gray" else 1) for p in info)
+    assert all(p["vui"][:2] == (1, 50) for p in info)  # x264: num_units_in_tick 1, time_scale 2 * 25
+    if "cqm4" in params:
+        assert info[0]["scaling_matrix"] == (False, True) and info[0]["transform_8x8_mode"]
     types = set()
     for i, p in enumerate(info):
         assert len(p["slices"]) == (3 if sliced else 1)
@@ -370,14 +383,20 @@ class Seq:
     """A hand-written stream: SPS + PPS, then slice headers (no slice data is parsed here)."""
 
     def __init__(self, profile=77, log2_mfn=4, poc_type=0, log2_lsb=6, poc1=None, max_refs=4, gaps=0,
-                 mbw=4, mbh=3, chroma=1, bit_depth=8, frame_mbs_only=1, num_ref=(1, 1), slice_groups=1):
+                 mbw=4, mbh=3, chroma=1, bit_depth=8, frame_mbs_only=1, num_ref=(1, 1), slice_groups=1,
+                 scaling=None):
         self.log2_mfn, self.poc_type, self.log2_lsb, self.poc1 = log2_mfn, poc_type, log2_lsb, poc1
         w = Bits().u(profile, 8).u(0, 8).u(30, 8).ue(0)
         if profile in (100, 110, 122, 244):
             w.ue(chroma)
             if chroma == 3:
                 w.u(0, 1)
-            w.ue(bit_depth - 8).ue(bit_depth - 8).u(0, 1).u(0, 1)
+            w.ue(bit_depth - 8).ue(bit_depth - 8).u(0, 1).u(scaling is not None, 1)
+            if scaling is not None:  # {list index: delta_scale values}; absent lists use fall-back
+                for i in range(8):
+                    w.u(i in scaling, 1)
+                    for d in scaling.get(i, []):
+                        w.se(d)
         w.ue(log2_mfn - 4).ue(poc_type)
         if poc_type == 0:
             w.ue(log2_lsb - 4)
@@ -480,6 +499,19 @@ def test_poc_type1():
             want.append(expected(i + 1, False))
     assert [p["poc"] for p in s.info()] == want
     assert want[:4] == [0, 4, 6, 10]
+
+
+def test_sps_scaling_lists():
+    # list 0: 16 deltas (no zero scale), list 1: a zero scale at j = 0 ("use default"), list 6:
+    # 64 deltas; then the rest of the SPS must still be in sync (trailing bits are checked)
+    lists = {0: [1] * 16, 1: [-8], 6: [2, -1] * 32}
+    s = Seq(profile=100, scaling=lists)
+    s.slice(I, 0, idr=True, ref_idc=3)
+    assert s.info()[0]["scaling_matrix"] == (True, False)
+    with pytest.raises(RuntimeError, match="delta_scale = 128 out of range"):
+        Seq(profile=100, scaling={0: [128] + [0] * 15}).info()
+    with pytest.raises(RuntimeError, match="SPS: truncated: read past the end of the RBSP"):
+        Seq(profile=100, scaling={0: [1] * 15}).info()  # one delta short: out of sync
 
 
 def test_poc_type2_and_non_reference():

@@ -513,18 +513,24 @@ static void parse_slice_header_impl(const std::vector<uint8_t>& rbsp, int nal_ty
 }
 
 // Errors name the structure (the bit reader's own messages speak of slice data).
+static std::string where_error(const char* what, const ParseError& e) {
+  std::string m = e.what();
+  const std::string slice_data = "read past the end of the slice data";
+  if (m == slice_data) m = "truncated: read past the end of the RBSP";
+  return std::string(what) + ": " + m;
+}
 void parse_sps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   try {
     parse_sps_impl(rbsp, ps);
   } catch (const ParseError& e) {
-    throw ParseError(std::string("SPS: ") + e.what(), -1);
+    throw ParseError(where_error("SPS", e), -1);
   }
 }
 void parse_pps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   try {
     parse_pps_impl(rbsp, ps);
   } catch (const ParseError& e) {
-    throw ParseError(std::string("PPS: ") + e.what(), -1);
+    throw ParseError(where_error("PPS", e), -1);
   }
 }
 void parse_slice_header(const std::vector<uint8_t>& rbsp, int nal_type, int nal_ref_idc, const ParamSets& ps,
@@ -532,7 +538,7 @@ void parse_slice_header(const std::vector<uint8_t>& rbsp, int nal_type, int nal_
   try {
     parse_slice_header_impl(rbsp, nal_type, nal_ref_idc, ps, sh);
   } catch (const ParseError& e) {
-    throw ParseError(std::string("slice header: ") + e.what(), -1);
+    throw ParseError(where_error("slice header", e), -1);
   }
 }
 
