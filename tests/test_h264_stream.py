@@ -280,6 +280,8 @@ X264_MATRIX = [
      + ":cqm8=" + ",".join(str(10 + i) for i in range(64)), None),
     ("bframes=2:weightp=2:ref=3:keyint=14", {"pix_fmt": "gray"}),  # 4:0:0: no chroma weights
     ("bframes=0:keyint=14", {"size": (70, 42)}),             # frame cropping
+    ("bframes=3:open-gop=1:keyint=12:ref=3", None),          # non-IDR I pictures, one IDR
+    ("bframes=0:intra-refresh=1:keyint=10:ref=2", None),     # no I picture after the first
 ]
 
 
@@ -294,7 +296,8 @@ def test_x264_matrix(params, opts):
     display_order_matches(info, pts)
     bframes = "bframes=0" not in params
     assert all(p["poc_type"] == (0 if bframes else 2) for p in info)
-    assert sum(p["idr"] for p in info) >= 2
+    assert sum(p["idr"] for p in info) == 1 if "open-gop" in params or "intra-refresh" in params else \
+        sum(p["idr"] for p in info) >= 2
     segments = [p["segment"] for p in info]
     assert segments == [sum(q["idr"] for q in info[:i + 1]) - 1 for i in range(len(info))]
     sliced = "slices=4" in params  # 3 macroblock rows: x264 makes 3 slices
@@ -322,6 +325,25 @@ def test_x264_matrix(params, opts):
     assert B in types if bframes else B not in types
     if bframes:
         check_b_lists(info, pts)
+
+
+def test_cut_stream_open_gop():
+    """A stream cut before a non-IDR I picture of an open GOP (parameter sets put in front): the
+    reader starts there; its leading B pictures' references from before the cut are missing,
+    so their lists hold what the DPB has, as any decoder's would."""
+    packets, pts = x264_stream("bframes=3:open-gop=1:keyint=12:ref=3")
+    full = _core._h264_stream_info(b"".join(packets))
+    k = next(i for i in range(1, len(full)) if full[i]["slices"][0]["type"] == I)
+    params = packets[0][:_core._h264_split(packets[0])["units"][2][0]]  # SPS, PPS
+    info = _core._h264_stream_info(params + b"".join(packets[k:]))
+    assert len(info) == len(packets) - k and not info[0]["idr"]
+    display_order_matches(info, pts[k:])
+    assert [p["poc"] - info[0]["poc"] for p in info] == [p["poc"] - full[k]["poc"] for p in full[k:]]
+    assert info[1]["slices"][0]["type"] == B and info[1]["slices"][0]["l0_id"][0] == info[0]["id"]
+    # from the first P on, the lists match the full stream's (by POC)
+    j = next(i for i in range(1, len(info)) if info[i]["slices"][0]["type"] == P)
+    for a, b in zip(info[j + 1:], full[k + j + 1:]):
+        assert a["slices"][0]["l0_poc"] == b["slices"][0]["l0_poc"]
 
 
 def by_id(info, pic_id):
