@@ -216,6 +216,17 @@ def test_reference_streams(shared_data):
                 assert s["align_ones"]
 
 
+def test_paper_cropped_jm_stream_has_the_same_headers(shared_data):
+    # the paper's cropped JM stream (non-conforming slice data) keeps every header: same
+    # pictures, POCs, lists and header lengths as the full stream
+    def summary(name):
+        info = _core._h264_stream_info(read(shared_data / "reference" / name))
+        return [(p["poc"], p["frame_num"], [(s["type"], s["l0_id"], s["header_bits"]) for s in p["slices"]])
+                for p in info]
+    full = summary("jm_qp30.264")
+    assert len(full) == 296 and summary("jm_qp30_paper_cropped.264") == full
+
+
 def test_carphone_cabac_b_frames(shared_data):
     packets, pts = carphone_annexb(shared_data)
     data = b"".join(packets)
