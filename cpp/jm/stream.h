@@ -149,8 +149,8 @@ bool first_slice_of_new_picture(const SliceHeader& prev, const SliceHeader& cur,
 struct DecPic {
   int id = -1;                   // decoding order, 0, 1, 2, ... (non-existing frames included)
   int poc = 0, top_poc = 0, bottom_poc = 0;
-  uint32_t frame_num = 0;
-  int frame_num_wrap = 0, long_term_frame_idx = 0;
+  uint32_t frame_num = 0;        // 0 after the picture's MMCO 5 (7.4.3), as are its POCs' base (8.2.1)
+  int frame_num_wrap = 0, long_term_frame_idx = 0;  // FrameNumWrap (= PicNum) for the current picture
   bool short_ref = false, long_ref = false, idr = false, non_existing = false;
   int nal_ref_idc = 0;
   bool has_mmco5 = false;
