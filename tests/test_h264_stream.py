@@ -357,6 +357,12 @@ def test_cut_stream_open_gop():
         assert a["slices"][0]["l0_poc"] == b["slices"][0]["l0_poc"]
 
 
+def test_x264_1080p_cropping():
+    packets, _ = x264_stream("bframes=0:keyint=3", n=3, w=1920, h=1080, opts={"preset": "ultrafast"})
+    info = _core._h264_stream_info(b"".join(packets))
+    assert len(info) == 3 and all(p["size"] == (1920, 1080) for p in info)
+
+
 def by_id(info, pic_id):
     for j, p in enumerate(info):
         if p["id"] == pic_id:
@@ -417,7 +423,7 @@ class Seq:
 
     def __init__(self, profile=77, log2_mfn=4, poc_type=0, log2_lsb=6, poc1=None, max_refs=4, gaps=0,
                  mbw=4, mbh=3, chroma=1, bit_depth=8, frame_mbs_only=1, num_ref=(1, 1), slice_groups=1,
-                 scaling=None):
+                 scaling=None, redundant=0):
         self.log2_mfn, self.poc_type, self.log2_lsb, self.poc1 = log2_mfn, poc_type, log2_lsb, poc1
         w = Bits().u(profile, 8).u(0, 8).u(30, 8).ue(0)
         if profile in (100, 110, 122, 244):
@@ -447,11 +453,12 @@ class Seq:
             p.ue(0)
             for _ in range(slice_groups):
                 p.ue(0)
-        p.ue(num_ref[0] - 1).ue(num_ref[1] - 1).u(0, 1).u(0, 2).se(0).se(0).se(0).u(1, 1).u(0, 1).u(0, 1)
+        p.ue(num_ref[0] - 1).ue(num_ref[1] - 1).u(0, 1).u(0, 2).se(0).se(0).se(0).u(1, 1).u(0, 1).u(redundant, 1)
+        self.redundant = redundant
         self.data = nal(3, 7, w.rbsp()) + nal(3, 8, p.rbsp())
 
     def slice(self, typ, frame_num, idr=False, ref_idc=2, poc_lsb=0, delta_poc=0, num_ref=None, mod=(None, None),
-              mmco=None, long_term=False, first_mb=0, qp_delta=0, raw_type=None):
+              mmco=None, long_term=False, first_mb=0, qp_delta=0, raw_type=None, redundant_pic_cnt=0):
         w = Bits().ue(first_mb).ue(raw_type if raw_type is not None else typ + 5).ue(0).u(frame_num, self.log2_mfn)
         if idr:
             w.ue(0)
@@ -459,6 +466,8 @@ class Seq:
             w.u(poc_lsb, self.log2_lsb)
         if self.poc_type == 1 and not self.poc1[0]:
             w.se(delta_poc)
+        if self.redundant:
+            w.ue(redundant_pic_cnt)
         if typ == B:
             w.u(1, 1)
         if typ in (P, B):
@@ -652,6 +661,18 @@ def test_b_list_swap_truncation_extension():
         s.slice(I, 0, idr=True, ref_idc=3).slice(P, 1, poc_lsb=8).slice(B, 2, ref_idc=0, poc_lsb=12)
         sl = s.info()[2]["slices"][0]
         assert sl["l0_poc"] == l0 and sl["l1_poc"] == l1  # equal initial lists: L1's first two swapped
+
+
+def test_b_lists_with_long_term_and_redundant_slices():
+    s = Seq(log2_lsb=6, max_refs=4, num_ref=(4, 4), redundant=1)
+    s.slice(I, 0, idr=True, ref_idc=3, long_term=True)       # long-term 0, POC 0
+    s.slice(I, 0, idr=True, ref_idc=3, redundant_pic_cnt=1)  # a redundant copy: not a picture
+    s.slice(P, 1, poc_lsb=4).slice(P, 2, poc_lsb=16).slice(B, 3, ref_idc=0, poc_lsb=8)
+    info = s.info()
+    assert len(info) == 4 and len(info[0]["slices"]) == 1
+    sl = info[3]["slices"][0]
+    assert sl["l0_poc"] == [4, 16, 0, None] and sl["l1_poc"] == [16, 4, 0, None]  # long-term last
+    assert sl["l0_long"] == [False, False, True, None]
 
 
 def test_marking_overflow_is_an_error():
