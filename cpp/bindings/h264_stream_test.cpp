@@ -58,6 +58,15 @@ py::list stream_info(const py::bytes& data) {
     cur_info["non_existing_before"] = pic->id - last_id - 1;
     last_id = pic->id;
     cur_info["slices"] = cur_slices;
+    cur_info["poc_type"] = sps->poc_type;
+    cur_info["max_num_ref_frames"] = sps->max_num_ref_frames;
+    cur_info["size"] = py::make_tuple(sps->width, sps->height);
+    cur_info["chroma_format_idc"] = sps->chroma_format_idc;
+    cur_info["scaling_matrix"] = py::make_tuple(sps->scaling_matrix_present,
+                                                ps->pps[static_cast<size_t>(first.pps_id)].pic_scaling_matrix_present);
+    cur_info["transform_8x8_mode"] = ps->pps[static_cast<size_t>(first.pps_id)].transform_8x8_mode;
+    cur_info["vui"] = py::make_tuple(sps->num_units_in_tick, sps->time_scale, sps->max_num_reorder_frames,
+                                     sps->max_dec_frame_buffering);
     py::list refs;
     for (const auto& p : dpb.pictures())
       refs.append(py::make_tuple(p->id, p->poc, p->long_ref ? p->long_term_frame_idx : -1, p->non_existing));
@@ -110,6 +119,13 @@ py::list stream_info(const py::bytes& data) {
           sd["mmco"] = sh.mmco.size();
           sd["weights"] = py::make_tuple(sh.weights[0].size(), sh.weights[1].size());
           sd["rbsp_bits"] = rbsp.size() * 8;
+          sd["cabac"] = ps->pps[static_cast<size_t>(sh.pps_id)].cabac;
+          {  // cabac_alignment_one_bits: all ones from data_bit to the byte boundary
+            bool ones = true;
+            for (size_t b = sh.data_bit; b % 8 != 0; ++b)
+              if (b / 8 >= rbsp.size() || !((rbsp[b / 8] >> (7 - b % 8)) & 1)) ones = false;
+            sd["align_ones"] = ones;
+          }
           cur_slices.append(sd);
           break;
         }

@@ -215,12 +215,15 @@ void rbsp_to_nal(uint8_t header, const std::vector<uint8_t>& rbsp, std::vector<u
     out.push_back(b);
     zeros = b == 0 ? zeros + 1 : 0;
   }
-  if (!rbsp.empty() && rbsp.back() == 0) out.push_back(3);  // 7.4.1: an RBSP ending in 0x00 (cabac_zero_word)
+  // 7.4.1: an RBSP ending in 0x00 (which only cabac_zero_words 0x0000 make) gets a final 0x03
+  if (zeros >= 2) out.push_back(3);
+  else if (zeros == 1)
+    throw std::invalid_argument("rbsp_to_nal: an RBSP cannot end in an odd number of zero bytes (cabac_zero_words come in pairs)");
 }
 
 // ---------------------------------------------------------------- parameter sets
 
-void parse_sps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
+static void parse_sps_impl(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   BitReader br(rbsp.data(), rbsp.size());
   Sps s;
   s.profile_idc = static_cast<int>(br.u(8));
@@ -263,7 +266,7 @@ void parse_sps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   s.mbw = static_cast<int>(w);
   s.mbh = static_cast<int>(h) * (s.frame_mbs_only ? 1 : 2);
   if (static_cast<long>(s.mbw) * s.mbh > 139264)  // MaxFS of the largest level (6.2, Table A-1)
-    fail(where + "picture of " + std::to_string(s.mbw) + "x" + std::to_string(s.mbh) +
+    fail("picture of " + std::to_string(s.mbw) + "x" + std::to_string(s.mbh) +
          " macroblocks exceeds every level's frame size");
   int crop[4] = {0, 0, 0, 0};
   if (br.u1()) {  // frame_cropping_flag
@@ -271,7 +274,7 @@ void parse_sps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   }
   s.vui_present = br.u1() != 0;
   if (s.vui_present) parse_vui(br, s);
-  trailing_bits(br, "SPS");
+  trailing_bits(br, "rbsp_trailing_bits");
 
   // 7.4.2.1.1: CropUnitX / CropUnitY
   const int chroma_array_type = s.separate_colour_plane ? 0 : s.chroma_format_idc;
@@ -281,7 +284,7 @@ void parse_sps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   const int cuy = (chroma_array_type == 0 ? 1 : sub_h) * (s.frame_mbs_only ? 1 : 2);
   const long cw = static_cast<long>(cux) * (static_cast<long>(crop[0]) + crop[1]);
   const long ch = static_cast<long>(cuy) * (static_cast<long>(crop[2]) + crop[3]);
-  if (cw >= 16L * s.mbw || ch >= 16L * s.mbh) fail(where + "frame cropping removes the whole picture");
+  if (cw >= 16L * s.mbw || ch >= 16L * s.mbh) fail("frame cropping removes the whole picture");
   s.crop_left = cux * crop[0];
   s.crop_right = cux * crop[1];
   s.crop_top = cuy * crop[2];
@@ -307,7 +310,7 @@ void parse_sps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   ps.sps[static_cast<size_t>(s.id)] = std::move(s);
 }
 
-void parse_pps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
+static void parse_pps_impl(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   BitReader br(rbsp.data(), rbsp.size());
   Pps p;
   p.id = static_cast<int>(ue_max(br, 255, "pic_parameter_set_id"));
@@ -325,7 +328,7 @@ void parse_pps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   p.num_ref_idx_default[1] = static_cast<int>(ue_max(br, 31, "num_ref_idx_l1_default_active_minus1")) + 1;
   p.weighted_pred = br.u1() != 0;
   p.weighted_bipred_idc = static_cast<int>(br.u(2));
-  if (p.weighted_bipred_idc > 2) fail(where + "weighted_bipred_idc 3 is reserved");
+  if (p.weighted_bipred_idc > 2) fail("weighted_bipred_idc 3 is reserved");
   p.pic_init_qp = 26 + se_range(br, -26, 25, "pic_init_qp_minus26");  // QpBdOffsetY = 0 (8-bit)
   p.pic_init_qs = 26 + se_range(br, -26, 25, "pic_init_qs_minus26");
   p.chroma_qp_index_offset = se_range(br, -12, 12, "chroma_qp_index_offset");
@@ -346,7 +349,7 @@ void parse_pps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
     }
     p.second_chroma_qp_index_offset = se_range(br, -12, 12, "second_chroma_qp_index_offset");
   }
-  trailing_bits(br, "PPS");
+  trailing_bits(br, "rbsp_trailing_bits");
   p.valid = true;
   ps.pps[static_cast<size_t>(p.id)] = p;
 }
@@ -404,8 +407,8 @@ void parse_weights(BitReader& br, int num_ref, bool chroma, int luma_wd, int chr
 
 }  // namespace
 
-void parse_slice_header(const std::vector<uint8_t>& rbsp, int nal_type, int nal_ref_idc, const ParamSets& ps,
-                        SliceHeader& sh) {
+static void parse_slice_header_impl(const std::vector<uint8_t>& rbsp, int nal_type, int nal_ref_idc,
+                                    const ParamSets& ps, SliceHeader& sh) {
   sh = SliceHeader();
   if (nal_type != 1 && nal_type != 5)
     fail("parse_slice_header: NAL unit type " + std::to_string(nal_type) + " is not a slice layer without partitioning");
@@ -507,6 +510,36 @@ void parse_slice_header(const std::vector<uint8_t>& rbsp, int nal_type, int nal_
   // num_slice_groups_minus1 > 0 is rejected with the PPS, so no slice_group_change_cycle
   sh.data_bit = br.pos();
   sh.header_bits = br.pos();
+}
+
+// Errors name the structure (the bit reader's own messages speak of slice data).
+static std::string where_error(const char* what, const ParseError& e) {
+  std::string m = e.what();
+  const std::string slice_data = "read past the end of the slice data";
+  if (m == slice_data) m = "truncated: read past the end of the RBSP";
+  return std::string(what) + ": " + m;
+}
+void parse_sps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
+  try {
+    parse_sps_impl(rbsp, ps);
+  } catch (const ParseError& e) {
+    throw ParseError(where_error("SPS", e), -1);
+  }
+}
+void parse_pps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
+  try {
+    parse_pps_impl(rbsp, ps);
+  } catch (const ParseError& e) {
+    throw ParseError(where_error("PPS", e), -1);
+  }
+}
+void parse_slice_header(const std::vector<uint8_t>& rbsp, int nal_type, int nal_ref_idc, const ParamSets& ps,
+                        SliceHeader& sh) {
+  try {
+    parse_slice_header_impl(rbsp, nal_type, nal_ref_idc, ps, sh);
+  } catch (const ParseError& e) {
+    throw ParseError(where_error("slice header", e), -1);
+  }
 }
 
 // 7.4.1.2.4: whether slice `cur` starts a new primary coded picture after slice `prev`
@@ -713,8 +746,11 @@ RefLists Dpb::ref_lists(const SliceHeader& sh, const Sps& sps) const {
     init[0].insert(init[0].end(), lt.begin(), lt.end());
   } else {
     // 8.2.4.2.3: by POC around the current picture, then long-term ascending LongTermPicNum
+    // 8.2.4.2.3: with POC type 0, "non-existing" frames are left out of both lists (their POC
+    // is unknown); long-term ones cannot be non-existing
     std::vector<DecPic*> before, after;
     for (DecPic* p : st) {
+      if (p->non_existing && sps.poc_type == 0) continue;
       if (p->poc < cur_poc) before.push_back(p);
       else if (p->poc > cur_poc) after.push_back(p);
     }
@@ -780,7 +816,6 @@ RefLists Dpb::ref_lists(const SliceHeader& sh, const Sps& sps) const {
     list.resize(static_cast<size_t>(n));
     out.list[l] = std::move(list);
   }
-  (void)sps;
   return out;
 }
 

@@ -35,12 +35,20 @@ struct AnnexB {
   std::vector<NalUnit> units;
   size_t tail_offset = 0, tail_size = 0;  // trailing bytes after the last unit (zeros)
 };
-// Splits an Annex B stream; throws ParseError when no start code is found or a unit is empty.
+// Splits an Annex B stream; throws ParseError when no start code is found, a unit is empty or
+// its forbidden_zero_bit is 1. A payload ends at the first 0x000000 / 0x000001 after its start
+// code (or at the last non-zero byte of the input), so it never ends in a zero byte. Bytes
+// before the first start code (leading zeros or garbage) are the first unit's lead; bytes
+// between a payload and the next start code prefix (trailing zeros, zero_byte, and any
+// non-conforming junk) are the next unit's lead; after the last payload, the rest is the tail.
 AnnexB split_annexb(const uint8_t* data, size_t size);
 // RBSP of a NAL unit payload: drops the header byte (and the 3-byte SVC/MVC extension for types
 // 14 / 20, which are rejected by the caller anyway) and the emulation_prevention_three_bytes.
 void nal_to_rbsp(const uint8_t* payload, size_t size, std::vector<uint8_t>& rbsp);
-// Payload of a NAL unit from its header byte and RBSP: emulation prevention inserted (7.4.1).
+// Payload of a NAL unit from its header byte and RBSP: emulation prevention inserted (7.4.1),
+// with the final 0x03 after an RBSP ending in cabac_zero_words. Replaces out's content; an RBSP
+// ending in an odd number of zero bytes (not an RBSP) throws std::invalid_argument. nal_to_rbsp
+// also replaces rbsp's content.
 void rbsp_to_nal(uint8_t header, const std::vector<uint8_t>& rbsp, std::vector<uint8_t>& out);
 
 struct Sps {
@@ -141,8 +149,8 @@ bool first_slice_of_new_picture(const SliceHeader& prev, const SliceHeader& cur,
 struct DecPic {
   int id = -1;                   // decoding order, 0, 1, 2, ... (non-existing frames included)
   int poc = 0, top_poc = 0, bottom_poc = 0;
-  uint32_t frame_num = 0;
-  int frame_num_wrap = 0, long_term_frame_idx = 0;
+  uint32_t frame_num = 0;        // 0 after the picture's MMCO 5 (7.4.3), as are its POCs' base (8.2.1)
+  int frame_num_wrap = 0, long_term_frame_idx = 0;  // FrameNumWrap (= PicNum) for the current picture
   bool short_ref = false, long_ref = false, idr = false, non_existing = false;
   int nal_ref_idc = 0;
   bool has_mmco5 = false;
@@ -163,6 +171,22 @@ struct RefLists {
 };
 
 // Decoding process of pictures without samples: POC, frame_num gaps, reference lists, marking.
+// Decisions where the standard leaves the decoder a choice or streams break it:
+// - frame_num gaps (8.2.5.2) without gaps_in_frame_num_value_allowed_flag throw ParseError
+//   naming the gap; with it, "non-existing" frames (id assigned, empty motion arrays) go through
+//   the sliding window; their POC follows 8.2.1 for POC types 1 / 2 and is 0 for type 0 (where
+//   8.2.4.2.3 leaves them out of B slices' lists).
+// - A stream whose first picture is not IDR (a cut stream) is accepted: until the next IDR,
+//   references named by list modification or MMCO 1-3 may be missing (the list entry is
+//   nullptr, the MMCO does nothing). After an IDR these are ParseErrors.
+// - abs_diff_pic_num_minus1 >= MaxPicNum (out of range; JM 19.0 writes such values) is reduced
+//   modulo MaxPicNum in (8-34) / (8-35).
+// - More reference frames after marking than Max(max_num_ref_frames, 1), a sliding window with
+//   only long-term frames, or MMCO operands out of range throw ParseError: the DPB holds at most
+//   16 reference frames plus the current picture.
+// - B list initialisation (8.2.4.2.3) uses the short-term frames with POC < or > the current
+//   one (a reference with an equal POC is left out, as the text says); the L1 / L0 swap compares
+//   the whole initial lists before truncation to num_ref_idx_l1_active.
 class Dpb {
  public:
   // Starts a new picture from its first slice header (8.2.1 POC; 8.2.5.2 frame_num gaps, which
