@@ -54,7 +54,7 @@ struct Reader {
   Dpb dpb;
   PicSyntax pic;
   std::shared_ptr<DecPic> cur;
-  SliceHeader first_sh;
+  SliceHeader first_sh, last_sh;
   int sps_id = -1, slice_id = -1;
   BitCounts pending{}, pending_out{};
   size_t pending_bytes = 0, pending_bytes_out = 0;
@@ -139,7 +139,9 @@ struct Reader {
     }
     const Pps& pps = ps->pps[size_t(sh.pps_id)];
     const Sps& sps = ps->sps[size_t(pps.sps_id)];
-    if (sh.first_mb == 0 || !cur) {
+    const bool new_picture = !cur || first_slice_of_new_picture(last_sh, sh, *ps);
+    last_sh = sh;
+    if (new_picture) {
       finish_picture();
       if (sh.first_mb != 0)
         throw ParseError("the picture's first slice starts at macroblock " + std::to_string(sh.first_mb) +
