@@ -513,6 +513,7 @@ void Slice<Io>::qp_delta(int& v) {
 // number of non-zero levels.
 template <class Io>
 int Slice<Io>::residual_block(int cat, int16_t* lev, int n, int cbf_inc, int bitcat) {
+  if (Io::kRead) std::fill(lev, lev + n, int16_t(0));
   int last = -1;
   if (!Io::kRead)
     for (int i = 0; i < n; ++i)
@@ -896,7 +897,7 @@ void read_slice_data_cabac(const SliceSyntax& s, PicSyntax& pic, BitReader& br, 
     if (pic.slice_id[static_cast<size_t>(mb)] != -1) br.fail("macroblock coded twice in one picture");
     pic.slice_id[static_cast<size_t>(mb)] = s.id;
     Mb& m = pic.mbs[static_cast<size_t>(mb)];
-    m = Mb();
+    reset_except_levels(m);  // residual_block clears the levels of each block it reads
     if (s.type != SLICE_I && sl.skip_flag(mb, m)) sl.skipped(mb, m);
     else sl.macroblock(mb, m, &pic.pcm[static_cast<size_t>(mb) * 384]);
     int end = 0;

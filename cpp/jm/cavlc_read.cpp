@@ -152,7 +152,7 @@ struct CavlcReader {
 
   void macroblock(int mbaddr) {
     Mb& m = pic.mbs[size_t(mbaddr)];
-    m = Mb();
+    reset_except_levels(m);  // block() clears the levels of each block it reads
     const uint32_t t = ue(CAT_MB_TYPE);
     if (s.type == SLICE_I) intra_type(m, t);
     else if (s.type == SLICE_P) {
@@ -307,7 +307,7 @@ struct CavlcReader {
 
   void skipped(int mbaddr) {
     Mb& m = pic.mbs[size_t(mbaddr)];
-    m = Mb();
+    reset_except_levels(m);
     m.type = s.type == SLICE_B ? MB_BSKIP : MB_PSKIP;
     m.ref[0] = m.ref[1] = m.ref[2] = m.ref[3] = -1;
     m.qp = uint8_t(qp_prev);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "common/accounting.h"
@@ -76,6 +77,18 @@ struct Mb {
   int16_t mv1[16][2] = {};      // list 1 motion, raster 4x4
   int16_t mvd1[16][2] = {};
 };
+
+// Resets a record to Mb() except its residual levels (luma .. chroma_ac, 2 KB): a stream reader
+// clears the levels of each block it reads (where coded_block_pattern and coded_block_flag say
+// the block is coded) and writers read levels only there, so clearing them for every
+// macroblock (most of a record, most of the time uncoded) would be wasted.
+inline void reset_except_levels(Mb& m) {
+  static const Mb blank{};
+  constexpr size_t lv_begin = offsetof(Mb, luma), lv_end = offsetof(Mb, nz);
+  static_assert(offsetof(Mb, chroma_ac) + sizeof(Mb::chroma_ac) == lv_end, "levels must be contiguous before nz");
+  std::memcpy(static_cast<void*>(&m), &blank, lv_begin);
+  std::memcpy(reinterpret_cast<char*>(&m) + lv_end, reinterpret_cast<const char*>(&blank) + lv_end, sizeof(Mb) - lv_end);
+}
 
 // ---------------------------------------------------------------- transform.cpp
 void fdct4(const int16_t* diff /*16, raster*/, int32_t* out);

@@ -224,6 +224,14 @@ struct Reader {
     if (!opt.rewrite) return;
     const char tc = sh.type == SLICE_I ? 'I' : sh.type == SLICE_P ? 'P' : 'B';
     const bool off = opt.drop.find(tc) != std::string::npos;
+    if (!off && !opt.drop.empty()) {
+      // a slice kept while others are cropped: its own bytes (crop(drop="") rewrites every slice,
+      // which is what proves the writers reproduce the input)
+      res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.offset + u.size);
+      for (int k = 0; k < NUM_CATS; ++k) rp.bits_out[k] += c[k];
+      rp.bytes_out += u.lead_size + u.size;
+      return;
+    }
     BitCounts co{};
     SyntaxWriter w;
     w.counts = &co;
