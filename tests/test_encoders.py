@@ -44,3 +44,74 @@ def test_reported_sse_matches_the_reconstruction(boxing8, codec):
         for k in range(3):
             want = int(((r["recon"][k].astype(np.int64) - f[k].astype(np.int64)) ** 2).sum())
             assert r["sse"][k] == want
+
+
+# ----------------------------------------------------------------------------- threads
+
+_HAMMER = r"""
+import sys, threading
+import numpy as np
+from mvclass import _core
+
+codec = sys.argv[1]
+rng = np.random.default_rng(0)
+frames = [(rng.integers(0, 256, (240, 320), np.uint8), rng.integers(0, 256, (120, 160), np.uint8),
+           rng.integers(0, 256, (120, 160), np.uint8)) for _ in range(4)]
+enc = _core.Encoder(codec, 320, 240, {"qp": 30})
+start = threading.Barrier(2)
+done, refused, other = [], [], []
+
+def work():
+    start.wait()
+    for i in range(12):
+        try:
+            done.append(enc.encode(*frames[i % 4])["poc"])
+        except RuntimeError as e:
+            refused.append(str(e))
+        except BaseException as e:
+            other.append(repr(e))
+
+threads = [threading.Thread(target=work) for _ in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert not other, other
+assert len(set(done)) == len(done), done   # every accepted frame encoded once
+assert enc.frames == len(done) and len(done) + len(refused) == 24
+assert all("already encoding in another thread" in m for m in refused), refused[:1]
+print(len(done), len(refused))
+"""
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_one_encoder_hammered_from_two_threads_refuses_instead_of_crashing(codec, tmp_path):
+    import subprocess
+    import sys
+
+    # In a child process: before the per-encoder guard this raced on the encoder's state and crashed.
+    r = subprocess.run([sys.executable, "-c", _HAMMER, codec], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    done, refused = map(int, r.stdout.split())
+    assert done >= 12 and refused >= 1  # the second thread was refused while the first encoded
+
+
+def test_separate_encoders_run_in_parallel_threads(boxing8):
+    import threading
+
+    frames = boxing8[:4]
+    h, w = frames[0][0].shape
+    ref = {c: [r["nal_full"] for r in encode(frames, c, qp=30)] for c in ("h264", "hevc")}
+    out, errors = {}, []
+
+    def work(codec):
+        try:
+            enc = _core.Encoder(codec, w, h, {"qp": 30})
+            out[codec] = [enc.encode(*f)["nal_full"] for f in frames]
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in ("h264", "hevc")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and out == ref

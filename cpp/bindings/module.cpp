@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -74,8 +75,13 @@ class PyEncoder {
     check(v, cw, ch, "V");
     mvc::FrameOutput f;
     {
+      // The GIL is released while encoding, so another Python thread could enter encode() on this
+      // same encoder and race on its state (reference pictures, entropy contexts): refuse that.
+      // Distinct encoders share nothing and run in parallel.
+      Busy busy(busy_);
       py::gil_scoped_release release;
       f = enc_->encode(y.data(), cfg_.width, u.data(), cw, v.data(), cw);
+      frames_.store(enc_->frames_encoded(), std::memory_order_release);
     }
     py::dict d;
     d["type"] = std::string(1, f.type);
@@ -95,11 +101,27 @@ class PyEncoder {
     }
     return d;
   }
-  int frames() const { return enc_->frames_encoded(); }
+  int frames() const { return frames_.load(std::memory_order_acquire); }
 
  private:
+  // Marks the encoder busy for the lifetime of one encode() call; a second caller gets RuntimeError.
+  struct Busy {
+    explicit Busy(std::atomic<bool>& flag) : flag_(flag) {
+      if (flag_.exchange(true, std::memory_order_acq_rel))
+        throw std::runtime_error(
+            "Encoder is already encoding in another thread; an Encoder may be used by one thread at a time "
+            "(create one Encoder per thread)");
+    }
+    ~Busy() { flag_.store(false, std::memory_order_release); }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+    std::atomic<bool>& flag_;
+  };
+
   EncoderConfig cfg_;
   std::unique_ptr<mvc::Encoder> enc_;
+  std::atomic<bool> busy_{false};
+  std::atomic<int> frames_{0};
 };
 
 // (T, H4, W4, 2) int16 field, (T, H4, W4) kinds and optional refs -> the (T, rows, cols) grid.
@@ -152,6 +174,8 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init<const std::string&, int, int, const py::dict&>(), py::arg("codec"), py::arg("width"),
            py::arg("height"), py::arg("options") = py::dict())
       .def("encode", &PyEncoder::encode, py::arg("y"), py::arg("u"), py::arg("v"),
-           "Encode one 4:2:0 picture; returns its NAL bytes (full and cropped), bit counts and motion field.")
+           "Encode one 4:2:0 picture; returns its NAL bytes (full and cropped), bit counts and motion field.\n"
+           "The GIL is released while encoding, so distinct Encoders run in parallel in threads; one Encoder\n"
+           "is used by one thread at a time: a concurrent call on the same Encoder raises RuntimeError.")
       .def_property_readonly("frames", &PyEncoder::frames);
 }
