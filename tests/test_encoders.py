@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mvclass import _core
-from _util import decode, encode, load_yuv
+from _util import check_bit_exact, decode, encode, load_yuv
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,28 @@ def test_reported_sse_matches_the_reconstruction(boxing8, codec):
         for k in range(3):
             want = int(((r["recon"][k].astype(np.int64) - f[k].astype(np.int64)) ** 2).sum())
             assert r["sse"][k] == want
+
+
+@pytest.mark.parametrize("codec,opts", [
+    ("h264", {"partitions_all": True, "ref_frames": 4}), ("h264", {"partitions_all": False, "intra_period": 2}),
+    ("hevc", {"ctu_size": 16, "max_depth": 2, "rdoq": True}), ("hevc", {"ctu_size": 64, "max_depth": 4, "sao": False}),
+])
+@pytest.mark.parametrize("qp", [0, 51])
+def test_extreme_content_decodes_to_the_reconstruction(codec, opts, qp):
+    # Full-range noise, a checkerboard and flat frames at the QP extremes: the largest and most
+    # negative levels, residuals and intermediate values (the sanitizer run, .ci/sanitize.sh,
+    # checks these paths for undefined behaviour), on a size that is no multiple of 8.
+    rng = np.random.default_rng(qp)
+    h, w = 38, 70
+    def planes(f):
+        return (np.ascontiguousarray(f), np.ascontiguousarray(f[::2, ::2]), np.ascontiguousarray(255 - f[1::2, 1::2]))
+    checker = ((np.indices((h, w)).sum(0) % 2) * 255).astype(np.uint8)
+    frames = [planes(rng.integers(0, 256, (h, w), np.uint8)), planes(checker), planes(255 - checker),
+              planes(np.zeros((h, w), np.uint8)), planes(np.full((h, w), 255, np.uint8)),
+              planes(rng.integers(0, 256, (h, w), np.uint8))]
+    res = encode(frames, codec, qp=qp, keep_recon=True, **opts)
+    check_bit_exact(frames, res, codec)
+    assert len(decode(b"".join(r["nal_cropped"] for r in res), codec)) == len(frames)
 
 
 # ----------------------------------------------------------------------------- threads
