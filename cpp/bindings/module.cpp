@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "common/encoder.h"
 #include "common/grid.h"
@@ -19,6 +20,25 @@ namespace {
 
 using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
 
+// One option's value as T; a value that does not convert (a float, a string, an int beyond C int)
+// is a ValueError naming the option, not pybind11's anonymous cast error.
+template <typename T>
+T option(const std::string& key, py::handle v) {
+  constexpr bool want_bool = std::is_same<T, bool>::value;
+  // True/False (numpy's bool too) for flags; for numbers an int or an object with __index__, not a bool
+  const std::string type_name = py::str(py::type::handle_of(v).attr("__name__"));  // numpy's bool: "bool" (2.x), "bool_"
+  const bool boolish = py::isinstance<py::bool_>(v) || type_name == "bool" || type_name == "bool_";
+  const bool ok = want_bool ? boolish : (!boolish && (py::isinstance<py::int_>(v) || py::hasattr(v, "__index__")));
+  if (!ok)
+    throw std::invalid_argument("encoder option '" + key + "' must be " + (want_bool ? "True or False" : "an integer") +
+                                ", got " + std::string(py::repr(v)));
+  try {
+    return v.cast<T>();
+  } catch (const py::cast_error&) {
+    throw std::invalid_argument("encoder option '" + key + "' is out of range: " + std::string(py::repr(v)));
+  }
+}
+
 EncoderConfig make_config(const std::string& codec, int width, int height, const py::dict& opts) {
   EncoderConfig c;
   c.codec = codec;
@@ -27,19 +47,19 @@ EncoderConfig make_config(const std::string& codec, int width, int height, const
   for (auto item : opts) {
     const std::string k = py::str(item.first);
     py::handle v = item.second;
-    if (k == "qp") c.qp = v.cast<int>();
-    else if (k == "search_range") c.search_range = v.cast<int>();
-    else if (k == "ref_frames") c.ref_frames = v.cast<int>();
-    else if (k == "intra_period") c.intra_period = v.cast<int>();
-    else if (k == "keep_recon") c.keep_recon = v.cast<bool>();
-    else if (k == "fps_num") c.fps_num = v.cast<int>();
-    else if (k == "fps_den") c.fps_den = v.cast<int>();
-    else if (k == "partitions_all") c.partitions_all = v.cast<bool>();
-    else if (k == "ctu_size") c.ctu_size = v.cast<int>();
-    else if (k == "max_depth") c.max_depth = v.cast<int>();
-    else if (k == "tmvp") c.tmvp = v.cast<bool>();
-    else if (k == "sao") c.sao = v.cast<bool>();
-    else if (k == "rdoq") c.rdoq = v.cast<bool>();
+    if (k == "qp") c.qp = option<int>(k, v);
+    else if (k == "search_range") c.search_range = option<int>(k, v);
+    else if (k == "ref_frames") c.ref_frames = option<int>(k, v);
+    else if (k == "intra_period") c.intra_period = option<int>(k, v);
+    else if (k == "keep_recon") c.keep_recon = option<bool>(k, v);
+    else if (k == "fps_num") c.fps_num = option<int>(k, v);
+    else if (k == "fps_den") c.fps_den = option<int>(k, v);
+    else if (k == "partitions_all") c.partitions_all = option<bool>(k, v);
+    else if (k == "ctu_size") c.ctu_size = option<int>(k, v);
+    else if (k == "max_depth") c.max_depth = option<int>(k, v);
+    else if (k == "tmvp") c.tmvp = option<bool>(k, v);
+    else if (k == "sao") c.sao = option<bool>(k, v);
+    else if (k == "rdoq") c.rdoq = option<bool>(k, v);
     else throw std::invalid_argument("unknown encoder option '" + k + "'");
   }
   return c;
