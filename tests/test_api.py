@@ -103,7 +103,8 @@ CLIP = np.zeros((2, 32, 32, 3), np.uint8)
     ({"partitions": "8x8"}, "partitions"), ({"ref_frames": 0}, "ref_frames"), ({"ref_frames": 5}, "ref_frames"),
     ({"search_range": 0}, "search_range"), ({"intra_period": -1}, "intra_period"),
     ({"max_frames": 0}, "max_frames"), ({"fps": -25}, "fps"), ({"keep_recon": "yes"}, "keep_recon"),
-    ({"bogus": 1}, "bogus"),
+    ({"bogus": 1}, "bogus"), ({"intra_period": 10**12}, "intra_period"), ({"fps": 1e10}, "fps"),
+    ({"fps": 1e-9}, "fps"), ({"fps": 10**400}, "fps"),
 ])
 def test_bad_options_raise_value_error(kwargs, words):
     with pytest.raises(ValueError, match=words):
