@@ -239,3 +239,18 @@ def test_y4m_bad_header_names_file_and_cause(tmp_path):
         p.write_bytes(header + b"FRAME\n" + bytes(64 * 48 * 3 // 2))
         with pytest.raises(ValueError, match=f"{p}: .*{words}"):
             read_frames(p)
+
+
+@pytest.mark.parametrize("width", [64.7, "64", 64.0, True])
+def test_raw_yuv_size_must_be_an_integer(tmp_path, width):
+    p = tmp_path / "a.yuv"
+    p.write_bytes(bytes(64 * 48 * 3 // 2))
+    with pytest.raises(ValueError, match=f"width must be an integer number of pixels, got {width!r}"):
+        read_video(p, width=width, height=48)
+    assert len(read_frames(p, width=np.int64(64), height=48)) == 1
+
+
+@pytest.mark.parametrize("kw", [{"frames": -5}, {"frames": 0}, {"width": 31}, {"height": 2.5}])
+def test_sample_clip_checks_its_arguments(kw):
+    with pytest.raises(ValueError, match="sample_clip: "):
+        sample_clip(**kw)

@@ -230,6 +230,9 @@ def _split_planes(buf: bytes, w: int, h: int) -> Planes:
 def _open_yuv(path: Path, width, height, fps: float | None) -> VideoSource:
     if width is None or height is None:
         raise ValueError(f"{path}: raw .yuv needs width= and height=")
+    for key, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{path}: {key} must be an integer number of pixels, got {value!r}")
     w, h = int(width), int(height)
     _check_size(w, h, str(path))
     frame_bytes = w * h * 3 // 2
@@ -456,6 +459,11 @@ def read_frames(source, **kwargs) -> list[Planes]:
 def sample_clip(frames: int = 60, width: int = 320, height: int = 240, seed: int = 0) -> np.ndarray:
     """A built-in synthetic clip (T,H,W,3) RGB: a textured background panning right and a
     textured disc moving diagonally, so the demo needs no download."""
+    for key, value, lo in (("frames", frames, 1), ("width", width, 16), ("height", height, 16)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+            raise ValueError(f"sample_clip: {key} must be an integer >= {lo}, got {value!r}")
+    if width % 2 or height % 2:
+        raise ValueError(f"sample_clip: 4:2:0 needs even frame sizes, got {width}x{height}")
     rng = np.random.default_rng(seed)
     big_h, big_w = height + 64, width + 4 * frames + 64
     # Smooth random texture: box-filtered noise keeps it codec-friendly yet rich in edges.
