@@ -137,3 +137,29 @@ def test_separate_encoders_run_in_parallel_threads(boxing8):
     for t in threads:
         t.join()
     assert not errors and out == ref
+
+
+@pytest.mark.parametrize("codec,h,w", [("h264", 1088, 1920), ("hevc", 720, 1280)])
+def test_ctrl_c_stops_a_frame_between_rows(codec, h, w):
+    import _thread
+    import threading
+    import time
+
+    # Noise at QP 0: a P picture takes about half a second (more for HEVC); the interrupt comes
+    # 20 ms into it. Signals are polled between macroblock / CTU rows, every 100 ms at most.
+    rng = np.random.default_rng(1)
+    a, b = ((rng.integers(0, 256, (h, w), np.uint8), rng.integers(0, 256, (h // 2, w // 2), np.uint8),
+             rng.integers(0, 256, (h // 2, w // 2), np.uint8)) for _ in range(2))
+    enc = _core.Encoder(codec, w, h, {"qp": 0})
+    enc.encode(*a)
+    timer = threading.Timer(0.02, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            enc.encode(*b)
+            time.sleep(5)  # before the fix the interrupt lands only here, after the whole frame
+    finally:
+        timer.cancel()
+    assert enc.frames == 1  # the frame was abandoned
+    with pytest.raises(RuntimeError, match="interrupted in the middle of a frame"):
+        enc.encode(*b)

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -78,10 +79,12 @@ py::dict counts_dict(const mvc::BitCounts& b) {
   return d;
 }
 
+unsigned long main_thread_ident = 0;  // threading.main_thread().ident, set at import
+
 class PyEncoder {
  public:
   PyEncoder(const std::string& codec, int width, int height, const py::dict& opts)
-      : cfg_(make_config(codec, width, height, opts)), enc_(mvc::create_encoder(cfg_)) {}
+      : cfg_(with_poll(make_config(codec, width, height, opts), this)), enc_(mvc::create_encoder(cfg_)) {}
 
   py::dict encode(U8 y, U8 u, U8 v) {
     const int cw = (cfg_.width + 1) / 2, ch = (cfg_.height + 1) / 2;
@@ -93,15 +96,32 @@ class PyEncoder {
     check(y, cfg_.width, cfg_.height, "Y");
     check(u, cw, ch, "U");
     check(v, cw, ch, "V");
+    if (broken_)
+      throw std::runtime_error("this Encoder was interrupted in the middle of a frame (e.g. Ctrl-C) and its "
+                               "state is lost; create a new Encoder");
     mvc::FrameOutput f;
     {
       // The GIL is released while encoding, so another Python thread could enter encode() on this
       // same encoder and race on its state (reference pictures, entropy contexts): refuse that.
       // Distinct encoders share nothing and run in parallel.
       Busy busy(busy_);
-      py::gil_scoped_release release;
-      f = enc_->encode(y.data(), cfg_.width, u.data(), cw, v.data(), cw);
-      frames_.store(enc_->frames_encoded(), std::memory_order_release);
+      // Signal handlers (Ctrl-C) run in the main thread only: there, poll them between rows.
+      poll_signals_ = PyThread_get_thread_ident() == main_thread_ident;
+      next_poll_ = std::chrono::steady_clock::now() + kPollEvery;
+      bool interrupted = false;
+      {
+        py::gil_scoped_release release;
+        try {
+          f = enc_->encode(y.data(), cfg_.width, u.data(), cw, v.data(), cw);
+          frames_.store(enc_->frames_encoded(), std::memory_order_release);
+        } catch (const mvc::Interrupted&) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {  // the frame was abandoned half-way: the encoder's state is inconsistent
+        broken_ = true;
+        throw py::error_already_set();  // the KeyboardInterrupt (or other error) the signal handler raised
+      }
     }
     py::dict d;
     d["type"] = std::string(1, f.type);
@@ -138,10 +158,31 @@ class PyEncoder {
     std::atomic<bool>& flag_;
   };
 
+  // Between rows the encoder calls poll(): at most every kPollEvery, in the main thread, it takes
+  // the GIL and runs Python's signal handlers; one that raises (KeyboardInterrupt) stops the frame.
+  static constexpr std::chrono::milliseconds kPollEvery{100};  // a GIL round trip at most 10 times a second
+  static EncoderConfig with_poll(EncoderConfig c, PyEncoder* self) {
+    c.interrupt.fn = [](void* p) { return static_cast<PyEncoder*>(p)->poll(); };
+    c.interrupt.ctx = self;
+    return c;
+  }
+  bool poll() {
+    if (!poll_signals_) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_poll_) return false;
+    next_poll_ = now + kPollEvery;
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  }
+
   EncoderConfig cfg_;
   std::unique_ptr<mvc::Encoder> enc_;
   std::atomic<bool> busy_{false};
   std::atomic<int> frames_{0};
+  // used by the one thread inside encode() (busy_ guarantees there is one)
+  bool poll_signals_ = false;
+  std::chrono::steady_clock::time_point next_poll_;
+  bool broken_ = false;
 };
 
 // (T, H4, W4, 2) int16 field, (T, H4, W4) kinds and optional refs -> the (T, rows, cols) grid.
@@ -180,6 +221,7 @@ py::tuple motion_grid(py::array_t<int16_t, py::array::c_style | py::array::force
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
+  main_thread_ident = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
   m.doc() = "mvclass native core: H.264 (jm) and HEVC (hm) encoders writing full and cropped streams";
   py::list cats;
   for (int i = 0; i < mvc::NUM_CATS; ++i) cats.append(mvc::bitcat_name(i));
@@ -196,6 +238,8 @@ PYBIND11_MODULE(_core, m) {
       .def("encode", &PyEncoder::encode, py::arg("y"), py::arg("u"), py::arg("v"),
            "Encode one 4:2:0 picture; returns its NAL bytes (full and cropped), bit counts and motion field.\n"
            "The GIL is released while encoding, so distinct Encoders run in parallel in threads; one Encoder\n"
-           "is used by one thread at a time: a concurrent call on the same Encoder raises RuntimeError.")
+           "is used by one thread at a time: a concurrent call on the same Encoder raises RuntimeError.\n"
+           "In the main thread, signals (Ctrl-C) are checked between rows: KeyboardInterrupt abandons the\n"
+           "frame and the Encoder refuses further frames (RuntimeError).")
       .def_property_readonly("frames", &PyEncoder::frames);
 }
