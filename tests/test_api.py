@@ -103,7 +103,8 @@ CLIP = np.zeros((2, 32, 32, 3), np.uint8)
     ({"partitions": "8x8"}, "partitions"), ({"ref_frames": 0}, "ref_frames"), ({"ref_frames": 5}, "ref_frames"),
     ({"search_range": 0}, "search_range"), ({"intra_period": -1}, "intra_period"),
     ({"max_frames": 0}, "max_frames"), ({"fps": -25}, "fps"), ({"keep_recon": "yes"}, "keep_recon"),
-    ({"bogus": 1}, "bogus"),
+    ({"bogus": 1}, "bogus"), ({"intra_period": 10**12}, "intra_period"), ({"fps": 1e10}, "fps"),
+    ({"fps": 1e-9}, "fps"), ({"fps": 10**400}, "fps"),
 ])
 def test_bad_options_raise_value_error(kwargs, words):
     with pytest.raises(ValueError, match=words):
@@ -129,3 +130,17 @@ def test_cli_encode(tmp_path, boxing_clip, capsys):
     assert (tmp_path / "v_BoxingPunchingBag_g05_c01.cropped.264").stat().st_size > 0
     assert main(["encode", str(tmp_path / "missing.avi")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("opts,words", [
+    ({"intra_period": 10**12}, "'intra_period' is out of range"), ({"qp": 30.5}, "'qp' must be an integer"),
+    ({"qp": "30"}, "'qp' must be an integer"), ({"search_range": True}, "'search_range' must be an integer"),
+    ({"sao": 1}, "'sao' must be True or False"), ({"fps_num": 2**31}, "'fps_num' is out of range"),
+    ({"fps_num": 2**30 + 1}, "fps_num must be at most"),
+])
+def test_native_encoder_names_the_bad_option(opts, words):
+    from mvclass import _core
+
+    with pytest.raises(ValueError, match=words):
+        _core.Encoder("h264", 32, 32, opts)
+    _core.Encoder("hevc", 32, 32, {"sao": np.bool_(False), "qp": np.int64(30), "intra_period": 2**31 - 1})

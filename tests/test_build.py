@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import mvclass
-from mvclass.datasets import (MANIFEST_COLUMNS, NPZ_KEYS, SyntheticMotion, Video, build_mv_dataset, load_mv_file,
+from mvclass.datasets import (MANIFEST_COLUMNS, MANIFEST_EXTRA_COLUMNS, NPZ_KEYS, SyntheticMotion, Video, build_mv_dataset, load_mv_file,
                               read_manifest)
 from mvclass.mcnn.rates import input_rates
 
@@ -39,7 +39,7 @@ def test_pool_build_writes_every_video(small_set, pool_build):
     rows = read_manifest(out / "manifest.csv")
     assert [r["name"] for r in rows] == [v.name for v in small_set]
     with open(out / "manifest.csv") as f:
-        assert tuple(next(csv.reader(f))) == MANIFEST_COLUMNS
+        assert tuple(next(csv.reader(f))) == MANIFEST_COLUMNS + MANIFEST_EXTRA_COLUMNS
     for row, v in zip(rows, small_set):
         assert (row["label"], row["label_name"], row["split"]) == (v.label, v.label_name, v.split)
         assert (row["codec"], row["qp"], row["frames"], row["fps"]) == ("h264", QP, 16, 25.0)
@@ -161,8 +161,9 @@ def test_bad_videos_are_logged_not_fatal(small_set, tmp_path, boxing_clip):
     # a truncated .npz from another tool is encoded again, not trusted
     (tmp_path / "out" / "videos").mkdir(parents=True)
     (tmp_path / "out" / "videos" / f"{small_set[1].name}.npz").write_bytes(b"PK\x03\x04 truncated")
-    report = build_mv_dataset(videos, tmp_path / "out", codec="h264", qp=QP, workers=0, progress=False,
-                              max_frames=4)
+    with pytest.warns(RuntimeWarning, match=r"2 of 4 videos failed to encode; see .*errors.csv \(first: "):
+        report = build_mv_dataset(videos, tmp_path / "out", codec="h264", qp=QP, workers=0, progress=False,
+                                  max_frames=4)
     assert report.encoded == 2 and report.reused == 0
     assert sorted(n for n, _ in report.failed) == ["junk", "missing"]
     with open(tmp_path / "out" / "errors.csv") as f:
@@ -171,6 +172,25 @@ def test_bad_videos_are_logged_not_fatal(small_set, tmp_path, boxing_clip):
     assert "FileNotFoundError" in errs["missing"]["error"] and "ValueError" in errs["junk"]["error"]
     assert [r["name"] for r in read_manifest(tmp_path / "out")] == [small_set[0].name, small_set[1].name]
     assert all(r["frames"] == 4 for r in read_manifest(tmp_path / "out"))
+    # raise_on_error: the same, as an exception, once the manifest of the rest is written
+    with pytest.raises(RuntimeError, match="2 of 4 videos failed"):
+        build_mv_dataset(videos, tmp_path / "out", codec="h264", qp=QP, workers=0, progress=False, max_frames=4,
+                         raise_on_error=True)
+    assert len(read_manifest(tmp_path / "out")) == 2
+
+
+def test_truncated_video_is_kept_but_flagged_in_the_manifest(tmp_path, boxing_clip):
+    from mvclass.io import VideoDecodeWarning
+
+    data = boxing_clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[:len(data) // 2])
+    videos = [Video("whole", 0, "a", "train", path=boxing_clip), Video("cut", 1, "b", "train", path=cut)]
+    with pytest.warns(VideoDecodeWarning, match=r"1 of 2 videos decoded with errors.*frames_declared.*cut"):
+        build_mv_dataset(videos, tmp_path / "out", codec="h264", qp=QP, workers=0, progress=False)
+    rows = {r["name"]: r for r in read_manifest(tmp_path / "out")}
+    assert (rows["whole"]["frames"], rows["whole"]["frames_declared"], rows["whole"]["decode_errors"]) == (296, 296, 0)
+    assert rows["cut"]["frames_declared"] == 296 and rows["cut"]["frames"] < 296 and rows["cut"]["decode_errors"] > 0
 
 
 def test_bad_arguments_and_files(small_set, tmp_path):
@@ -244,7 +264,8 @@ class _DieInWorker:
 
 def test_dead_worker_is_logged_and_the_rest_is_built(small_set, tmp_path):
     videos = [small_set[0], Video("dies", 0, "x", "train", render=_DieInWorker()), small_set[1]]
-    report = build_mv_dataset(videos, tmp_path, codec="h264", qp=QP, workers=2, progress=False, max_frames=4)
+    with pytest.warns(RuntimeWarning, match="1 of 3 videos failed"):
+        report = build_mv_dataset(videos, tmp_path, codec="h264", qp=QP, workers=2, progress=False, max_frames=4)
     assert [n for n, _ in report.failed] == ["dies"] and "worker process died" in report.failed[0][1]
     assert report.encoded == 2
     assert [r["name"] for r in read_manifest(tmp_path)] == [small_set[0].name, small_set[1].name]

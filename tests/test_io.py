@@ -69,6 +69,30 @@ def test_yuv_tuple_source():
     np.testing.assert_array_equal(frames[1][2], planes[2][1])
 
 
+def test_yuv_planes_must_be_uint8():
+    y, u, v = _planes(t=2)
+    for bad in ((y.astype(np.float32), u, v), (y, u.astype(np.int16) + 300, v), (y, u, v.astype(np.uint16))):
+        with pytest.raises(ValueError, match="YUV planes must be uint8.*(float32|int16|uint16)"):
+            read_frames(bad)
+
+
+def test_list_of_frames_is_never_taken_for_planes():
+    rgb = sample_clip(frames=3, width=32, height=16)
+    # three RGB frames as a list: frames, exactly like the stacked array
+    a, b = read_frames(list(rgb)), read_frames(rgb)
+    assert len(a) == 3 and all(np.array_equal(p, q) for fa, fb in zip(a, b) for p, q in zip(fa, fb))
+    # the same frames as a tuple would be read as (Y, U, V) planes: refused, with the way out
+    with pytest.raises(ValueError, match="same shape.*list"):
+        read_frames(tuple(rgb))
+    # a list of (Y, U, V) frames (what read_frames returns) round-trips
+    c = read_frames(a)
+    assert all(np.array_equal(p, q) for fa, fc in zip(a, c) for p, q in zip(fa, fc))
+    with pytest.raises(ValueError, match="same shape"):
+        read_frames([rgb[0], rgb[1][:8]])
+    with pytest.raises(ValueError, match="uint8"):
+        read_frames([f.astype(np.float64) for f in rgb])
+
+
 def test_rgb_conversion_matches_ffmpeg():
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (64, 96, 3), np.uint8)
@@ -96,6 +120,9 @@ def test_sample_clip_is_deterministic_and_moving():
     ("missing.avi", None, FileNotFoundError, "not found"),
     ("x.avi", b"hello, not a video", ValueError, "not a readable video"),
     ("e.mp4", b"", ValueError, "empty"),
+    pytest.param("notes.txt", b"hello, this is a text file and not a video at all\n" * 40, ValueError,
+                 "not a video.*text", id="text-file"),
+    pytest.param("readme.ans", b"x" * 3000, ValueError, "not a video.*text", id="ansi-file"),
     ("", None, ValueError, "directory"),
 ])
 def test_bad_paths(tmp_path, name, content, exc, words):
@@ -143,3 +170,87 @@ def test_video_without_video_stream(tmp_path):
             c.mux(pkt)
     with pytest.raises(ValueError, match="no video stream"):
         read_video(p)
+
+
+def test_image_is_a_video_only_when_named_as_an_image(tmp_path):
+    png = tmp_path / "frame.png"
+    with av.open(str(png), "w", format="image2") as c:
+        st = c.add_stream("png", rate=1)
+        st.width, st.height, st.pix_fmt = 32, 16, "rgb24"
+        for pkt in st.encode(av.VideoFrame.from_ndarray(np.full((16, 32, 3), 99, np.uint8), format="rgb24")):
+            c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    assert len(read_frames(png)) == 1
+    disguised = tmp_path / "clip.mp4"
+    disguised.write_bytes(png.read_bytes())
+    with pytest.raises(ValueError, match="not a video but an image"):
+        read_video(disguised)
+
+
+def test_truncated_file_warns_and_strict_raises(tmp_path, boxing_clip):
+    import warnings
+
+    import mvclass
+    from mvclass.io import VideoDecodeWarning
+
+    data = boxing_clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[:len(data) // 2])
+    src = read_video(cut)
+    with pytest.warns(VideoDecodeWarning) as caught:
+        n = sum(1 for _ in src.frames())
+    messages = [str(w.message) for w in caught]
+    assert any(f"decoded {n} frames but the container declares 296" in m and str(cut) in m for m in messages)
+    assert src.report.declared == 296 and src.report.decoded == n < 296 and src.report.complete
+    assert any("decoded with errors" in m for m in messages) and src.report.errors > 0
+    with pytest.raises(ValueError, match=f"{cut}: corrupt video data"):
+        read_frames(cut, strict=True)
+    with pytest.raises(ValueError, match="corrupt video data"):
+        mvclass.encode_cropped(cut, strict=True)
+    # stopping early (max_frames) is no truncation; a whole file gives no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(read_frames(cut, max_frames=5)) == 5
+        r = mvclass.encode_cropped(boxing_clip, max_frames=3, strict=True)
+    assert r.frames_declared == 296 and r.decode_errors == 0
+
+
+def test_resolution_change_mid_stream_is_an_error_naming_the_file(tmp_path):
+    from mvclass import _core
+
+    stream = b""
+    for w, h in ((64, 48), (96, 64)):
+        enc = _core.Encoder("h264", w, h, {"qp": 30})
+        for _ in range(2):
+            stream += enc.encode(np.full((h, w), 90, np.uint8), np.full((h // 2, w // 2), 128, np.uint8),
+                                 np.full((h // 2, w // 2), 128, np.uint8))["nal_full"]
+    path = tmp_path / "sizes.264"
+    path.write_bytes(stream)
+    with pytest.raises(ValueError, match=f"{path}: the resolution changes mid-stream at frame 2 .64x48 -> 96x64."):
+        read_frames(path)
+
+
+def test_y4m_bad_header_names_file_and_cause(tmp_path):
+    p = tmp_path / "bad.y4m"
+    for header, words in ((b"YUV4MPEG2 W64 H48 Fx:1\n", "bad frame rate"), (b"YUV4MPEG2 W64 F25:1\n", "lacks W or H"),
+                          (b"YUV4MPEG2 Wabc H48\n", "bad size"), (b"YUV4MPEG2 W64 H48 F1000000000:1\n", "frame rate"),
+                          (b"NOTY4M W64 H48\n", "not a YUV4MPEG2")):
+        p.write_bytes(header + b"FRAME\n" + bytes(64 * 48 * 3 // 2))
+        with pytest.raises(ValueError, match=f"{p}: .*{words}"):
+            read_frames(p)
+
+
+@pytest.mark.parametrize("width", [64.7, "64", 64.0, True])
+def test_raw_yuv_size_must_be_an_integer(tmp_path, width):
+    p = tmp_path / "a.yuv"
+    p.write_bytes(bytes(64 * 48 * 3 // 2))
+    with pytest.raises(ValueError, match=f"width must be an integer number of pixels, got {width!r}"):
+        read_video(p, width=width, height=48)
+    assert len(read_frames(p, width=np.int64(64), height=48)) == 1
+
+
+@pytest.mark.parametrize("kw", [{"frames": -5}, {"frames": 0}, {"width": 31}, {"height": 2.5}])
+def test_sample_clip_checks_its_arguments(kw):
+    with pytest.raises(ValueError, match="sample_clip: "):
+        sample_clip(**kw)

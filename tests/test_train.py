@@ -498,3 +498,56 @@ def test_cli_trains_and_evaluates_on_encoded_videos(encoded_set, tmp_path, model
     held_out = [r.name for r in read_manifest(encoded_set, "test")]
     assert names == [f"rgb24_{n}.bin" for n in held_out] and len(correct) == 12
     assert np.mean(correct) >= 0.6, correct  # chance is 1/6
+
+
+# ----------------------------------------------------------------------------- untrusted checkpoints
+
+class _Evil:
+    """Unpickling this runs code: it writes a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('pwned')",)
+
+
+def test_malicious_checkpoint_does_not_run_code(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "last.pt"
+    torch.save({"model": {}, "iteration": 0, "config": {"x": _Evil(marker)}}, path)
+    for load in (load_checkpoint, load_model):
+        with pytest.raises(ValueError, match="not a loadable mvclass checkpoint") as e:
+            load(path)
+        assert "\n" not in str(e.value) and "exec" in str(e.value)
+        assert not marker.exists()
+    with pytest.raises(ValueError, match="not a loadable"):
+        fit(_tiny_3d(), list(range(4)), iters=1, resume=path, progress=False, workers=0)
+    assert not marker.exists()
+
+
+def test_checkpoint_holds_only_plain_types_and_old_numpy_rng_still_loads(motion_set, tmp_path):
+    ds = MotionVolumes(motion_set, "train", frames=32, size=12)
+    fit(_tiny_3d(), ds, iters=1, batch_size=2, progress=False, workers=0, out_dir=tmp_path)
+    # Loads with torch's own weights-only unpickler, no allow-list needed.
+    ckpt = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert isinstance(ckpt["rng"][0]["numpy"]["keys"], torch.Tensor)
+    # Checkpoints of earlier versions held numpy's RNG state as an ndarray tuple.
+    import random
+    ckpt["rng"][0]["numpy"] = np.random.get_state()
+    ckpt["rng"][0]["python"] = random.getstate()
+    torch.save(ckpt, tmp_path / "old.pt")
+    assert isinstance(load_checkpoint(tmp_path / "old.pt")["rng"][0]["numpy"][1], np.ndarray)
+    res = fit(_tiny_3d(), ds, iters=2, batch_size=2, progress=False, workers=0, resume=tmp_path / "old.pt")
+    assert res.start_iteration == 1 and res.iteration == 2
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all\n", b"PK\x03\x04garbage"])
+def test_cli_evaluate_garbage_checkpoint_is_one_line(tmp_path, capsys, content):
+    from mvclass.cli import main
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(content)
+    assert main(["evaluate", "--checkpoint", str(bad), "--data", str(tmp_path / "m.csv")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mvclass evaluate: error:") and str(bad) in err and "\n" not in err

@@ -18,6 +18,8 @@ void validate_common(const EncoderConfig& c) {
     bad("ref_frames must be in 1..4, got " + std::to_string(c.ref_frames));
   if (c.intra_period < 0) bad("intra_period must be >= 0, got " + std::to_string(c.intra_period));
   if (c.fps_num <= 0 || c.fps_den <= 0) bad("fps must be positive");
+  // H.264 writes time_scale = 2 * fps_num in 32 bits
+  if (c.fps_num > (1 << 30)) bad("fps_num must be at most 2^30, got " + std::to_string(c.fps_num));
 }
 
 void store_reconstruction(const Picture& rec, const uint8_t* y, int ys, const uint8_t* u, int us, const uint8_t* v,

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,18 @@
 #include "common/picture.h"
 
 namespace mvc {
+
+// Polled between macroblock / CTU rows of a picture's analysis (the slow part of a frame); true
+// abandons the picture: encode() throws Interrupted, and the encoder's state (reference pictures,
+// counters) is then inconsistent, so it must not encode again. Unset: never interrupted.
+struct InterruptPoll {
+  bool (*fn)(void*) = nullptr;
+  void* ctx = nullptr;
+  bool operator()() const { return fn != nullptr && fn(ctx); }
+};
+struct Interrupted : std::runtime_error {
+  Interrupted() : std::runtime_error("encoding interrupted") {}
+};
 
 struct EncoderConfig {
   std::string codec = "h264";  // "h264" | "hevc"
@@ -29,6 +42,7 @@ struct EncoderConfig {
   bool tmvp = true;
   bool sao = true;
   bool rdoq = false;           // rate-distortion optimised quantisation (hm/rdoq.cpp)
+  InterruptPoll interrupt;     // see InterruptPoll
 };
 
 enum BlockKind : uint8_t { KIND_INTRA = 0, KIND_INTER = 1, KIND_SKIP = 2 };

@@ -730,11 +730,13 @@ struct Analyser {
 void analyse_picture(Frame& f, const EncoderConfig& cfg) {
   Analyser a(f, cfg);
   const Seq& s = *f.seq;
-  for (int ry = 0; ry < s.ctu_rows; ++ry)
+  for (int ry = 0; ry < s.ctu_rows; ++ry) {
+    if (cfg.interrupt()) throw Interrupted();
     for (int rx = 0; rx < s.ctu_cols; ++rx) {
       a.quadtree(rx << s.ctu_log2, ry << s.ctu_log2, s.ctu_log2, 0);
       a.advance_contexts(rx << s.ctu_log2, ry << s.ctu_log2);
     }
+  }
 }
 
 }  // namespace hevc

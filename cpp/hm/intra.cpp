@@ -102,11 +102,12 @@ void intra_refs(const Frame& f, int c, int x0, int y0, int log2n, IntraRefs& R) 
   // Availability (6.4.1) is decided per 4x4 luma unit. MinTbAddrZs grows along a row and down a
   // column, so the available units of the left column (from the top) and of the top row (from the
   // left) are prefixes: count them instead of recording each sample.
-  const int xl = x0 << sh, yl = y0 << sh, u = c ? 2 : 4, nu = m / u;
+  // x0 - 1 / y0 - 1 may be -1: scale by multiplying (a left shift of a negative value is UB)
+  const int xl = x0 << sh, yl = y0 << sh, u = c ? 2 : 4, nu = m / u, sc = 1 << sh;
   int nl = 0, nt = 0;
-  while (nl < nu && s.zavail(xl, yl, (x0 - 1) << sh, (y0 + nl * u) << sh)) ++nl;
-  while (nt < nu && s.zavail(xl, yl, (x0 + nt * u) << sh, (y0 - 1) << sh)) ++nt;
-  const bool ca = s.zavail(xl, yl, (x0 - 1) << sh, (y0 - 1) << sh);
+  while (nl < nu && s.zavail(xl, yl, (x0 - 1) * sc, (y0 + nl * u) * sc)) ++nl;
+  while (nt < nu && s.zavail(xl, yl, (x0 + nt * u) * sc, (y0 - 1) * sc)) ++nt;
+  const bool ca = s.zavail(xl, yl, (x0 - 1) * sc, (y0 - 1) * sc);
   int16_t* top = R.top[0];
   int16_t* left = R.left[0];
   const int ln = nl * u, tn = nt * u;

@@ -42,7 +42,8 @@ MVC_AVX2_FN inline void store_u8(uint8_t* o, __m256i v16, bool full) {
   else _mm_storel_epi64(reinterpret_cast<__m128i*>(o), _mm_packus_epi16(_mm256_castsi256_si128(v16), _mm256_castsi256_si128(v16)));
 }
 MVC_AVX2_FN inline __m256i tap_pair8(const int* c, int k) {  // taps k, k + 1 as pmaddubsw bytes
-  return _mm256_set1_epi16(static_cast<int16_t>((c[k + 1] << 8) | (c[k] & 0xff)));
+  // taps are signed: c[k + 1] * 256, not << 8 (a left shift of a negative value is UB)
+  return _mm256_set1_epi16(static_cast<int16_t>(c[k + 1] * 256 | (c[k] & 0xff)));
 }
 MVC_AVX2_FN inline __m256i tap_pair16(const int* c, int k) {  // taps k, k + 1 as pmaddwd words
   return _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(c[k + 1]) << 16) | (static_cast<uint32_t>(c[k]) & 0xffffu)));

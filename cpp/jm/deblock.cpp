@@ -24,7 +24,7 @@ inline void filter_line(uint8_t* s, int step, int bs, int alpha, int beta, int t
   if constexpr (chroma) {
     if (bs < 4) {
       const int tc = tc0 + 1;
-      const int d = clip3(-tc, tc, (((q0 - p0) << 2) + (p1 - q1) + 4) >> 3);
+      const int d = clip3(-tc, tc, ((q0 - p0) * 4 + (p1 - q1) + 4) >> 3);
       s[-step] = clip1(p0 + d);
       s[0] = clip1(q0 - d);
     } else {
@@ -37,7 +37,7 @@ inline void filter_line(uint8_t* s, int step, int bs, int alpha, int beta, int t
   const int ap = std::abs(p2 - p0), aq = std::abs(q2 - q0);
   if (bs < 4) {
     const int tc = tc0 + (ap < beta) + (aq < beta);
-    const int d = clip3(-tc, tc, (((q0 - p0) << 2) + (p1 - q1) + 4) >> 3);
+    const int d = clip3(-tc, tc, ((q0 - p0) * 4 + (p1 - q1) + 4) >> 3);
     s[-step] = clip1(p0 + d);
     s[0] = clip1(q0 - d);
     if (ap < beta) s[-2 * step] = uint8_t(p1 + clip3(-tc0, tc0, (p2 + ((p0 + q0 + 1) >> 1) - (p1 << 1)) >> 1));

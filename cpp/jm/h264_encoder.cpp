@@ -66,8 +66,10 @@ class H264Encoder final : public Encoder {
     std::fill(c.ref4.begin(), c.ref4.end(), -1);
     std::fill(c.i4mode4.begin(), c.i4mode4.end(), -1);
 
-    for (int mby = 0; mby < c.mbh; ++mby)
+    for (int mby = 0; mby < c.mbh; ++mby) {
+      if (c.cfg.interrupt()) throw Interrupted();
       for (int mbx = 0; mbx < c.mbw; ++mbx) analyse_mb(c, mbx, mby);
+    }
 
     FrameOutput out;
     out.type = c.idr ? 'I' : 'P';

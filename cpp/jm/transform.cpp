@@ -251,7 +251,7 @@ void dequant4(const int16_t* lv, int32_t* coef, int qp, int start) {
   const int sh = qp / 6;
   for (int i = start; i < 16; ++i) {
     const int pos = kZigzag[i];
-    coef[pos] = (lv[i] * v[pos]) << sh;
+    coef[pos] = lv[i] * v[pos] * (1 << sh);  // levels are signed: multiply, a left shift of a negative is UB
   }
 }
 
@@ -291,7 +291,7 @@ void dequant_dc_luma(const int16_t* lv, int32_t* dc, int qp) {
   hadamard4(c, f);
   const int ls = 16 * kDequantV[qp % 6][0];
   for (int i = 0; i < 16; ++i) {
-    if (qp >= 36) dc[i] = (f[i] * ls) << (qp / 6 - 6);
+    if (qp >= 36) dc[i] = f[i] * ls * (1 << (qp / 6 - 6));
     else dc[i] = (f[i] * ls + (1 << (5 - qp / 6))) >> (6 - qp / 6);
   }
 }
@@ -315,7 +315,7 @@ void dequant_dc_chroma(const int16_t* c, int32_t* dc, int qp) {
   const int f[4] = {c[0] + c[1] + c[2] + c[3], c[0] - c[1] + c[2] - c[3], c[0] + c[1] - c[2] - c[3],
                     c[0] - c[1] - c[2] + c[3]};
   const int ls = 16 * kDequantV[qp % 6][0];
-  for (int i = 0; i < 4; ++i) dc[i] = ((f[i] * ls) << (qp / 6)) >> 5;
+  for (int i = 0; i < 4; ++i) dc[i] = (f[i] * ls * (1 << (qp / 6))) >> 5;
 }
 
 }  // namespace h264

@@ -12,7 +12,7 @@ import numpy as np
 
 from mvclass import _core
 from mvclass.grid import mv_grid, mvd_grid
-from mvclass.io import VideoSource, read_video
+from mvclass.io import VideoSource, _check_fps, read_video
 
 CATEGORIES: tuple[str, ...] = tuple(_core.BIT_CATEGORIES)
 
@@ -72,6 +72,10 @@ class EncodeResult:
     mv4_l1: np.ndarray | None = field(default=None, repr=False)
     ref4_l1: np.ndarray | None = field(default=None, repr=False)
     mvd4_l1: np.ndarray | None = field(default=None, repr=False)
+    # Files read through FFmpeg: the frame count their container declares (None: not said or not a
+    # file) and the decoding errors seen (see mvclass.io.DecodeReport).
+    frames_declared: int | None = None
+    decode_errors: int = 0
 
     @property
     def duration(self) -> float:
@@ -112,6 +116,9 @@ class EncodeResult:
                 f"cropped={r.cropped:.1f}, motion={r.motion:.1f}) kbit/s, psnr_y={self.psnr_y:.2f} dB)")
 
 
+MAX_INTRA_PERIOD = 2**31 - 1  # a C int in the encoder
+
+
 def _int_option(name, value, lo, hi=None):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -136,7 +143,7 @@ def encoder_options(codec: str, *, qp, search_range, ref_frames, intra_period, p
     opts = {"qp": _int_option("qp", qp, 0, 51),
             "search_range": _int_option("search_range", search_range, 1, 256),
             "ref_frames": _int_option("ref_frames", ref_frames, 1, 4),
-            "intra_period": _int_option("intra_period", intra_period, 0)}
+            "intra_period": _int_option("intra_period", intra_period, 0, MAX_INTRA_PERIOD)}
     given = {"partitions": partitions, "ctu_size": ctu_size, "max_depth": max_depth, "tmvp": tmvp, "sao": sao,
              "rdoq": rdoq}
     wrong = [k for k in (_HEVC_ONLY if codec == "h264" else _H264_ONLY) if given[k] is not None]
@@ -174,7 +181,7 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
                    fps: float | None = None, max_frames: int | None = None, keep_recon: bool = False,
                    ctu_size: int | None = None, max_depth: int | None = None, tmvp: bool | None = None,
                    sao: bool | None = None, rdoq: bool | None = None, width: int | None = None,
-                   height: int | None = None,
+                   height: int | None = None, strict: bool = False,
                    progress: bool = False, **unknown) -> EncodeResult:
     """Encode ``source`` into a full and a cropped bitstream and return MV grids and rates.
 
@@ -185,6 +192,9 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
     quantisation: about 4% less rate at QP 30 for about a fifth more encoding time; off by default). Options of the other codec
     raise ``ValueError``. The cropped stream keeps I-picture texture and drops all P-picture
     residual, written normatively so any decoder reads it.
+
+    A file that FFmpeg decodes with errors, or to another frame count than its container declares,
+    gives a :class:`mvclass.io.VideoDecodeWarning`; ``strict=True`` raises ``ValueError`` instead.
     """
     if unknown:
         raise ValueError(f"unknown option(s) for encode_cropped: {', '.join(sorted(unknown))}")
@@ -192,8 +202,8 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
                                   intra_period=intra_period, partitions=partitions, ctu_size=ctu_size,
                                   max_depth=max_depth, tmvp=tmvp, sao=sao, rdoq=rdoq)
     keep_recon = _bool_option("keep_recon", keep_recon)
-    src = read_video(source, fps=fps, max_frames=max_frames, width=width, height=height)
-    fps_num, fps_den = _fps_fraction(src.fps)
+    src = read_video(source, fps=fps, max_frames=max_frames, width=width, height=height, strict=strict)
+    fps_num, fps_den = _fps_fraction(_check_fps(src.fps))
     enc = _core.Encoder(codec, src.width, src.height, dict(opts, keep_recon=keep_recon, fps_num=fps_num, fps_den=fps_den))
 
     frames_iter = src.frames()
@@ -240,5 +250,7 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
         name=src.name, bitstream=b"".join(full), cropped=b"".join(cropped), mv=mv, mv_mask=mask, ref=ref,
         mvd=mvd, frame_bits=np.array(rows, dtype=frame_bits_dtype()), psnr_y=float(np.mean(psnr)),
         options=user_opts, mv4=mv4a, mvd4=mvd4a, ref4=ref4a, kind4=kind4a, recon=recon if keep_recon else None,
-        poc=np.array(pocs, np.int32))
+        poc=np.array(pocs, np.int32),
+        frames_declared=src.report.declared if src.report is not None else None,
+        decode_errors=src.report.errors if src.report is not None else 0)
 

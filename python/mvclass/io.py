@@ -7,7 +7,7 @@ needs them up front) and yields frames lazily, so memory stays bounded for long 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -30,6 +30,7 @@ class VideoSource:
     num_frames: int | None  # None when the container does not say
     _open: Callable[[], Iterator[Planes]]
     max_frames: int | None = None
+    report: "DecodeReport | None" = field(default=None, repr=False)  # files read through FFmpeg
 
     def frames(self) -> Iterator[Planes]:
         count = 0
@@ -53,14 +54,28 @@ def _check_size(width: int, height: int, what: str) -> None:
         raise ValueError(f"{what}: 4:2:0 needs even frame sizes, got {width}x{height}")
 
 
+MIN_FPS, MAX_FPS = 1e-3, 1e5  # the streams signal fps as a fraction with a denominator up to 1001
+
+
 def _check_fps(fps) -> float:
     try:
         f = float(fps)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"fps must be a positive number, got {fps!r}") from None
     if not np.isfinite(f) or f <= 0:
         raise ValueError(f"fps must be a positive number, got {fps!r}")
+    if not MIN_FPS <= f <= MAX_FPS:
+        raise ValueError(f"fps must be in {MIN_FPS:g}..{MAX_FPS:g}, got {fps!r}")
     return f
+
+
+def _native_fps(value) -> float | None:
+    """A container's or header's frame rate, or None (the default applies) when it is unusable."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return None
+    return f if np.isfinite(f) and MIN_FPS <= f <= MAX_FPS else None
 
 
 def rgb_to_yuv420(rgb: np.ndarray) -> Planes:
@@ -90,17 +105,44 @@ def yuv420_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _from_array(arr, fps: float | None, name: str) -> VideoSource:
-    if isinstance(arr, (tuple, list)) and len(arr) == 3 and all(isinstance(p, np.ndarray) for p in arr):
+    # A tuple is (Y, U, V) plane stacks; a list is a list of frames: (H,W,3) RGB, (H,W) luma or
+    # (Y, U, V) plane tuples (what read_frames returns). Three RGB frames are never taken for planes.
+    if isinstance(arr, list):
+        if not arr:
+            raise ValueError(f"{name}: video has no frames")
+        if all(isinstance(f, tuple) and len(f) == 3 for f in arr):
+            shapes = {tuple(np.shape(p) for p in f) for f in arr}
+            if len(shapes) != 1:
+                raise ValueError(f"{name}: all (Y, U, V) frames of the list must have the same plane shapes, "
+                                 f"got {sorted(shapes)[:2]}")
+            arr = tuple(np.stack([np.asarray(f[k]) for f in arr]) for k in range(3))
+        else:
+            if any(isinstance(f, tuple) for f in arr):
+                raise ValueError(f"{name}: a list of frames must hold only arrays or only (Y, U, V) tuples")
+            shapes = {np.shape(f) for f in arr}
+            if len(shapes) != 1:
+                raise ValueError(f"{name}: all frames of the list must have the same shape, got {sorted(shapes)[:2]}")
+            arr = np.stack([np.asarray(f) for f in arr])
+    if isinstance(arr, tuple):
+        if len(arr) != 3:
+            raise ValueError(f"{name}: a tuple source must be (Y, U, V) plane stacks, got {len(arr)} items "
+                             "(pass frames as a list or an array)")
         ys, us, vs = (np.asarray(p) for p in arr)
+        bad = [f"{k}: {p.dtype}" for k, p in zip("YUV", (ys, us, vs)) if p.dtype != np.uint8]
+        if bad:
+            raise ValueError(f"{name}: YUV planes must be uint8, got {', '.join(bad)} (convert and clip explicitly)")
         if ys.ndim != 3 or us.ndim != 3 or vs.ndim != 3:
             raise ValueError("YUV planes must be arrays of shape (T,H,W), (T,H/2,W/2), (T,H/2,W/2)")
         t, h, w = ys.shape
+        if ys.size and ys.shape == us.shape == vs.shape:
+            raise ValueError(f"{name}: a tuple is read as (Y, U, V) plane stacks, but its three arrays have the same "
+                             f"shape {ys.shape}; pass RGB frames as a list or an array (T, H, W, 3)")
         _check_size(w, h, name)
         if us.shape != (t, h // 2, w // 2) or vs.shape != us.shape:
             raise ValueError(f"chroma planes must have shape {(t, h // 2, w // 2)}, got {us.shape} and {vs.shape}")
         if t == 0:
             raise ValueError(f"{name}: video has no frames")
-        planes = [np.ascontiguousarray(p, dtype=np.uint8) for p in (ys, us, vs)]
+        planes = [np.ascontiguousarray(p) for p in (ys, us, vs)]
         return VideoSource(w, h, fps or DEFAULT_FPS, name, t, lambda: ((planes[0][i], planes[1][i], planes[2][i]) for i in range(t)))
     a = np.asarray(arr)
     if a.dtype != np.uint8:
@@ -141,7 +183,10 @@ def _open_y4m(path: Path, fps: float | None) -> VideoSource:
         header = f.readline()
         info = _parse_y4m_header(header.rstrip(b"\n"), path)
         data_start = f.tell()
-    w, h = int(info["W"]), int(info["H"])
+    try:
+        w, h = int(info["W"]), int(info["H"])
+    except ValueError:
+        raise ValueError(f"{path}: bad size W{info['W']} H{info['H']} in the YUV4MPEG2 header") from None
     _check_size(w, h, str(path))
     native = None
     if info["F"]:
@@ -150,6 +195,8 @@ def _open_y4m(path: Path, fps: float | None) -> VideoSource:
             native = float(Fraction(int(num), int(den or 1)))
         except (ValueError, ZeroDivisionError):
             raise ValueError(f"{path}: bad frame rate F{info['F']}") from None
+        if _native_fps(native) is None:
+            raise ValueError(f"{path}: frame rate F{info['F']} is outside {MIN_FPS:g}..{MAX_FPS:g} frames/s")
     frame_bytes = w * h * 3 // 2
 
     def frames():
@@ -183,6 +230,9 @@ def _split_planes(buf: bytes, w: int, h: int) -> Planes:
 def _open_yuv(path: Path, width, height, fps: float | None) -> VideoSource:
     if width is None or height is None:
         raise ValueError(f"{path}: raw .yuv needs width= and height=")
+    for key, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{path}: {key} must be an integer number of pixels, got {value!r}")
     w, h = int(width), int(height)
     _check_size(w, h, str(path))
     frame_bytes = w * h * 3 // 2
@@ -211,7 +261,52 @@ def av_frame_planes(frame) -> Planes:
     return tuple(out)
 
 
-def _open_av(path: Path, fps: float | None) -> VideoSource:
+# FFmpeg "videos" that are not: the tty demuxer renders any text file as ANSI art, and the image
+# demuxers make a one-picture video of an image (accepted only when the file is named as one).
+_TEXT_DEMUXERS = {"tty", "bintext", "xbin", "adf", "idf"}
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm",
+                   ".tga", ".dpx", ".exr", ".j2k", ".jp2", ".qoi", ".pcx", ".sgi", ".xwd", ".dds", ".psd"}
+
+
+def _check_demuxer(path: Path, format_name: str) -> None:
+    names = set(format_name.split(","))
+    if names & _TEXT_DEMUXERS:
+        raise ValueError(f"{path}: not a video (FFmpeg reads it as text with its {format_name!r} demuxer)")
+    if any(n == "image2" or n.endswith("_pipe") for n in names) and path.suffix.lower() not in _IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: not a video but an image ({format_name!r} demuxer); "
+                         "name it with its image extension to encode it as a one-frame video")
+
+
+class VideoDecodeWarning(UserWarning):
+    """A video decoded with errors (corrupt data, concealed frames) or with fewer or more frames
+    than its container declares. ``strict=True`` turns these into ``ValueError``."""
+
+
+@dataclass
+class DecodeReport:
+    """What decoding a file through FFmpeg went like (``VideoSource.report``, filled as frames are read)."""
+
+    declared: int | None = None   # frames the container declares (None: it does not say)
+    decoded: int = 0
+    corrupt_frames: int = 0       # frames FFmpeg flags as corrupt (concealed errors)
+    failed_packets: int = 0       # packets the decoder rejected
+    error_messages: int = 0       # FFmpeg error log lines while decoding
+    first_errors: list = field(default_factory=list)
+    complete: bool = False        # the whole stream was read
+
+    @property
+    def errors(self) -> int:
+        return self.corrupt_frames + self.failed_packets + self.error_messages
+
+    def describe(self) -> str:
+        parts = [f"{n} {what}" for n, what in ((self.corrupt_frames, "corrupt frame(s)"),
+                                               (self.failed_packets, "undecodable packet(s)"),
+                                               (self.error_messages, "FFmpeg error message(s)")) if n]
+        first = f"; first: {self.first_errors[0]!r}" if self.first_errors else ""
+        return ", ".join(parts) + first
+
+
+def _open_av(path: Path, fps: float | None, strict: bool = False) -> VideoSource:
     import av
 
     try:
@@ -221,31 +316,100 @@ def _open_av(path: Path, fps: float | None) -> VideoSource:
     with container:
         if not container.streams.video:
             raise ValueError(f"{path}: no video stream")
+        _check_demuxer(path, container.format.name)
         st = container.streams.video[0]
         w, h = st.codec_context.width, st.codec_context.height
-        native = float(st.average_rate) if st.average_rate else None
+        native = _native_fps(st.average_rate) if st.average_rate else None
         n = st.frames or None
+        try:  # probing may report a later picture's size (raw streams): the first frame's is the one
+            first = next(iter(container.decode(st)), None)
+        except av.error.FFmpegError:
+            first = None
+        if first is not None:
+            w, h = first.width, first.height
     _check_size(w, h, str(path))
 
+    def fail_or_warn(message: str) -> None:
+        if strict:
+            raise ValueError(message)
+        import warnings
+
+        warnings.warn(message, VideoDecodeWarning, stacklevel=3)
+
     def frames():
+        import av.logging
+
+        report = src.report = DecodeReport(declared=n)
+        # FFmpeg reports concealed errors only through its log: capture it (this thread's) meanwhile.
+        level = av.logging.get_level()
+        if level is None or level < av.logging.ERROR:
+            av.logging.set_level(av.logging.ERROR)
         try:
-            with av.open(str(path)) as c:
-                for frame in c.decode(video=0):
-                    yield av_frame_planes(frame)
+            with av.logging.Capture() as logs, av.open(str(path)) as c:
+                seen = 0
+
+                def check_errors(where: str) -> None:
+                    nonlocal seen
+                    new = [m for lvl, _, m in logs[seen:] if lvl is not None and lvl <= av.logging.ERROR]
+                    seen = len(logs)
+                    report.error_messages += len(new)
+                    report.first_errors.extend(m.strip() for m in new[:3 - len(report.first_errors)])
+                    if strict and report.errors:
+                        raise ValueError(f"{path}: corrupt video data {where} ({report.describe()})")
+
+                for packet in c.demux(c.streams.video[0]):
+                    try:
+                        decoded = packet.decode()
+                    except av.error.FFmpegError as e:
+                        if isinstance(e, av.error.EOFError):
+                            break
+                        report.failed_packets += 1
+                        report.first_errors.extend([str(e)][:3 - len(report.first_errors)])
+                        decoded = []
+                    check_errors(f"before frame {report.decoded}")
+                    for frame in decoded:
+                        if (frame.width, frame.height) != (w, h):
+                            raise ValueError(f"{path}: the resolution changes mid-stream at frame {report.decoded} "
+                                             f"({w}x{h} -> {frame.width}x{frame.height}); not supported")
+                        if frame.is_corrupt:
+                            report.corrupt_frames += 1
+                            check_errors(f"at frame {report.decoded}")
+                        report.decoded += 1
+                        yield av_frame_planes(frame)
+                check_errors("at the end of the stream")
         except av.error.FFmpegError as e:
             raise ValueError(f"{path}: decoding failed ({e})") from None
+        finally:
+            if level is None or level < av.logging.ERROR:
+                av.logging.set_level(level)
+        report.complete = True
+        if report.errors:
+            fail_or_warn(f"{path}: decoded with errors ({report.describe()}); the frames may be damaged")
+        if report.declared is not None and report.decoded != report.declared:
+            fail_or_warn(f"{path}: decoded {report.decoded} frames but the container declares {report.declared} "
+                         f"(truncated or damaged file?)")
 
-    return VideoSource(w, h, fps or native or DEFAULT_FPS, path.stem, n, frames)
+    src = VideoSource(w, h, fps or native or DEFAULT_FPS, path.stem, n, frames)
+    return src
 
 
 def read_video(source, *, fps: float | None = None, max_frames: int | None = None,
-               width: int | None = None, height: int | None = None, name: str | None = None) -> VideoSource:
+               width: int | None = None, height: int | None = None, name: str | None = None,
+               strict: bool = False) -> VideoSource:
     """Open ``source`` as a stream of YUV 4:2:0 frames.
 
     ``source``: a path (any file FFmpeg reads, ``.y4m``, or raw ``.yuv`` with ``width``/``height``),
-    a uint8 array (T,H,W,3) RGB or (T,H,W) luma, a (Y, U, V) tuple of (T,·,·) planes, or a
+    a uint8 array (T,H,W,3) RGB or (T,H,W) luma, a (Y, U, V) *tuple* of uint8 (T,·,·) plane
+    stacks, a *list* of frames (each (H,W,3) RGB, (H,W) luma or a (Y, U, V) tuple of planes), or a
     :class:`VideoSource`. ``fps`` overrides the container's rate (25 when unknown).
+
+    Files FFmpeg decodes with errors (corrupt data, concealed frames) or with another frame count
+    than their container declares give a :class:`VideoDecodeWarning` once the stream is read
+    (``VideoSource.report`` has the counts); ``strict=True`` raises ``ValueError`` instead, at the
+    first error.
     """
+    if not isinstance(strict, (bool, np.bool_)):
+        raise ValueError(f"strict must be True or False, got {strict!r}")
     if fps is not None:
         fps = _check_fps(fps)
     if max_frames is not None:
@@ -269,7 +433,7 @@ def read_video(source, *, fps: float | None = None, max_frames: int | None = Non
         elif suffix == ".yuv":
             src = _open_yuv(path, width, height, fps)
         else:
-            src = _open_av(path, fps)
+            src = _open_av(path, fps, bool(strict))
         if suffix != ".yuv" and (width is not None or height is not None):
             raise ValueError("width=/height= only apply to raw .yuv input")
     elif isinstance(source, (np.ndarray, tuple, list)):
@@ -295,6 +459,11 @@ def read_frames(source, **kwargs) -> list[Planes]:
 def sample_clip(frames: int = 60, width: int = 320, height: int = 240, seed: int = 0) -> np.ndarray:
     """A built-in synthetic clip (T,H,W,3) RGB: a textured background panning right and a
     textured disc moving diagonally, so the demo needs no download."""
+    for key, value, lo in (("frames", frames, 1), ("width", width, 16), ("height", height, 16)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+            raise ValueError(f"sample_clip: {key} must be an integer >= {lo}, got {value!r}")
+    if width % 2 or height % 2:
+        raise ValueError(f"sample_clip: 4:2:0 needs even frame sizes, got {width}x{height}")
     rng = np.random.default_rng(seed)
     big_h, big_w = height + 64, width + 4 * frames + 64
     # Smooth random texture: box-filtered noise keeps it codec-friendly yet rich in edges.

@@ -1,12 +1,16 @@
 """`mvclass demo`: the main job on a built-in synthetic clip (nothing to download)."""
 from __future__ import annotations
 
+from mvclass.cli import positive_int, writable_dir
+
 
 def run(args) -> int:
     from mvclass.api import encode_cropped
     from mvclass.cli.encode import rate_table
     from mvclass.io import sample_clip
 
+    if args.output:
+        writable_dir(args.output)  # fail now, not after encoding
     clip = sample_clip(frames=args.frames)
     results = []
     for codec in args.codec:
@@ -26,6 +30,6 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="encode the built-in sample clip and print the rate table")
     p.add_argument("--codec", nargs="+", default=["h264", "hevc"])
     p.add_argument("--qp", type=int, nargs="+", default=[0, 30, 40, 51])
-    p.add_argument("--frames", type=int, default=50)
+    p.add_argument("--frames", type=positive_int, default=50)
     p.add_argument("-o", "--output", help="also write the streams and grids here")
     p.set_defaults(func=run)

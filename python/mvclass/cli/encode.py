@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from mvclass.cli import positive_int, writable_dir
+
 
 def add_encoder_arguments(p: argparse.ArgumentParser) -> None:
     """Encoder options shared by the commands that encode."""
@@ -11,7 +13,9 @@ def add_encoder_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ref-frames", type=int, default=3)
     p.add_argument("--intra-period", type=int, default=0, help="0: only the first picture is IDR")
     p.add_argument("--fps", type=float, default=None, help="override the container's frame rate")
-    p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--max-frames", type=positive_int, default=None)
+    p.add_argument("--width", type=positive_int, default=None, help="frame width of a raw .yuv input")
+    p.add_argument("--height", type=positive_int, default=None, help="frame height of a raw .yuv input")
     g = p.add_argument_group("H.264 only")
     g.add_argument("--partitions", choices=("all", "16x16"), default=None)
     g = p.add_argument_group("HEVC only")
@@ -27,6 +31,7 @@ def encoder_kwargs(args) -> dict:
     onoff = lambda v: None if v is None else v == "on"
     return dict(codec=args.codec, search_range=args.search_range, ref_frames=args.ref_frames,
                 intra_period=args.intra_period, fps=args.fps, max_frames=args.max_frames,
+                **({"width": args.width, "height": args.height} if args.width or args.height else {}),
                 partitions=args.partitions, ctu_size=args.ctu_size, max_depth=args.max_depth,
                 tmvp=onoff(args.tmvp), sao=onoff(args.sao), rdoq=onoff(args.rdoq))
 
@@ -45,6 +50,8 @@ def rate_table(results) -> str:
 def run(args) -> int:
     from mvclass.api import encode_cropped
 
+    if args.output:
+        writable_dir(args.output)  # fail now, not after encoding
     results = []
     for qp in args.qp:
         r = encode_cropped(args.video, qp=qp, progress=not args.quiet, **encoder_kwargs(args))
@@ -61,7 +68,7 @@ def run(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("encode", help="encode a video into full and cropped streams; print Rorig/Rcropped/Rmotion",
                        description="Encode VIDEO into a full and a cropped (no P-frame residual) bitstream.")
-    p.add_argument("video", help="video file (anything FFmpeg reads, .y4m)")
+    p.add_argument("video", help="video file (anything FFmpeg reads, .y4m, raw .yuv with --width/--height)")
     p.add_argument("--qp", type=int, nargs="+", default=[30], help="one or more QPs (default 30)")
     p.add_argument("-o", "--output", help="directory for <name>.264/.265, <name>.cropped.*, <name>.npz")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -32,6 +32,9 @@ NPZ_KEYS = ("mv", "mv_mask", "mvd", "ref", "frame_type", "bits_full", "bits_crop
             "categories", "bits_full_cat", "bits_cropped_cat", "idr", "fps", "label", "codec", "qp")
 MANIFEST_COLUMNS = ("name", "path", "label", "label_name", "split", "frames", "fps", "codec", "qp",
                     "r_orig", "r_cropped", "r_motion", "r_3d", "r_2d", "r_sp")
+# Written after MANIFEST_COLUMNS, optional when read (manifests of earlier versions lack them):
+# the frame count the source's container declares (empty: unknown) and FFmpeg's decoding errors.
+MANIFEST_EXTRA_COLUMNS = ("frames_declared", "decode_errors")
 
 
 # ----------------------------------------------------------------------------- per-video files
@@ -80,6 +83,8 @@ def result_arrays(r, label: int) -> dict:
         "label": np.int64(label),
         "codec": np.str_(r.codec),
         "qp": np.int64(r.qp),
+        "frames_declared": np.int64(-1 if r.frames_declared is None else r.frames_declared),
+        "decode_errors": np.int64(r.decode_errors),
     }
 
 
@@ -123,7 +128,8 @@ def load_mv_file(path) -> dict:
 
 
 def manifest_row(name: str, rel_path: str, label: int, label_name: str, split: str, fps: float, codec: str,
-                 qp: int, bits_full, bits_cropped, bits_motion) -> dict:
+                 qp: int, bits_full, bits_cropped, bits_motion, frames_declared: int | None = None,
+                 decode_errors: int = 0) -> dict:
     """A manifest row (MANIFEST_COLUMNS) from a video's per-frame bit counts."""
     frames, fps = len(bits_full), float(fps)
     per_kbit = 1.0 / (frames / fps * 1000.0)
@@ -132,7 +138,8 @@ def manifest_row(name: str, rel_path: str, label: int, label_name: str, split: s
             "frames": frames, "fps": float(fps), "codec": codec, "qp": int(qp),
             "r_orig": float(np.sum(bits_full)) * per_kbit, "r_cropped": float(np.sum(bits_cropped)) * per_kbit,
             "r_motion": float(np.sum(bits_motion)) * per_kbit, "r_3d": float(r3d), "r_2d": float(r2d),
-            "r_sp": float(rsp)}
+            "r_sp": float(rsp), "frames_declared": "" if frames_declared is None else int(frames_declared),
+            "decode_errors": int(decode_errors)}
 
 
 class OutputMismatch(ValueError):
@@ -154,8 +161,11 @@ def _row_from_file(path: Path, rel: str, video, codec: str, qp: int | None) -> d
                                  "use another output directory")
             if int(z["label"]) != video.label:
                 return None
+            declared = int(z["frames_declared"]) if "frames_declared" in z.files else -1
             return manifest_row(video.name, rel, video.label, video.label_name, video.split, float(z["fps"]),
-                                codec, qp, z["bits_full"], z["bits_cropped"], z["bits_motion"])
+                                codec, qp, z["bits_full"], z["bits_cropped"], z["bits_motion"],
+                                None if declared < 0 else declared,
+                                int(z["decode_errors"]) if "decode_errors" in z.files else 0)
     except OutputMismatch:
         raise
     except Exception:  # truncated / foreign file: encode again
@@ -179,7 +189,8 @@ def encode_video(video, out_path: str, rel_path: str, codec: str, qp: int, optio
         arrays = result_arrays(r, video.label)
         save_npz_atomic(Path(out_path), arrays)
         row = manifest_row(video.name, rel_path, video.label, video.label_name, video.split, arrays["fps"], r.codec,
-                           r.qp, arrays["bits_full"], arrays["bits_cropped"], arrays["bits_motion"])
+                           r.qp, arrays["bits_full"], arrays["bits_cropped"], arrays["bits_motion"],
+                           r.frames_declared, r.decode_errors)
         return video.name, row, None
     except Exception as e:  # one bad video must not stop the build
         return video.name, None, f"{type(e).__name__}: {e}".replace("\n", " ")
@@ -197,7 +208,7 @@ def write_csv_atomic(path: Path, columns, rows) -> None:
     os.replace(tmp, path)
 
 
-_INT_COLUMNS = {"label", "frames", "qp"}
+_INT_COLUMNS = {"label", "frames", "qp", "decode_errors"}
 _FLOAT_COLUMNS = {"fps", "r_orig", "r_cropped", "r_motion", "r_3d", "r_2d", "r_sp"}
 
 
@@ -217,7 +228,10 @@ def read_manifest(path) -> list[dict]:
         for no, raw in enumerate(reader, 2):
             try:
                 row = {k: int(v) if k in _INT_COLUMNS else float(v) if k in _FLOAT_COLUMNS else v
-                       for k, v in raw.items()}
+                       for k, v in raw.items() if k != "frames_declared"}
+                declared = raw.get("frames_declared")
+                row["frames_declared"] = int(declared) if declared not in (None, "") else None
+                row.setdefault("decode_errors", 0)
             except (TypeError, ValueError):
                 raise ValueError(f"{path}:{no}: malformed row {raw}") from None
             row["abspath"] = str(path.parent / row["path"])
@@ -379,7 +393,7 @@ def _write_settings(out_dir: Path, settings: dict) -> None:
 
 def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, workers: int | None = None,
                      scheduler=None, progress: bool = True, max_in_flight: int | None = None,
-                     **encode_options) -> BuildReport:
+                     raise_on_error: bool = False, **encode_options) -> BuildReport:
     """Encode every video of ``dataset`` with ``codec`` at ``qp``; write per-video .npz files and
     ``manifest.csv`` under ``out_dir``.
 
@@ -391,7 +405,11 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
     readable from the workers. Resumable: videos with a valid .npz are not encoded again.
     ``source="stream"`` reads each video's own H.264 stream (:func:`mvclass.read_stream`: no
     re-encoding; ``qp`` is then ignored and the manifest gives each video's median slice QP).
-    Failures are logged to ``errors.csv`` and in the report; they do not stop the build.
+    Failures are logged to ``errors.csv`` and in the report; they do not stop the build, and end
+    it with a warning naming their count and ``errors.csv`` (``raise_on_error=True``: a
+    ``RuntimeError`` instead, after the manifest of the videos that worked is written). Videos
+    FFmpeg decoded with errors or to fewer frames than their container declares are kept, counted
+    in the manifest's ``decode_errors`` / ``frames_declared`` columns and named in a warning.
     """
     from mvclass.api import _H264_ONLY, _HEVC_ONLY, encoder_options
 
@@ -502,9 +520,34 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
         if bar is not None:
             bar.close()
         ordered = [rows[v.name] for v in videos if v.name in rows]
-        write_csv_atomic(report.manifest, MANIFEST_COLUMNS, ordered)
+        write_csv_atomic(report.manifest, MANIFEST_COLUMNS + MANIFEST_EXTRA_COLUMNS, ordered)
         write_csv_atomic(out_dir / "errors.csv", ("name", "source", "error"), [
             {"name": n, "source": s, "error": e} for n, s, e in errors])
     report.failed = [(n, e) for n, _, e in errors]
     report.seconds = time.perf_counter() - t0
+    _warn_about(report, ordered, len(videos), encode_options.get("max_frames"), raise_on_error)
     return report
+
+
+def _warn_about(report: BuildReport, rows: list, n_videos: int, max_frames, raise_on_error: bool) -> None:
+    import warnings
+
+    from mvclass.io import VideoDecodeWarning
+
+    def short(r):
+        declared = r.get("frames_declared")
+        declared = None if declared in (None, "") else int(declared)
+        return declared is not None and r["frames"] < declared and (max_frames is None or r["frames"] < max_frames)
+
+    damaged = [r["name"] for r in rows if int(r.get("decode_errors") or 0) or short(r)]
+    if damaged:
+        warnings.warn(f"{len(damaged)} of {n_videos} videos decoded with errors or to fewer frames than their "
+                      f"container declares (manifest columns decode_errors, frames_declared), e.g. "
+                      f"{', '.join(damaged[:3])}", VideoDecodeWarning, stacklevel=3)
+    if report.failed:
+        name, err = report.failed[0]
+        msg = (f"{len(report.failed)} of {n_videos} videos failed to encode; see {report.out_dir / 'errors.csv'} "
+               f"(first: {name}: {err})")
+        if raise_on_error:
+            raise RuntimeError(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)

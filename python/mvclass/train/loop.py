@@ -34,9 +34,16 @@ def distributed_context():
 
 
 def _rng_state():
+    """The RNG states as plain types only (tensors, ints, floats, lists), so that checkpoints load
+    with ``torch.load(weights_only=True)``."""
     import torch
 
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                       "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
+             "python": {"version": int(version), "state": [int(v) for v in internal], "gauss_next": gauss_next}}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -46,10 +53,33 @@ def _set_rng_state(state) -> None:
     import torch
 
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    n, p = state["numpy"], state["python"]
+    if isinstance(n, dict):
+        n = (n["kind"], np.asarray(n["keys"].numpy(), dtype=np.uint32), n["pos"], n["has_gauss"], n["gauss"])
+    np.random.set_state(n)
+    if isinstance(p, dict):
+        p = (p["version"], tuple(p["state"]), p["gauss_next"])
+    random.setstate(p)
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"][:torch.cuda.device_count()])
+
+
+def _numpy_safe_globals() -> list:
+    """numpy's array reconstruction (plain numeric arrays only; anything else inside still goes
+    through the weights-only unpickler)."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    extra = [np.ndarray, np.dtype, _reconstruct]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        extra += [getattr(dtypes, n) for n in ("UInt32DType", "Int64DType", "Float64DType", "Float32DType")
+                  if hasattr(dtypes, n)]
+    return extra
+
+
+_NUMPY_SAFE_GLOBALS = _numpy_safe_globals()
 
 
 def save_checkpoint(path: Path, payload: dict) -> Path:
@@ -73,7 +103,19 @@ def load_checkpoint(path: str | Path) -> dict:
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        # weights_only: a checkpoint is data, never code (a pickle could run anything on load).
+        # Checkpoints hold only tensors and plain Python values; numpy arrays (the RNG state of
+        # checkpoints written before mvclass stored it as a tensor) are allow-listed explicitly.
+        with torch.serialization.safe_globals(_NUMPY_SAFE_GLOBALS):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle.UnpicklingError, RuntimeError (not a zip), EOFError, ...
+        why = str(e).strip().splitlines()
+        detail = next((line.strip() for line in why if "WeightsUnpickler error" in line), why[0] if why else "")
+        detail = detail.replace("WeightsUnpickler error: ", "").split(". Please use")[0]
+        raise ValueError(f"{path}: not a loadable mvclass checkpoint ({type(e).__name__}: {detail[:300]}); "
+                         "checkpoints are loaded with torch.load(weights_only=True) and may hold only "
+                         "tensors and plain values") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "iteration" not in ckpt:
         raise ValueError(f"{path}: not an mvclass training checkpoint")
     return ckpt
