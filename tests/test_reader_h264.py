@@ -223,7 +223,8 @@ def test_build_dataset_from_streams(boxing30, tmp_path):
         p.write_bytes(x264_stream(boxing30[:8], params, fmt="mp4"))
         videos.append(Video(f"v{i}", i, f"class{i}", "train", path=p))
     videos.append(Video("bad", 0, "class0", "test", path=tmp_path / "v0.mp4.missing"))
-    rep = build_mv_dataset(videos, tmp_path / "out", codec="h264", source="stream", workers=0, progress=False)
+    with pytest.warns(RuntimeWarning, match="1 of 3 videos failed to read"):
+        rep = build_mv_dataset(videos, tmp_path / "out", codec="h264", source="stream", workers=0, progress=False)
     assert rep.encoded == 2 and [n for n, _ in rep.failed] == ["bad"]
     for i, v in enumerate(videos[:2]):
         d = load_mv_file(tmp_path / "out" / "videos" / f"v{i}.npz")
@@ -231,5 +232,6 @@ def test_build_dataset_from_streams(boxing30, tmp_path):
         assert np.array_equal(d["mv"], r.mv) and d["qp"] == r.qp
     with pytest.raises(ValueError, match="do not apply"):
         build_mv_dataset(videos, tmp_path / "out2", source="stream", search_range=8, progress=False)
-    rep2 = build_mv_dataset(videos, tmp_path / "out", codec="h264", source="stream", workers=0, progress=False)
+    with pytest.warns(RuntimeWarning, match="failed to read"):
+        rep2 = build_mv_dataset(videos, tmp_path / "out", codec="h264", source="stream", workers=0, progress=False)
     assert rep2.reused == 2

@@ -525,11 +525,13 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
             {"name": n, "source": s, "error": e} for n, s, e in errors])
     report.failed = [(n, e) for n, _, e in errors]
     report.seconds = time.perf_counter() - t0
-    _warn_about(report, ordered, len(videos), encode_options.get("max_frames"), raise_on_error)
+    _warn_about(report, ordered, len(videos), encode_options.get("max_frames"), raise_on_error,
+                "read" if source == "stream" else "encode")
     return report
 
 
-def _warn_about(report: BuildReport, rows: list, n_videos: int, max_frames, raise_on_error: bool) -> None:
+def _warn_about(report: BuildReport, rows: list, n_videos: int, max_frames, raise_on_error: bool,
+                verb: str = "encode") -> None:
     import warnings
 
     from mvclass.io import VideoDecodeWarning
@@ -546,7 +548,7 @@ def _warn_about(report: BuildReport, rows: list, n_videos: int, max_frames, rais
                       f"{', '.join(damaged[:3])}", VideoDecodeWarning, stacklevel=3)
     if report.failed:
         name, err = report.failed[0]
-        msg = (f"{len(report.failed)} of {n_videos} videos failed to encode; see {report.out_dir / 'errors.csv'} "
+        msg = (f"{len(report.failed)} of {n_videos} videos failed to {verb}; see {report.out_dir / 'errors.csv'} "
                f"(first: {name}: {err})")
         if raise_on_error:
             raise RuntimeError(msg)
