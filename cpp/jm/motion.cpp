@@ -161,28 +161,28 @@ struct MotionDeriver {
       else sp_mv[l][0] = sp_mv[l][1] = 0;
   }
 
-  // Direct prediction of the 8x8 quadrant q: per 4x4 block, or once for the quadrant when
-  // direct_8x8_inference_flag makes every block of it read the same co-located corner block.
-  void direct8x8(int q) {
-    const int x8 = (q & 1) * 2, y8 = (q >> 1) * 2;
-    const int step = s.direct_8x8_inference ? 2 : 1;
-    for (int y = y8; y < y8 + 2; y += step)
-      for (int x = x8; x < x8 + 2; x += step) direct_block(x, y, step);
-    finish(x8, y8, 2, 2);
-  }
-
-  void direct_block(int x, int y, int size) {
+  // Direct prediction (both lists) of the 4x4 block (x, y), or of its 8x8 quadrant under
+  // direct_8x8_inference_flag, where every block of a quadrant reads the same co-located corner.
+  struct Direct {
+    int ref[2];
+    int mv[2][2];
+    bool operator==(const Direct& o) const {
+      return ref[0] == o.ref[0] && ref[1] == o.ref[1] && mv[0][0] == o.mv[0][0] && mv[0][1] == o.mv[0][1] &&
+             mv[1][0] == o.mv[1][0] && mv[1][1] == o.mv[1][1];
+    }
+  };
+  Direct direct(int x, int y) const {
+    Direct d{};
     int mvc[2], refc, refpicc;
     colocated(x, y, mvc, refc, refpicc);
     if (direct_spatial) {
       const bool col_zero = !col->long_ref && refc == 0 && std::abs(mvc[0]) <= 1 && std::abs(mvc[1]) <= 1;
       for (int l = 0; l < 2; ++l) {
-        int mv[2] = {0, 0};
         const int ref = sp_ref[l];
-        if (!(sp_zero || ref < 0 || (ref == 0 && col_zero))) { mv[0] = sp_mv[l][0]; mv[1] = sp_mv[l][1]; }
-        put(x, y, size, size, l, ref, mv);
+        d.ref[l] = ref;
+        if (!(sp_zero || ref < 0 || (ref == 0 && col_zero))) { d.mv[l][0] = sp_mv[l][0]; d.mv[l][1] = sp_mv[l][1]; }
       }
-      return;
+      return d;
     }
     int ref0 = 0;
     if (refc >= 0) {
@@ -192,21 +192,50 @@ struct MotionDeriver {
       if (ref0 < 0) throw ParseError("temporal direct: the co-located block's reference is not in RefPicList0", mb);
     }
     const DecPic* p0 = ref_pic(0, ref0);
-    int mv0[2], mv1[2];
+    d.ref[0] = ref0;
+    d.ref[1] = 0;
     const int td = std::clamp(col->poc - p0->poc, -128, 127);
     if (p0->long_ref || td == 0) {
-      mv0[0] = mvc[0]; mv0[1] = mvc[1]; mv1[0] = mv1[1] = 0;
+      d.mv[0][0] = mvc[0]; d.mv[0][1] = mvc[1];
     } else {
       const int tb = std::clamp(cur.poc - p0->poc, -128, 127);
       const int tx = (16384 + std::abs(td / 2)) / td;
       const int dsf = std::clamp((tb * tx + 32) >> 6, -1024, 1023);
       for (int c = 0; c < 2; ++c) {
-        mv0[c] = (dsf * mvc[c] + 128) >> 8;
-        mv1[c] = mv0[c] - mvc[c];
+        d.mv[0][c] = (dsf * mvc[c] + 128) >> 8;
+        d.mv[1][c] = d.mv[0][c] - mvc[c];
       }
     }
-    put(x, y, size, size, 0, ref0, mv0);
-    put(x, y, size, size, 1, 0, mv1);
+    return d;
+  }
+  void put_direct(int x, int y, int size, const Direct& d) {
+    for (int l = 0; l < 2; ++l) put(x, y, size, size, l, d.ref[l], d.mv[l]);
+  }
+
+  // Direct prediction of the 8x8 quadrant q.
+  void direct8x8(int q) {
+    const int x8 = (q & 1) * 2, y8 = (q >> 1) * 2;
+    if (s.direct_8x8_inference) {
+      put_direct(x8, y8, 2, direct(x8, y8));
+    } else {
+      for (int y = y8; y < y8 + 2; ++y)
+        for (int x = x8; x < x8 + 2; ++x) put_direct(x, y, 1, direct(x, y));
+    }
+    finish(x8, y8, 2, 2);
+  }
+
+  // B_Skip / B_Direct_16x16: the four quadrants, stored once when they agree (the common case).
+  void direct16x16() {
+    if (direct_spatial) spatial_prepare();
+    if (!s.direct_8x8_inference) {
+      for (int q = 0; q < 4; ++q) direct8x8(q);
+      return;
+    }
+    const Direct d[4] = {direct(0, 0), direct(2, 0), direct(0, 2), direct(2, 2)};
+    if (d[1] == d[0] && d[2] == d[0] && d[3] == d[0]) put_direct(0, 0, 4, d[0]);
+    else
+      for (int q = 0; q < 4; ++q) put_direct((q & 1) * 2, (q >> 1) * 2, 2, d[q]);
+    finish(0, 0, 4, 4);
   }
 
   void macroblock(int addr) {
@@ -242,8 +271,7 @@ struct MotionDeriver {
         coded(2, 0, 2, 4, part_pred(m, 1), m.ref[1], m.ref1[1], 2);
         return;
       case MB_BSKIP: case MB_BDIRECT:
-        if (direct_spatial) spatial_prepare();
-        for (int q = 0; q < 4; ++q) direct8x8(q);
+        direct16x16();
         return;
       default: {  // P_8x8 / B_8x8
         bool prepared = false;
