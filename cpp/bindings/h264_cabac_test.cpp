@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -420,13 +421,14 @@ py::dict cabac_stream(py::bytes data) {
   std::map<int, Pps> ppss;
   PicSyntax pic;
   std::vector<uint8_t> cropped;
-  int slices = 0, mbs = 0, identical = 0, exact_end = 0, within = 0, identical_with_tail = 0;
+  int slices = 0, mbs = 0, qpd_nonzero = 0, identical = 0, exact_end = 0, within = 0, identical_with_tail = 0;
   BitCounts counts{}, crop_counts{};
   std::map<std::string, int> types;
   static const char* kNames[] = {"I4x4", "I16x16", "P16x16", "P16x8", "P8x16", "P8x8", "PSkip", "I8x8",
                                  "IPCM", "B16x16", "B16x8", "B8x16", "B8x8", "BDirect", "BSkip"};
   std::map<std::string, int> slice_types;
   py::list per_slice, same_bits;
+  std::set<int> chroma_formats;
   for (const auto& [a, b] : nals) {
     if (b <= a) continue;
     const int nal_ref_idc = (p[a] >> 5) & 3, type = p[a] & 31;
@@ -565,9 +567,11 @@ py::dict cabac_stream(py::bytes data) {
       per_slice.append(py::make_tuple(s.first_mb, st, static_cast<int>(br.pos()), static_cast<int>(stop + 1), nal_ref_idc, type));
       ++slices;
       ++slice_types[st == SLICE_I ? "I" : (st == SLICE_P ? "P" : "B")];
+      chroma_formats.insert(s.chroma_format_idc);
       for (int mb = s.first_mb; mb < sp.mbw * sp.mbh && pic.slice_id[static_cast<size_t>(mb)] == s.id; ++mb) {
         ++mbs;
         ++types[kNames[pic.mbs[static_cast<size_t>(mb)].type]];
+        qpd_nonzero += pic.mbs[static_cast<size_t>(mb)].qp_delta != 0;
       }
       // re-encode: the same header bits, then the slice data from the records
       for (int texture_off = 0; texture_off < 2; ++texture_off) {
@@ -617,6 +621,7 @@ py::dict cabac_stream(py::bytes data) {
   py::dict res;
   res["slices"] = slices;
   res["mbs"] = mbs;
+  res["qp_delta_nonzero"] = qpd_nonzero;
   res["identical"] = identical;
   res["exact_end"] = exact_end;
   res["within"] = within;
@@ -627,6 +632,7 @@ py::dict cabac_stream(py::bytes data) {
   res["slice_types"] = slice_types;
   res["per_slice"] = per_slice;
   res["same_bits"] = same_bits;
+  res["chroma_format_idc"] = chroma_formats;
   res["cropped"] = py::bytes(reinterpret_cast<const char*>(cropped.data()), cropped.size());
   return res;
 }
