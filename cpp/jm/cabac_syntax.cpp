@@ -114,9 +114,12 @@ class Reader : public IoBase {
     v = static_cast<int>(br_.u(n));
     (*counts)[cat] += n;
   }
+  // pcm_alignment_zero_bits. Not required to be 0: encoders that end their flush on a byte
+  // boundary (x264 does, at the end of a slice too) leave bits of their code word here, and
+  // decoders take the samples from the next byte boundary.
   void align_zero(int cat) {
     const int n = static_cast<int>((8 - (br_.pos() & 7)) & 7);
-    if (br_.u(n) != 0) fail("pcm_alignment_zero_bit is not 0");
+    br_.skip(static_cast<size_t>(n));
     (*counts)[cat] += n;
   }
   [[noreturn]] void fail(const char* what) const { br_.fail(std::string("CABAC: ") + what); }
