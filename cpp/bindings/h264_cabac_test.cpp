@@ -88,6 +88,9 @@ void gen_residual(Gen& g, Mb& m, int chroma_format_idc) {
         if (g.p(0.7)) g.block(m.chroma_ac[c][k] + 1, 15, d);
 }
 
+int8_t* ref_list(Mb& m, int list) { return list ? m.ref1 : m.ref; }
+int16_t (*mvd_list(Mb& m, int list))[2] { return list ? m.mvd1 : m.mvd; }
+
 constexpr uint8_t kBPairs[9][2] = {{1, 1}, {2, 2}, {1, 2}, {2, 1}, {1, 3}, {2, 3}, {3, 1}, {3, 2}, {3, 3}};
 constexpr uint8_t kBSubPred[13] = {0, 1, 2, 3, 1, 1, 2, 2, 3, 3, 1, 2, 3};
 constexpr uint8_t kBSubShape[13] = {0, 0, 0, 0, 1, 2, 1, 2, 1, 2, 3, 3, 3};
@@ -139,8 +142,8 @@ Mb gen_mb(Gen& g, const SliceSyntax& s, int& qp, std::vector<uint8_t>& pcm, size
       const int dx = g.mvd(), dy = g.mvd();
       for (int yy = y; yy < y + h; ++yy)
         for (int xx = x; xx < x + w; ++xx) {
-          (list ? m.mvd1 : m.mvd)[yy * 4 + xx][0] = static_cast<int16_t>(dx);
-          (list ? m.mvd1 : m.mvd)[yy * 4 + xx][1] = static_cast<int16_t>(dy);
+          mvd_list(m, list)[yy * 4 + xx][0] = static_cast<int16_t>(dx);
+          mvd_list(m, list)[yy * 4 + xx][1] = static_cast<int16_t>(dy);
         }
     };
     if (m.type == MB_P8x8 || m.type == MB_B8x8) {
@@ -152,7 +155,7 @@ Mb gen_mb(Gen& g, const SliceSyntax& s, int& qp, std::vector<uint8_t>& pcm, size
         if (!pred && !s.direct_8x8_inference) no_sub_lt8 = false;
         for (int list = 0; list < 2; ++list) {
           if (!((pred >> list) & 1)) continue;
-          (list ? m.ref1 : m.ref)[k] = static_cast<int8_t>(ref(list));
+          ref_list(m, list)[k] = static_cast<int8_t>(ref(list));
           const int x0 = (k & 1) * 2, y0 = (k >> 1) * 2;
           if (shape == 0) fill_mvd(list, x0, y0, 2, 2);
           if (shape == 1) { fill_mvd(list, x0, y0, 2, 1); fill_mvd(list, x0, y0 + 1, 2, 1); }
@@ -176,7 +179,7 @@ Mb gen_mb(Gen& g, const SliceSyntax& s, int& qp, std::vector<uint8_t>& pcm, size
           if (!((pred >> list) & 1)) continue;
           const int r = ref(list);
           for (int k = 0; k < 4; ++k)
-            if (np == 1 || (h ? (k >> 1) == p : (k & 1) == p)) (list ? m.ref1 : m.ref)[k] = static_cast<int8_t>(r);
+            if (np == 1 || (h ? (k >> 1) == p : (k & 1) == p)) ref_list(m, list)[k] = static_cast<int8_t>(r);
           if (np == 1) fill_mvd(list, 0, 0, 4, 4);
           else if (h) fill_mvd(list, 0, 2 * p, 4, 2);
           else fill_mvd(list, 2 * p, 0, 2, 4);

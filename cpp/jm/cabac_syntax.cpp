@@ -209,6 +209,7 @@ constexpr uint8_t kLast8[63] = {
     3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8, 8};
 
 inline bool uses(int pred, int list) { return (pred >> list) & 1; }
+inline int8_t* ref_list(Mb& m, int list) { return list ? m.ref1 : m.ref; }
 
 // ---------------------------------------------------------------- slice_data()
 template <class Io>
@@ -415,7 +416,7 @@ void Slice<Io>::ref_idx(int mb, int list, int x, int y, int& v) {
 template <class Io>
 void Slice<Io>::mvd(int mb, int list, int x, int y, int w, int h, Mb& m) {
   const Nb a = nb4(pic_, mb, x, y, -1, 0), b = nb4(pic_, mb, x, y, 0, -1);
-  int16_t(*rec)[2] = list ? m.mvd1 : m.mvd;
+  int16_t(*rec)[2] = list ? &m.mvd1[0] : &m.mvd[0];
   int d[2];
   for (int comp = 0; comp < 2; ++comp) {
     int sum = 0;
@@ -753,7 +754,7 @@ void Slice<Io>::macroblock(int mb, Mb& m, uint8_t* pcm) {
           r = Io::kRead ? 0 : (list ? m.ref1[k] : m.ref[k]);
           ref_idx(mb, list, (k & 1) * 2, (k >> 1) * 2, r);
         }
-        if (Io::kRead) (list ? m.ref1 : m.ref)[k] = static_cast<int8_t>(r);
+        if (Io::kRead) ref_list(m, list)[k] = static_cast<int8_t>(r);
       }
     for (int list = 0; list < 2; ++list)
       for (int k = 0; k < 4; ++k) {
@@ -797,14 +798,16 @@ void Slice<Io>::macroblock(int mb, Mb& m, uint8_t* pcm) {
     const bool p16x8 = m.type == MB_P16x8 || m.type == MB_B16x8;
     int pred[2] = {1, 1};
     if (B) { pred[0] = m.pred[0]; pred[1] = m.pred[1]; }
-    auto px = [&](int p) { return (np == 2 && !p16x8) ? 2 * p : 0; };
-    auto py = [&](int p) { return (np == 2 && p16x8) ? 2 * p : 0; };
+    // top-left 4x4 block of each partition
+    const int pxs[2] = {0, (np == 2 && !p16x8) ? 2 : 0}, pys[2] = {0, (np == 2 && p16x8) ? 2 : 0};
+    auto px = [&pxs](int p) { return pxs[p]; };
+    auto py = [&pys](int p) { return pys[p]; };
     for (int list = 0; list < 2; ++list)
       for (int p = 0; p < np; ++p) {
         if (!uses(pred[p], list)) continue;
         int r = 0;
         if (s_.num_ref[list] > 1) {
-          r = Io::kRead ? 0 : (list ? m.ref1 : m.ref)[(py(p) >> 1) * 2 + (px(p) >> 1)];
+          r = Io::kRead ? 0 : ref_list(m, list)[(py(p) >> 1) * 2 + (px(p) >> 1)];
           ref_idx(mb, list, px(p), py(p), r);
           if (np == 2) {  // ref_gt0 of the partition's other 8x8 block
             const int other = p16x8 ? (py(p) >> 1) * 2 + 1 : 2 + (px(p) >> 1);
@@ -816,7 +819,7 @@ void Slice<Io>::macroblock(int mb, Mb& m, uint8_t* pcm) {
         if (Io::kRead)
           for (int k = 0; k < 4; ++k) {
             const bool in = np == 1 || (p16x8 ? (k >> 1) == p : (k & 1) == p);
-            if (in) (list ? m.ref1 : m.ref)[k] = static_cast<int8_t>(r);
+            if (in) ref_list(m, list)[k] = static_cast<int8_t>(r);
           }
       }
     for (int list = 0; list < 2; ++list)
