@@ -640,6 +640,105 @@ py::dict cabac_stream(py::bytes data) {
   return res;
 }
 
+// A complete one-picture IDR stream (High profile, CABAC, 8x8 transform, deblocking off) whose
+// macroblocks are random intra records with DC prediction (valid wherever neighbours are
+// missing) and moderate levels, I_PCM included, over nslices slices: an independent decoder
+// can check what the writer codes. Returns the stream and the I_PCM samples by address.
+py::tuple cabac_intra_stream(uint32_t seed, int mbw, int mbh, int nslices, bool texture_off) {
+  Gen g(seed);
+  PicSyntax pic;
+  pic.reset(mbw, mbh);
+  const int total = mbw * mbh;
+  std::vector<uint8_t> out;
+  BitCounts counts{};
+  auto nal = [&](int ref_idc, int type, SyntaxWriter& w) {
+    const uint8_t hdr = static_cast<uint8_t>(ref_idc << 5 | type);
+    write_nal(out, &hdr, 1, w.bw.bytes(), true);
+  };
+  {
+    SyntaxWriter w;
+    w.counts = &counts;
+    w.u(100, 8, CAT_HEADER);  // profile_idc High
+    w.u(0, 8, CAT_HEADER);
+    w.u(40, 8, CAT_HEADER);   // level_idc
+    w.ue(0, CAT_HEADER);      // seq_parameter_set_id
+    w.ue(1, CAT_HEADER);      // chroma_format_idc
+    w.ue(0, CAT_HEADER);
+    w.ue(0, CAT_HEADER);
+    w.u(0, 2, CAT_HEADER);    // qpprime_y_zero_transform_bypass, seq_scaling_matrix_present
+    w.ue(0, CAT_HEADER);      // log2_max_frame_num_minus4
+    w.ue(2, CAT_HEADER);      // pic_order_cnt_type
+    w.ue(1, CAT_HEADER);      // max_num_ref_frames
+    w.u(0, 1, CAT_HEADER);
+    w.ue(static_cast<uint32_t>(mbw - 1), CAT_HEADER);
+    w.ue(static_cast<uint32_t>(mbh - 1), CAT_HEADER);
+    w.u(0b1100, 4, CAT_HEADER);  // frame_mbs_only, direct_8x8_inference, no cropping, no VUI
+    w.bw.trailing_bits();
+    nal(3, 7, w);
+  }
+  {
+    SyntaxWriter w;
+    w.counts = &counts;
+    w.ue(0, CAT_HEADER);
+    w.ue(0, CAT_HEADER);
+    w.u(0b10, 2, CAT_HEADER);  // entropy_coding_mode_flag, bottom_field_pic_order_in_frame_present
+    w.ue(0, CAT_HEADER);
+    w.ue(0, CAT_HEADER);
+    w.ue(0, CAT_HEADER);
+    w.u(0, 3, CAT_HEADER);     // weighted_pred, weighted_bipred_idc
+    w.se(0, CAT_HEADER);
+    w.se(0, CAT_HEADER);
+    w.se(0, CAT_HEADER);
+    w.u(0b1001, 4, CAT_HEADER);  // deblocking_filter_control_present, !constrained, !redundant, transform_8x8_mode
+    w.u(0, 1, CAT_HEADER);       // pic_scaling_matrix_present
+    w.se(0, CAT_HEADER);
+    w.bw.trailing_bits();
+    nal(3, 8, w);
+  }
+  py::dict pcm_out;
+  int first = 0;
+  for (int i = 0; i < nslices && first < total; ++i) {
+    SliceSyntax s;
+    s.type = SLICE_I;
+    s.id = i;
+    s.first_mb = first;
+    s.cabac = true;
+    s.qp = g.uni(10, 45);
+    s.transform_8x8_mode = true;
+    const int n = i == nslices - 1 ? total - first : std::max(1, std::min(total - first, g.uni(1, std::max(1, 2 * total / nslices))));
+    int qp = s.qp;
+    for (int mb = first; mb < first + n; ++mb) {
+      pic.slice_id[static_cast<size_t>(mb)] = i;
+      Mb m = gen_mb(g, s, qp, pic.pcm, static_cast<size_t>(mb));
+      for (int r = 0; r < 16; ++r) m.i4_mode[r] = 2;
+      m.i16_mode = 2;
+      m.chroma_mode = 0;
+      for (int16_t* l = &m.luma[0][0]; l < &m.luma[0][0] + 256; ++l) *l = static_cast<int16_t>(std::max(-60, std::min(60, int(*l))));
+      for (int16_t& l : m.luma_dc) l = static_cast<int16_t>(std::max(-60, std::min(60, int(l))));
+      for (int16_t* l = &m.chroma_dc[0][0]; l < &m.chroma_dc[0][0] + 8; ++l) *l = static_cast<int16_t>(std::max(-60, std::min(60, int(*l))));
+      for (int16_t* l = &m.chroma_ac[0][0][0]; l < &m.chroma_ac[0][0][0] + 128; ++l) *l = static_cast<int16_t>(std::max(-60, std::min(60, int(*l))));
+      if (m.type == MB_IPCM)
+        pcm_out[py::int_(mb)] = py::bytes(reinterpret_cast<const char*>(&pic.pcm[static_cast<size_t>(mb) * 384]), 384);
+      pic.mbs[static_cast<size_t>(mb)] = m;
+    }
+    SyntaxWriter w;
+    w.counts = &counts;
+    w.ue(static_cast<uint32_t>(first), CAT_HEADER);
+    w.ue(7, CAT_HEADER);  // slice_type I (all slices of the picture)
+    w.ue(0, CAT_HEADER);
+    w.u(0, 4, CAT_HEADER);   // frame_num
+    w.ue(0, CAT_HEADER);     // idr_pic_id
+    w.u(0, 2, CAT_HEADER);   // no_output_of_prior_pics, long_term_reference_flag
+    w.se(s.qp - 26, CAT_HEADER);
+    w.ue(1, CAT_HEADER);     // disable_deblocking_filter_idc
+    write_slice_data_cabac(s, pic, w, texture_off);
+    w.bw.align_zero();
+    nal(3, 5, w);
+    first += n;
+  }
+  return py::make_tuple(py::bytes(reinterpret_cast<const char*>(out.data()), out.size()), pcm_out);
+}
+
 }  // namespace
 
 void register_cabac_test(py::module_& m) {
@@ -649,4 +748,7 @@ void register_cabac_test(py::module_& m) {
         "Test only: random valid H.264 records of one picture written with CABAC, read back and rewritten.");
   m.def("_h264_cabac_stream", &cabac_stream, py::arg("data"),
         "Test only: decode every CABAC slice of an Annex B stream, re-encode it, and rewrite it without texture.");
+  m.def("_h264_cabac_intra_stream", &cabac_intra_stream, py::arg("seed"), py::arg("mbw"), py::arg("mbh"),
+        py::arg("nslices"), py::arg("texture_off") = false,
+        "Test only: a one-picture CABAC IDR stream of random intra records (I_PCM included) and its I_PCM samples.");
 }

@@ -131,8 +131,8 @@ class Reader : public IoBase {
 };
 
 // ---------------------------------------------------------------- binarisations (9.3.2)
-// Truncated unary (cMax = cmax) with the context of bin k from ctx_of(k); reading a value of
-// cmax when `bounded` is false means the unary code ran past its limit.
+// Truncated unary (cMax = cmax) with the context of bin k from ctx_of(k). Callers of the
+// unbounded unary code pass their limit as cmax and reject a value that reaches it.
 template <class Io, class F>
 void tu(Io& io, int& v, int cmax, F ctx_of, int cat) {
   int k = 0;
