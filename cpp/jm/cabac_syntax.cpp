@@ -881,6 +881,12 @@ std::vector<CState>& coded_state(size_t n) {
 
 }  // namespace
 
+// Leaves br just after the last bit of the arithmetic code as 9.3.4.5 writes it (the bit the
+// standard's flush makes the rbsp_stop_one_bit). Encoders may end their code word later: x264
+// ends it on a byte boundary, so its stop bit lies up to 7 bits after br. Callers should look
+// for the stop bit from br - 1 on (for a standard flush it is the bit at br - 1), and an
+// identity rewrite reproduces such a stream exactly by appending the input's bits from br up
+// to and including its stop bit after write_slice_data_cabac's output (tested on x264 streams).
 void read_slice_data_cabac(const SliceSyntax& s, PicSyntax& pic, BitReader& br, BitCounts& counts) {
   check_slice(s, pic);
   br.mb = s.first_mb;
