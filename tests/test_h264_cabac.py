@@ -37,18 +37,19 @@ def test_random_records_roundtrip(slice_type, t8, d8, chroma):
     assert expected <= types
 
 
-def x264_stream(frames, params, qp, bf):
+def x264_stream(frames, params, qp, bf, pix="yuv420p"):
+    """x264 through PyAV; qp None leaves x264 its CRF rate control (AQ: varying mb_qp_delta)."""
     av = pytest.importorskip("av")
     buf = io.BytesIO()
     out = av.open(buf, "w", format="h264")
     h, w = frames[0][0].shape
     st = out.add_stream("libx264", rate=25)
-    st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+    st.width, st.height, st.pix_fmt = w, h, pix
     st.codec_context.max_b_frames = bf
-    st.options = {"x264-params": params, "preset": "medium", "qp": str(qp)}
+    st.options = {"x264-params": params, "preset": "medium", **({"qp": str(qp)} if qp is not None else {})}
     for y, u, v in frames:
-        f = av.VideoFrame(w, h, "yuv420p")
-        for plane, arr in zip(f.planes, (y, u, v)):
+        f = av.VideoFrame(w, h, pix)
+        for plane, arr in zip(f.planes, (y,) if pix == "gray" else (y, u, v)):
             a = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
             a[:arr.shape[0], :arr.shape[1]] = arr
         for pkt in st.encode(f):
@@ -65,19 +66,25 @@ def boxing12(boxing_clip):
     return load_yuv(boxing_clip, 12)
 
 
-X264 = [  # x264 parameters, qp, B-frames, slice types that must occur
-    ("keyint=30:bframes=0:cabac=1:8x8dct=0", 30, 0, {"I", "P"}),
-    ("keyint=30:bframes=3:b-adapt=0:b-pyramid=normal:weightp=2:8x8dct=1:cabac=1", 30, 3, {"I", "P", "B"}),
-    ("keyint=30:bframes=3:b-adapt=0:b-pyramid=normal:8x8dct=1:cabac=1:cabac-idc=1:ref=4", 22, 3, {"I", "P", "B"}),
-    ("keyint=30:bframes=2:b-adapt=0:8x8dct=1:cabac=1:cabac-idc=2:direct=temporal", 36, 2, {"I", "P", "B"}),
-    ("keyint=4:bframes=0:8x8dct=1:cabac=1", 4, 0, {"I", "P"}),
+X264 = [  # x264 parameters, qp (None: CRF 24 with adaptive quantisation), B-frames, pixel format
+    ("keyint=30:bframes=0:cabac=1:8x8dct=0", 30, 0, "yuv420p"),
+    ("keyint=30:bframes=3:b-adapt=0:b-pyramid=normal:weightp=2:8x8dct=1:cabac=1", 30, 3, "yuv420p"),
+    ("keyint=30:bframes=3:b-adapt=0:b-pyramid=normal:8x8dct=1:cabac=1:cabac-idc=1:ref=4", 22, 3, "yuv420p"),
+    ("keyint=30:bframes=2:b-adapt=0:8x8dct=1:cabac=1:cabac-idc=2:direct=temporal", 36, 2, "yuv420p"),
+    ("keyint=4:bframes=0:8x8dct=1:cabac=1", 4, 0, "yuv420p"),
+    ("keyint=30:bframes=3:b-adapt=0:8x8dct=1:partitions=all:aq-mode=2:aq-strength=1.5", None, 3, "yuv420p"),
+    ("keyint=30:bframes=2:b-adapt=0:8x8dct=1:constrained-intra=1:aq-mode=1:threads=1", None, 2, "yuv420p"),
+    ("keyint=30:bframes=2:b-adapt=0:8x8dct=1:aq-mode=1", None, 2, "gray"),
 ]
 
 
-@pytest.mark.parametrize("params, qp, bf, kinds", X264)
-def test_x264_slices_decode_and_reencode(boxing12, params, qp, bf, kinds):
-    data = x264_stream(boxing12, params, qp, bf)
+@pytest.mark.parametrize("params, qp, bf, pix", X264)
+def test_x264_slices_decode_and_reencode(boxing12, params, qp, bf, pix):
+    data = x264_stream(boxing12, params, qp, bf, pix)
     r = _core._h264_cabac_stream(data)
+    kinds = {"I", "P", "B"} if bf else {"I", "P"}
+    assert r["chroma_format_idc"] == ({0} if pix == "gray" else {1})
+    assert (r["qp_delta_nonzero"] > 100) == (qp is None)  # AQ varies the QP per macroblock
     h, w = boxing12[0][0].shape
     assert r["mbs"] == len(boxing12) * (h // 16) * (w // 16)  # every macroblock, no slice ran over
     assert set(r["slice_types"]) == kinds
@@ -121,3 +128,30 @@ def test_corrupt_slices_raise_never_crash(boxing12):
         except (RuntimeError, ValueError, IndexError):
             raised += 1
     assert raised > 50
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("texture_off", [False, True])
+def test_written_intra_picture_decodes_in_ffmpeg(seed, texture_off):
+    """The writer against an independent decoder: a CABAC IDR picture of random intra records
+    (DC prediction, I_PCM included, up to 3 slices) decodes strictly in FFmpeg, with every I_PCM
+    macroblock's samples exact (deblocking is off); the texture-off version decodes too."""
+    pytest.importorskip("av")
+    from mvclass.decode import decode_frames
+    from mvclass.io import av_frame_planes as planes
+    mbw, mbh = 11, 9
+    data, pcm = _core._h264_cabac_intra_stream(seed, mbw, mbh, 1 + seed % 3, texture_off)
+    dec = decode_frames(data, "h264", strict=True)
+    assert len(dec) == 1
+    y, u, v = planes(dec[0])
+    assert pcm  # every seed here draws I_PCM macroblocks
+    if not texture_off:
+        for mb, smp in pcm.items():
+            s = np.frombuffer(smp, np.uint8)
+            mx, my = mb % mbw, mb // mbw
+            assert np.array_equal(y[16 * my:16 * my + 16, 16 * mx:16 * mx + 16], s[:256].reshape(16, 16))
+            assert np.array_equal(u[8 * my:8 * my + 8, 8 * mx:8 * mx + 8], s[256:320].reshape(8, 8))
+            assert np.array_equal(v[8 * my:8 * my + 8, 8 * mx:8 * mx + 8], s[320:].reshape(8, 8))
+    r = _core._h264_cabac_stream(data)  # and our reader reads it back to the same bits
+    assert r["identical"] == r["exact_end"] == r["slices"] >= 1
+    assert ("IPCM" in r["types"]) != texture_off

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,9 @@ void gen_residual(Gen& g, Mb& m, int chroma_format_idc) {
         if (g.p(0.7)) g.block(m.chroma_ac[c][k] + 1, 15, d);
 }
 
+int8_t* ref_list(Mb& m, int list) { return list ? m.ref1 : m.ref; }
+int16_t (*mvd_list(Mb& m, int list))[2] { return list ? m.mvd1 : m.mvd; }
+
 constexpr uint8_t kBPairs[9][2] = {{1, 1}, {2, 2}, {1, 2}, {2, 1}, {1, 3}, {2, 3}, {3, 1}, {3, 2}, {3, 3}};
 constexpr uint8_t kBSubPred[13] = {0, 1, 2, 3, 1, 1, 2, 2, 3, 3, 1, 2, 3};
 constexpr uint8_t kBSubShape[13] = {0, 0, 0, 0, 1, 2, 1, 2, 1, 2, 3, 3, 3};
@@ -138,8 +142,8 @@ Mb gen_mb(Gen& g, const SliceSyntax& s, int& qp, std::vector<uint8_t>& pcm, size
       const int dx = g.mvd(), dy = g.mvd();
       for (int yy = y; yy < y + h; ++yy)
         for (int xx = x; xx < x + w; ++xx) {
-          (list ? m.mvd1 : m.mvd)[yy * 4 + xx][0] = static_cast<int16_t>(dx);
-          (list ? m.mvd1 : m.mvd)[yy * 4 + xx][1] = static_cast<int16_t>(dy);
+          mvd_list(m, list)[yy * 4 + xx][0] = static_cast<int16_t>(dx);
+          mvd_list(m, list)[yy * 4 + xx][1] = static_cast<int16_t>(dy);
         }
     };
     if (m.type == MB_P8x8 || m.type == MB_B8x8) {
@@ -151,7 +155,7 @@ Mb gen_mb(Gen& g, const SliceSyntax& s, int& qp, std::vector<uint8_t>& pcm, size
         if (!pred && !s.direct_8x8_inference) no_sub_lt8 = false;
         for (int list = 0; list < 2; ++list) {
           if (!((pred >> list) & 1)) continue;
-          (list ? m.ref1 : m.ref)[k] = static_cast<int8_t>(ref(list));
+          ref_list(m, list)[k] = static_cast<int8_t>(ref(list));
           const int x0 = (k & 1) * 2, y0 = (k >> 1) * 2;
           if (shape == 0) fill_mvd(list, x0, y0, 2, 2);
           if (shape == 1) { fill_mvd(list, x0, y0, 2, 1); fill_mvd(list, x0, y0 + 1, 2, 1); }
@@ -175,7 +179,7 @@ Mb gen_mb(Gen& g, const SliceSyntax& s, int& qp, std::vector<uint8_t>& pcm, size
           if (!((pred >> list) & 1)) continue;
           const int r = ref(list);
           for (int k = 0; k < 4; ++k)
-            if (np == 1 || (h ? (k >> 1) == p : (k & 1) == p)) (list ? m.ref1 : m.ref)[k] = static_cast<int8_t>(r);
+            if (np == 1 || (h ? (k >> 1) == p : (k & 1) == p)) ref_list(m, list)[k] = static_cast<int8_t>(r);
           if (np == 1) fill_mvd(list, 0, 0, 4, 4);
           else if (h) fill_mvd(list, 0, 2 * p, 4, 2);
           else fill_mvd(list, 2 * p, 0, 2, 4);
@@ -420,13 +424,14 @@ py::dict cabac_stream(py::bytes data) {
   std::map<int, Pps> ppss;
   PicSyntax pic;
   std::vector<uint8_t> cropped;
-  int slices = 0, mbs = 0, identical = 0, exact_end = 0, within = 0, identical_with_tail = 0;
+  int slices = 0, mbs = 0, qpd_nonzero = 0, identical = 0, exact_end = 0, within = 0, identical_with_tail = 0;
   BitCounts counts{}, crop_counts{};
   std::map<std::string, int> types;
   static const char* kNames[] = {"I4x4", "I16x16", "P16x16", "P16x8", "P8x16", "P8x8", "PSkip", "I8x8",
                                  "IPCM", "B16x16", "B16x8", "B8x16", "B8x8", "BDirect", "BSkip"};
   std::map<std::string, int> slice_types;
   py::list per_slice, same_bits;
+  std::set<int> chroma_formats;
   for (const auto& [a, b] : nals) {
     if (b <= a) continue;
     const int nal_ref_idc = (p[a] >> 5) & 3, type = p[a] & 31;
@@ -565,9 +570,11 @@ py::dict cabac_stream(py::bytes data) {
       per_slice.append(py::make_tuple(s.first_mb, st, static_cast<int>(br.pos()), static_cast<int>(stop + 1), nal_ref_idc, type));
       ++slices;
       ++slice_types[st == SLICE_I ? "I" : (st == SLICE_P ? "P" : "B")];
+      chroma_formats.insert(s.chroma_format_idc);
       for (int mb = s.first_mb; mb < sp.mbw * sp.mbh && pic.slice_id[static_cast<size_t>(mb)] == s.id; ++mb) {
         ++mbs;
         ++types[kNames[pic.mbs[static_cast<size_t>(mb)].type]];
+        qpd_nonzero += pic.mbs[static_cast<size_t>(mb)].qp_delta != 0;
       }
       // re-encode: the same header bits, then the slice data from the records
       for (int texture_off = 0; texture_off < 2; ++texture_off) {
@@ -617,6 +624,7 @@ py::dict cabac_stream(py::bytes data) {
   py::dict res;
   res["slices"] = slices;
   res["mbs"] = mbs;
+  res["qp_delta_nonzero"] = qpd_nonzero;
   res["identical"] = identical;
   res["exact_end"] = exact_end;
   res["within"] = within;
@@ -627,8 +635,108 @@ py::dict cabac_stream(py::bytes data) {
   res["slice_types"] = slice_types;
   res["per_slice"] = per_slice;
   res["same_bits"] = same_bits;
+  res["chroma_format_idc"] = chroma_formats;
   res["cropped"] = py::bytes(reinterpret_cast<const char*>(cropped.data()), cropped.size());
   return res;
+}
+
+// A complete one-picture IDR stream (High profile, CABAC, 8x8 transform, deblocking off) whose
+// macroblocks are random intra records with DC prediction (valid wherever neighbours are
+// missing) and moderate levels, I_PCM included, over nslices slices: an independent decoder
+// can check what the writer codes. Returns the stream and the I_PCM samples by address.
+py::tuple cabac_intra_stream(uint32_t seed, int mbw, int mbh, int nslices, bool texture_off) {
+  Gen g(seed);
+  PicSyntax pic;
+  pic.reset(mbw, mbh);
+  const int total = mbw * mbh;
+  std::vector<uint8_t> out;
+  BitCounts counts{};
+  auto nal = [&](int ref_idc, int type, SyntaxWriter& w) {
+    const uint8_t hdr = static_cast<uint8_t>(ref_idc << 5 | type);
+    write_nal(out, &hdr, 1, w.bw.bytes(), true);
+  };
+  {
+    SyntaxWriter w;
+    w.counts = &counts;
+    w.u(100, 8, CAT_HEADER);  // profile_idc High
+    w.u(0, 8, CAT_HEADER);
+    w.u(40, 8, CAT_HEADER);   // level_idc
+    w.ue(0, CAT_HEADER);      // seq_parameter_set_id
+    w.ue(1, CAT_HEADER);      // chroma_format_idc
+    w.ue(0, CAT_HEADER);
+    w.ue(0, CAT_HEADER);
+    w.u(0, 2, CAT_HEADER);    // qpprime_y_zero_transform_bypass, seq_scaling_matrix_present
+    w.ue(0, CAT_HEADER);      // log2_max_frame_num_minus4
+    w.ue(2, CAT_HEADER);      // pic_order_cnt_type
+    w.ue(1, CAT_HEADER);      // max_num_ref_frames
+    w.u(0, 1, CAT_HEADER);
+    w.ue(static_cast<uint32_t>(mbw - 1), CAT_HEADER);
+    w.ue(static_cast<uint32_t>(mbh - 1), CAT_HEADER);
+    w.u(0b1100, 4, CAT_HEADER);  // frame_mbs_only, direct_8x8_inference, no cropping, no VUI
+    w.bw.trailing_bits();
+    nal(3, 7, w);
+  }
+  {
+    SyntaxWriter w;
+    w.counts = &counts;
+    w.ue(0, CAT_HEADER);
+    w.ue(0, CAT_HEADER);
+    w.u(0b10, 2, CAT_HEADER);  // entropy_coding_mode_flag, bottom_field_pic_order_in_frame_present
+    w.ue(0, CAT_HEADER);
+    w.ue(0, CAT_HEADER);
+    w.ue(0, CAT_HEADER);
+    w.u(0, 3, CAT_HEADER);     // weighted_pred, weighted_bipred_idc
+    w.se(0, CAT_HEADER);
+    w.se(0, CAT_HEADER);
+    w.se(0, CAT_HEADER);
+    w.u(0b1001, 4, CAT_HEADER);  // deblocking_filter_control_present, !constrained, !redundant, transform_8x8_mode
+    w.u(0, 1, CAT_HEADER);       // pic_scaling_matrix_present
+    w.se(0, CAT_HEADER);
+    w.bw.trailing_bits();
+    nal(3, 8, w);
+  }
+  py::dict pcm_out;
+  int first = 0;
+  for (int i = 0; i < nslices && first < total; ++i) {
+    SliceSyntax s;
+    s.type = SLICE_I;
+    s.id = i;
+    s.first_mb = first;
+    s.cabac = true;
+    s.qp = g.uni(10, 45);
+    s.transform_8x8_mode = true;
+    const int n = i == nslices - 1 ? total - first : std::max(1, std::min(total - first, g.uni(1, std::max(1, 2 * total / nslices))));
+    int qp = s.qp;
+    for (int mb = first; mb < first + n; ++mb) {
+      pic.slice_id[static_cast<size_t>(mb)] = i;
+      Mb m = gen_mb(g, s, qp, pic.pcm, static_cast<size_t>(mb));
+      for (int r = 0; r < 16; ++r) m.i4_mode[r] = 2;
+      m.i16_mode = 2;
+      m.chroma_mode = 0;
+      for (int16_t* l = &m.luma[0][0]; l < &m.luma[0][0] + 256; ++l) *l = static_cast<int16_t>(std::max(-60, std::min(60, int(*l))));
+      for (int16_t& l : m.luma_dc) l = static_cast<int16_t>(std::max(-60, std::min(60, int(l))));
+      for (int16_t* l = &m.chroma_dc[0][0]; l < &m.chroma_dc[0][0] + 8; ++l) *l = static_cast<int16_t>(std::max(-60, std::min(60, int(*l))));
+      for (int16_t* l = &m.chroma_ac[0][0][0]; l < &m.chroma_ac[0][0][0] + 128; ++l) *l = static_cast<int16_t>(std::max(-60, std::min(60, int(*l))));
+      if (m.type == MB_IPCM)
+        pcm_out[py::int_(mb)] = py::bytes(reinterpret_cast<const char*>(&pic.pcm[static_cast<size_t>(mb) * 384]), 384);
+      pic.mbs[static_cast<size_t>(mb)] = m;
+    }
+    SyntaxWriter w;
+    w.counts = &counts;
+    w.ue(static_cast<uint32_t>(first), CAT_HEADER);
+    w.ue(7, CAT_HEADER);  // slice_type I (all slices of the picture)
+    w.ue(0, CAT_HEADER);
+    w.u(0, 4, CAT_HEADER);   // frame_num
+    w.ue(0, CAT_HEADER);     // idr_pic_id
+    w.u(0, 2, CAT_HEADER);   // no_output_of_prior_pics, long_term_reference_flag
+    w.se(s.qp - 26, CAT_HEADER);
+    w.ue(1, CAT_HEADER);     // disable_deblocking_filter_idc
+    write_slice_data_cabac(s, pic, w, texture_off);
+    w.bw.align_zero();
+    nal(3, 5, w);
+    first += n;
+  }
+  return py::make_tuple(py::bytes(reinterpret_cast<const char*>(out.data()), out.size()), pcm_out);
 }
 
 }  // namespace
@@ -640,4 +748,7 @@ void register_cabac_test(py::module_& m) {
         "Test only: random valid H.264 records of one picture written with CABAC, read back and rewritten.");
   m.def("_h264_cabac_stream", &cabac_stream, py::arg("data"),
         "Test only: decode every CABAC slice of an Annex B stream, re-encode it, and rewrite it without texture.");
+  m.def("_h264_cabac_intra_stream", &cabac_intra_stream, py::arg("seed"), py::arg("mbw"), py::arg("mbh"),
+        py::arg("nslices"), py::arg("texture_off") = false,
+        "Test only: a one-picture CABAC IDR stream of random intra records (I_PCM included) and its I_PCM samples.");
 }

@@ -128,14 +128,7 @@ class Encoder {
       low_ <<= 1;
     }
   }
-  void put_bit(int b) {  // PutBit
-    if (first_) first_ = false;
-    else out_.put1(static_cast<uint32_t>(b));
-    if (outstanding_) {
-      out_.put_run(static_cast<uint32_t>(1 - b), outstanding_);
-      outstanding_ = 0;
-    }
-  }
+  void put_bit(int b);  // PutBit (cabac.cpp: once per output bit, kept out of the bin paths)
   uint32_t low_ = 0, range_ = 510;
   int outstanding_ = 0;
   bool first_ = true;

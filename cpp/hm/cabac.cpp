@@ -111,6 +111,20 @@ void Cabac::start() {
   eng_.out().clear();
 }
 
+void Cabac::encode_bin(int ci, int b, int cat) {
+  uint8_t& s = ctx.s[ci];
+  const double c = kCabacTab.cost[s][b];
+  cost_ += c;
+  cat_bits[cat] += c;
+  eng_.decision(s, b);
+}
+
+void Cabac::encode_bypass(int b, int cat) {
+  cost_ += 1.0;
+  cat_bits[cat] += 1.0;
+  eng_.bypass(b);
+}
+
 void Cabac::terminate(int b, int cat) {
   if (est_) { qcost_ += b ? uint64_t(7 * kQBit) : 0; return; }
   cost_ += b ? 7.0 : 0.0;

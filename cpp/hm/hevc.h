@@ -145,17 +145,11 @@ class Cabac {
       s = kCabacTab.next[s][b];
       return;
     }
-    uint8_t& s = ctx.s[ci];
-    const double c = kCabacTab.cost[s][b];
-    cost_ += c;
-    cat_bits[cat] += c;
-    eng_.decision(s, b);
+    encode_bin(ci, b, cat);  // out of line: keeps bin() small enough to inline in the estimators
   }
   void bypass(int b, int cat) {
     if (est_) { qcost_ += uint64_t(kQBit); return; }
-    cost_ += 1.0;
-    cat_bits[cat] += 1.0;
-    eng_.bypass(b);
+    encode_bypass(b, cat);
   }
   void bypass_bits(uint32_t v, int n, int cat) {
     if (est_) { qcost_ += uint64_t(kQBit) * n; return; }
@@ -172,6 +166,8 @@ class Cabac {
   static double bin_cost(uint8_t state, int b) { return kCabacTab.cost[state][b]; }
 
  private:
+  void encode_bin(int ci, int b, int cat);
+  void encode_bypass(int b, int cat);
   bool est_;
   double cost_ = 0;
   uint64_t qcost_ = 0;

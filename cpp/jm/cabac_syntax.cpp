@@ -114,9 +114,12 @@ class Reader : public IoBase {
     v = static_cast<int>(br_.u(n));
     (*counts)[cat] += n;
   }
+  // pcm_alignment_zero_bits. Not required to be 0: encoders that end their flush on a byte
+  // boundary (x264 does, at the end of a slice too) leave bits of their code word here, and
+  // decoders take the samples from the next byte boundary.
   void align_zero(int cat) {
     const int n = static_cast<int>((8 - (br_.pos() & 7)) & 7);
-    if (br_.u(n) != 0) fail("pcm_alignment_zero_bit is not 0");
+    br_.skip(static_cast<size_t>(n));
     (*counts)[cat] += n;
   }
   [[noreturn]] void fail(const char* what) const { br_.fail(std::string("CABAC: ") + what); }
@@ -128,8 +131,8 @@ class Reader : public IoBase {
 };
 
 // ---------------------------------------------------------------- binarisations (9.3.2)
-// Truncated unary (cMax = cmax) with the context of bin k from ctx_of(k); reading a value of
-// cmax when `bounded` is false means the unary code ran past its limit.
+// Truncated unary (cMax = cmax) with the context of bin k from ctx_of(k). Callers of the
+// unbounded unary code pass their limit as cmax and reject a value that reaches it.
 template <class Io, class F>
 void tu(Io& io, int& v, int cmax, F ctx_of, int cat) {
   int k = 0;
@@ -206,6 +209,7 @@ constexpr uint8_t kLast8[63] = {
     3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8, 8};
 
 inline bool uses(int pred, int list) { return (pred >> list) & 1; }
+inline int8_t* ref_list(Mb& m, int list) { return list ? m.ref1 : m.ref; }
 
 // ---------------------------------------------------------------- slice_data()
 template <class Io>
@@ -412,7 +416,7 @@ void Slice<Io>::ref_idx(int mb, int list, int x, int y, int& v) {
 template <class Io>
 void Slice<Io>::mvd(int mb, int list, int x, int y, int w, int h, Mb& m) {
   const Nb a = nb4(pic_, mb, x, y, -1, 0), b = nb4(pic_, mb, x, y, 0, -1);
-  int16_t(*rec)[2] = list ? m.mvd1 : m.mvd;
+  int16_t(*rec)[2] = list ? &m.mvd1[0] : &m.mvd[0];
   int d[2];
   for (int comp = 0; comp < 2; ++comp) {
     int sum = 0;
@@ -751,7 +755,7 @@ void Slice<Io>::macroblock(int mb, Mb& m, uint8_t* pcm) {
           r = Io::kRead ? 0 : (list ? m.ref1[k] : m.ref[k]);
           ref_idx(mb, list, (k & 1) * 2, (k >> 1) * 2, r);
         }
-        if (Io::kRead) (list ? m.ref1 : m.ref)[k] = static_cast<int8_t>(r);
+        if (Io::kRead) ref_list(m, list)[k] = static_cast<int8_t>(r);
       }
     for (int list = 0; list < 2; ++list)
       for (int k = 0; k < 4; ++k) {
@@ -795,14 +799,16 @@ void Slice<Io>::macroblock(int mb, Mb& m, uint8_t* pcm) {
     const bool p16x8 = m.type == MB_P16x8 || m.type == MB_B16x8;
     int pred[2] = {1, 1};
     if (B) { pred[0] = m.pred[0]; pred[1] = m.pred[1]; }
-    auto px = [&](int p) { return (np == 2 && !p16x8) ? 2 * p : 0; };
-    auto py = [&](int p) { return (np == 2 && p16x8) ? 2 * p : 0; };
+    // top-left 4x4 block of each partition
+    const int pxs[2] = {0, (np == 2 && !p16x8) ? 2 : 0}, pys[2] = {0, (np == 2 && p16x8) ? 2 : 0};
+    auto px = [&pxs](int p) { return pxs[p]; };
+    auto py = [&pys](int p) { return pys[p]; };
     for (int list = 0; list < 2; ++list)
       for (int p = 0; p < np; ++p) {
         if (!uses(pred[p], list)) continue;
         int r = 0;
         if (s_.num_ref[list] > 1) {
-          r = Io::kRead ? 0 : (list ? m.ref1 : m.ref)[(py(p) >> 1) * 2 + (px(p) >> 1)];
+          r = Io::kRead ? 0 : ref_list(m, list)[(py(p) >> 1) * 2 + (px(p) >> 1)];
           ref_idx(mb, list, px(p), py(p), r);
           if (np == 2) {  // ref_gt0 of the partition's other 8x8 block
             const int other = p16x8 ? (py(p) >> 1) * 2 + 1 : 2 + (px(p) >> 1);
@@ -814,7 +820,7 @@ void Slice<Io>::macroblock(int mb, Mb& m, uint8_t* pcm) {
         if (Io::kRead)
           for (int k = 0; k < 4; ++k) {
             const bool in = np == 1 || (p16x8 ? (k >> 1) == p : (k & 1) == p);
-            if (in) (list ? m.ref1 : m.ref)[k] = static_cast<int8_t>(r);
+            if (in) ref_list(m, list)[k] = static_cast<int8_t>(r);
           }
       }
     for (int list = 0; list < 2; ++list)
@@ -876,6 +882,12 @@ std::vector<CState>& coded_state(size_t n) {
 
 }  // namespace
 
+// Leaves br just after the last bit of the arithmetic code as 9.3.4.5 writes it (the bit the
+// standard's flush makes the rbsp_stop_one_bit). Encoders may end their code word later: x264
+// ends it on a byte boundary, so its stop bit lies up to 7 bits after br. Callers should look
+// for the stop bit from br - 1 on (for a standard flush it is the bit at br - 1), and an
+// identity rewrite reproduces such a stream exactly by appending the input's bits from br up
+// to and including its stop bit after write_slice_data_cabac's output (tested on x264 streams).
 void read_slice_data_cabac(const SliceSyntax& s, PicSyntax& pic, BitReader& br, BitCounts& counts) {
   check_slice(s, pic);
   br.mb = s.first_mb;
