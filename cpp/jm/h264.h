@@ -229,19 +229,24 @@ struct PicSyntax {
   std::vector<uint8_t> pcm;            // 384 samples per macroblock (256 Y, 64 Cb, 64 Cr), I_PCM only
   // Sizes the picture and marks every macroblock as not yet coded. Records are not cleared:
   // whoever fills a macroblock writes its whole record.
+  std::vector<uint16_t> mbx_of;        // column of each macroblock (no division per neighbour look-up)
   void reset(int w_mbs, int h_mbs) {
+    if (w_mbs != mbw || static_cast<size_t>(w_mbs) * h_mbs != mbx_of.size()) {
+      mbx_of.resize(static_cast<size_t>(w_mbs) * h_mbs);
+      for (size_t i = 0; i < mbx_of.size(); ++i) mbx_of[i] = static_cast<uint16_t>(i % static_cast<size_t>(w_mbs));
+    }
     mbw = w_mbs; mbh = h_mbs;
     mbs.resize(static_cast<size_t>(mbw) * mbh);
     slice_id.assign(mbs.size(), -1);
     pcm.resize(mbs.size() * 384);
   }
-  // Address of the neighbour of mb at (dx, dy) macroblocks (-1, 0 = A; 0, -1 = B; 1, -1 = C;
-  // -1, -1 = D), or -1 when not available.
+  // Address of the neighbour of mb at (dx, dy) macroblocks (dx in -1..1, dy in -1..0: -1, 0 = A;
+  // 0, -1 = B; 1, -1 = C; -1, -1 = D), or -1 when not available.
   int neighbour(int mb, int dx, int dy) const {
-    const int x = mb % mbw + dx, y = mb / mbw + dy;
-    if (x < 0 || x >= mbw || y < 0) return -1;
-    const int n = y * mbw + x;
-    return slice_id[static_cast<size_t>(n)] == slice_id[static_cast<size_t>(mb)] && n < mb ? n : -1;
+    const int x = mbx_of[static_cast<size_t>(mb)] + dx;
+    const int n = mb + dy * mbw + dx;
+    if (x < 0 || x >= mbw || n < 0 || n >= mb) return -1;
+    return slice_id[static_cast<size_t>(n)] == slice_id[static_cast<size_t>(mb)] ? n : -1;
   }
 };
 
