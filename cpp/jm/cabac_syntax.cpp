@@ -192,8 +192,6 @@ constexpr uint8_t kBSubShape[13] = {0, 0, 0, 0, 1, 2, 1, 2, 1, 2, 3, 3, 3};
 constexpr int kShapeParts[4] = {1, 2, 2, 4};
 constexpr int kShapeW[4] = {2, 2, 1, 1}, kShapeH[4] = {2, 1, 2, 1};  // in 4x4 blocks
 // luma4x4BlkIdx -> position in 4x4 blocks
-constexpr int kBlkX[16] = {0, 1, 0, 1, 2, 3, 2, 3, 0, 1, 0, 1, 2, 3, 2, 3};
-constexpr int kBlkY[16] = {0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3};
 // ctxBlockCatOffset (Table 9-40) per ctxBlockCat 0..4
 constexpr int kCbfCatOff[5] = {0, 4, 8, 12, 16};
 constexpr int kSigCatOff[5] = {0, 15, 29, 44, 47};

@@ -15,37 +15,20 @@ namespace h264 {
 
 namespace {
 
-constexpr int kBlkX[16] = {0, 1, 0, 1, 2, 3, 2, 3, 0, 1, 0, 1, 2, 3, 2, 3};
-constexpr int kBlkY[16] = {0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3};
 
-// Per-pass state of the CAVLC writer: TotalCoeff of every 4x4 block written so far (9.2.1 nC).
+// The CAVLC writer's pass over one slice.
 struct Cavlc {
   const SliceSyntax& s;
   const PicSyntax& pic;
   SyntaxWriter& w;
   bool texture_off;
-  std::vector<std::array<uint8_t, 16>> nzl;  // per MB, raster 4x4 luma
-  std::vector<std::array<uint8_t, 8>> nzc;   // per MB, Cb 2x2 then Cr 2x2
-  int qp_prev;                               // QP_Y of the previous macroblock written
+  CavlcCounts tc;  // TotalCoeff written so far (nC)
+  int qp_prev;     // QP_Y of the previous macroblock written
 
   Cavlc(const SliceSyntax& sl, const PicSyntax& p, SyntaxWriter& wr, bool off)
-      : s(sl), pic(p), w(wr), texture_off(off), nzl(p.mbs.size()), nzc(p.mbs.size()), qp_prev(sl.qp) {}
-
-  static int nc_from(bool a, int na, bool b, int nb) {
-    if (a && b) return (na + nb + 1) >> 1;
-    return a ? na : b ? nb : 0;
-  }
-  int nc_luma(int mb, int bx, int by) const {
-    const Nb a = nb4(pic, mb, bx, by, -1, 0), b = nb4(pic, mb, bx, by, 0, -1);
-    return nc_from(a.mb >= 0, a.mb >= 0 ? nzl[size_t(a.mb)][size_t(a.blk)] : 0, b.mb >= 0,
-                   b.mb >= 0 ? nzl[size_t(b.mb)][size_t(b.blk)] : 0);
-  }
-  int nc_chroma(int mb, int k, int cx, int cy) const {
-    const int ma = cx > 0 ? mb : pic.neighbour(mb, -1, 0), mbb = cy > 0 ? mb : pic.neighbour(mb, 0, -1);
-    const int na = ma >= 0 ? nzc[size_t(ma)][size_t(4 * k + cy * 2 + (cx ^ 1))] : 0;
-    const int nb = mbb >= 0 ? nzc[size_t(mbb)][size_t(4 * k + (cy ^ 1) * 2 + cx)] : 0;
-    return nc_from(ma >= 0, na, mbb >= 0, nb);
-  }
+      : s(sl), pic(p), w(wr), texture_off(off), tc(p), qp_prev(sl.qp) {}
+  int nc_luma(int mb, int bx, int by) const { return tc.nc_luma(mb, bx, by); }
+  int nc_chroma(int mb, int k, int cx, int cy) const { return tc.nc_chroma(mb, k, cx, cy); }
 
   void level(int lc, int& sl, int cat) {
     int prefix, suffix_len, suffix;
@@ -166,9 +149,7 @@ struct Cavlc {
       const double bits = double(w.bw.bits() - before);
       (*w.counts)[CAT_RESIDUAL_LUMA] += bits * (s.chroma_format_idc ? 256.0 / 384.0 : 1.0);
       (*w.counts)[CAT_RESIDUAL_CHROMA] += bits - bits * (s.chroma_format_idc ? 256.0 / 384.0 : 1.0);
-      auto& nl = nzl[size_t(mb)];
-      nl.fill(16);
-      nzc[size_t(mb)].fill(16);
+      tc.clear(mb, 16);
       return;
     }
     mb_type(m, cbp);
@@ -235,11 +216,10 @@ struct Cavlc {
           (type != MB_BDIRECT || s.direct_8x8_inference))
         w.u(m.t8x8, 1, CAT_INTRA_MODE);
     }
-    auto& nl = nzl[size_t(mb)];
-    auto& nc = nzc[size_t(mb)];
-    nl.fill(0);
-    nc.fill(0);
+    tc.clear(mb);
     if (cbp == 0 && type != MB_I16x16) return;
+    auto& nl = tc.luma[size_t(mb)];
+    auto& nc = tc.chroma[size_t(mb)];
     int dqp = m.qp_delta;
     if (texture_off) {  // keep the macroblock's QP: only I16x16 sends mb_qp_delta here
       dqp = ((m.qp - qp_prev + 52 + 26) % 52) - 26;
@@ -252,17 +232,17 @@ struct Cavlc {
     if (type == MB_I16x16) block(texture_off ? kZero : m.luma_dc, 16, nc_luma(mb, 0, 0), CAT_RESIDUAL_LUMA);
     for (int k = 0; k < 16; ++k) {
       const int bx = kBlkX[k], by = kBlkY[k], r = by * 4 + bx;
-      int tc = 0;
+      int n = 0;
       if (cbpl & (1 << (k >> 2))) {
-        if (type == MB_I16x16) tc = block(m.luma[r] + 1, 15, nc_luma(mb, bx, by), CAT_RESIDUAL_LUMA);
+        if (type == MB_I16x16) n = block(m.luma[r] + 1, 15, nc_luma(mb, bx, by), CAT_RESIDUAL_LUMA);
         else if (t8) {
           int16_t lv[16];
           const int16_t* l8 = luma8(m, k >> 2);
           for (int i = 0; i < 16; ++i) lv[i] = l8[4 * i + (k & 3)];
-          tc = block(lv, 16, nc_luma(mb, bx, by), CAT_RESIDUAL_LUMA);
-        } else tc = block(m.luma[r], 16, nc_luma(mb, bx, by), CAT_RESIDUAL_LUMA);
+          n = block(lv, 16, nc_luma(mb, bx, by), CAT_RESIDUAL_LUMA);
+        } else n = block(m.luma[r], 16, nc_luma(mb, bx, by), CAT_RESIDUAL_LUMA);
       }
-      nl[size_t(r)] = uint8_t(tc);
+      nl[size_t(r)] = uint8_t(n);
     }
     if (!s.chroma_format_idc) return;
     if (cbpc)
@@ -284,8 +264,7 @@ void write_slice_data_cavlc(const SliceSyntax& s, const PicSyntax& pic, SyntaxWr
     const Mb& m = pic.mbs[size_t(mb)];
     if (s.type != SLICE_I) {
       if (m.type == MB_PSKIP || m.type == MB_BSKIP) {  // nz stays 0; QP_Y = QP_Y,PRED
-        cv.nzl[size_t(mb)].fill(0);
-        cv.nzc[size_t(mb)].fill(0);
+        cv.tc.clear(mb);
         ++skip_run;
         continue;
       }

@@ -13,8 +13,6 @@ namespace h264 {
 
 namespace {
 
-constexpr int kBlkX[16] = {0, 1, 0, 1, 2, 3, 2, 3, 0, 1, 0, 1, 2, 3, 2, 3};
-constexpr int kBlkY[16] = {0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3};
 
 struct CavlcReader {
   const SliceSyntax& s;
@@ -24,7 +22,7 @@ struct CavlcReader {
   int qp_prev;
 
   CavlcReader(const SliceSyntax& sl, PicSyntax& p, BitReader& b, BitCounts& c)
-      : s(sl), pic(p), br(b), counts(c), qp_prev(sl.qp) {}
+      : s(sl), pic(p), br(b), counts(c), qp_prev(sl.qp), tcs(p) {}
 
   uint32_t u(int n, int cat) { counts[cat] += n; return br.u(n); }
   uint32_t ue(int cat) { const size_t p = br.pos(); const uint32_t v = br.ue(); counts[cat] += double(br.pos() - p); return v; }
@@ -40,23 +38,9 @@ struct CavlcReader {
     br.fail(std::string("invalid ") + what + " code");
   }
 
-  static int nc_from(bool a, int na, bool b, int nb) {
-    if (a && b) return (na + nb + 1) >> 1;
-    return a ? na : b ? nb : 0;
-  }
-  int nc_luma(int mb, int bx, int by) const {
-    const Nb a = nb4(pic, mb, bx, by, -1, 0), b = nb4(pic, mb, bx, by, 0, -1);
-    return nc_from(a.mb >= 0, a.mb >= 0 ? pic.mbs[size_t(a.mb)].nz[a.blk] : 0, b.mb >= 0,
-                   b.mb >= 0 ? pic.mbs[size_t(b.mb)].nz[b.blk] : 0);
-  }
-  // chroma TotalCoeff are kept in a side table per pass
-  std::vector<std::array<uint8_t, 8>> nzc;
-  int nc_chroma(int mb, int k, int cx, int cy) const {
-    const int ma = cx > 0 ? mb : pic.neighbour(mb, -1, 0), mbb = cy > 0 ? mb : pic.neighbour(mb, 0, -1);
-    const int na = ma >= 0 ? nzc[size_t(ma)][size_t(4 * k + cy * 2 + (cx ^ 1))] : 0;
-    const int nb = mbb >= 0 ? nzc[size_t(mbb)][size_t(4 * k + (cy ^ 1) * 2 + cx)] : 0;
-    return nc_from(ma >= 0, na, mbb >= 0, nb);
-  }
+  CavlcCounts tcs;  // TotalCoeff read so far (nC)
+  int nc_luma(int mb, int bx, int by) const { return tcs.nc_luma(mb, bx, by); }
+  int nc_chroma(int mb, int k, int cx, int cy) const { return tcs.nc_chroma(mb, k, cx, cy); }
 
   // residual_block_cavlc (7.3.5.3.2, 9.2) of n coefficients into lv (scan order); returns TotalCoeff.
   int block(int16_t* lv, int n, int nc, int cat) {
@@ -179,7 +163,7 @@ struct CavlcReader {
       counts[CAT_RESIDUAL_LUMA] += luma;
       counts[CAT_RESIDUAL_CHROMA] += bits - luma;
       for (auto& z : m.nz) z = 16;
-      nzc[size_t(mbaddr)].fill(16);
+      tcs.clear(mbaddr, 16);
       m.cbp = 0x2F;
       return;
     }
@@ -272,7 +256,7 @@ struct CavlcReader {
         m.t8x8 = u(1, CAT_INTRA_MODE) != 0;
     }
     const int cbpl = m.cbp & 15, cbpc = m.cbp >> 4;
-    nzc[size_t(mbaddr)].fill(0);
+    tcs.clear(mbaddr);
     if (m.cbp == 0 && m.type != MB_I16x16) return;
     const int32_t dqp = se(CAT_CBP_QP);
     if (dqp < -26 || dqp > 25) br.fail("mb_qp_delta out of range");
@@ -294,6 +278,7 @@ struct CavlcReader {
         } else tc = block(m.luma[r], 16, nc_luma(mbaddr, bx, by), CAT_RESIDUAL_LUMA);
       }
       m.nz[r] = uint8_t(tc);
+      tcs.luma[size_t(mbaddr)][size_t(r)] = uint8_t(tc);
     }
     if (!s.chroma_format_idc) return;
     if (cbpc)
@@ -301,7 +286,7 @@ struct CavlcReader {
     if (cbpc == 2)
       for (int k = 0; k < 2; ++k)
         for (int b = 0; b < 4; ++b)
-          nzc[size_t(mbaddr)][size_t(4 * k + b)] =
+          tcs.chroma[size_t(mbaddr)][size_t(4 * k + b)] =
               uint8_t(block(m.chroma_ac[k][b] + 1, 15, nc_chroma(mbaddr, k, b & 1, b >> 1), CAT_RESIDUAL_CHROMA));
   }
 
@@ -311,7 +296,7 @@ struct CavlcReader {
     m.type = s.type == SLICE_B ? MB_BSKIP : MB_PSKIP;
     m.ref[0] = m.ref[1] = m.ref[2] = m.ref[3] = -1;
     m.qp = uint8_t(qp_prev);
-    nzc[size_t(mbaddr)].fill(0);
+    tcs.clear(mbaddr);
   }
 };
 
@@ -319,7 +304,6 @@ struct CavlcReader {
 
 void read_slice_data_cavlc(const SliceSyntax& s, PicSyntax& pic, BitReader& br, BitCounts& counts) {
   CavlcReader rd(s, pic, br, counts);
-  rd.nzc.assign(pic.mbs.size(), {});
   const int n = pic.mbw * pic.mbh;
   int mb = s.first_mb;
   auto claim = [&](int a) {

@@ -41,6 +41,11 @@ extern const uint8_t kTc0[52][3];
 extern const int kQuantMF[6][16];   // forward scale per raster position
 extern const int kDequantV[6][16];  // normAdjust4x4 (flat weight: LevelScale = 16 * V)
 
+// luma4x4BlkIdx (6.4.3: 8x8 quadrants, then 4x4 blocks within each, each in raster order) ->
+// x and y of the block in 4x4 units within its macroblock
+inline constexpr int kBlkX[16] = {0, 1, 0, 1, 2, 3, 2, 3, 0, 1, 0, 1, 2, 3, 2, 3};
+inline constexpr int kBlkY[16] = {0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3};
+
 // ---------------------------------------------------------------- macroblock record
 // The encoder makes the first seven types; the stream reader (syntax.h) all of them.
 enum MbType : uint8_t { MB_I4x4, MB_I16x16, MB_P16x16, MB_P16x8, MB_P8x16, MB_P8x8, MB_PSKIP,

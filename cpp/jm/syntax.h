@@ -5,6 +5,7 @@
 // description for both directions). Progressive frames only (no MBAFF / field pictures),
 // ChromaArrayType 0 or 1, 8-bit.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -171,6 +172,32 @@ inline bool BitReader::more_rbsp_data() const {
 }
 
 // ---------------------------------------------------------------- CAVLC (cavlc_read.cpp / cavlc.cpp)
+// TotalCoeff of every 4x4 block one CAVLC pass (reading or writing) has coded so far, per
+// macroblock, and the nC of a block from its neighbours (9.2.1). Skipped macroblocks count 0,
+// I_PCM 16.
+struct CavlcCounts {
+  const PicSyntax& pic;
+  std::vector<std::array<uint8_t, 16>> luma;   // raster 4x4
+  std::vector<std::array<uint8_t, 8>> chroma;  // Cb 2x2 then Cr 2x2, raster
+  explicit CavlcCounts(const PicSyntax& p) : pic(p), luma(p.mbs.size()), chroma(p.mbs.size()) {}
+  void clear(int mb, uint8_t v = 0) { luma[size_t(mb)].fill(v); chroma[size_t(mb)].fill(v); }
+  static int nc_from(bool a, int na, bool b, int nb) {
+    if (a && b) return (na + nb + 1) >> 1;
+    return a ? na : b ? nb : 0;
+  }
+  int nc_luma(int mb, int bx, int by) const {
+    const Nb a = nb4(pic, mb, bx, by, -1, 0), b = nb4(pic, mb, bx, by, 0, -1);
+    return nc_from(a.mb >= 0, a.mb >= 0 ? luma[size_t(a.mb)][size_t(a.blk)] : 0, b.mb >= 0,
+                   b.mb >= 0 ? luma[size_t(b.mb)][size_t(b.blk)] : 0);
+  }
+  int nc_chroma(int mb, int k, int cx, int cy) const {  // component k, 2x2 block (cx, cy)
+    const int ma = cx > 0 ? mb : pic.neighbour(mb, -1, 0), mbb = cy > 0 ? mb : pic.neighbour(mb, 0, -1);
+    const int na = ma >= 0 ? chroma[size_t(ma)][size_t(4 * k + cy * 2 + (cx ^ 1))] : 0;
+    const int nb = mbb >= 0 ? chroma[size_t(mbb)][size_t(4 * k + (cy ^ 1) * 2 + cx)] : 0;
+    return nc_from(ma >= 0, na, mbb >= 0, nb);
+  }
+};
+
 // Parses slice_data() of one CAVLC slice into pic (the MBs from s.first_mb on; their slice_id
 // is set to s.id), charging every bit to counts. Leaves br after the last macroblock.
 void read_slice_data_cavlc(const SliceSyntax& s, PicSyntax& pic, BitReader& br, BitCounts& counts);
