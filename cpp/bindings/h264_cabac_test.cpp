@@ -247,20 +247,33 @@ struct Written {
   BitCounts counts{};
 };
 
+// The slice's data in its entropy mode: CABAC ends with its flush (stop bit included), CAVLC is
+// followed by the rbsp_stop_one_bit its reader needs to see where the data ends.
 Written write_slices(const std::vector<SliceSyntax>& slices, const PicSyntax& pic, bool texture_off, size_t sl) {
   Written out;
   SyntaxWriter w;
   w.counts = &out.counts;
   w.u(0, 3, CAT_HEADER);  // a header that does not end on a byte boundary
-  write_slice_data_cabac(slices[sl], pic, w, texture_off);
-  out.bits = w.bw.bits();
-  w.bw.align_zero();
+  if (slices[sl].cabac) {
+    write_slice_data_cabac(slices[sl], pic, w, texture_off);
+    out.bits = w.bw.bits();
+    w.bw.align_zero();
+  } else {
+    write_slice_data_cavlc(slices[sl], pic, w, texture_off);
+    out.bits = w.bw.bits();
+    w.bw.trailing_bits();
+  }
   out.bytes = w.bw.bytes();
   return out;
 }
 
+void read_slice(const SliceSyntax& s, PicSyntax& pic, BitReader& br, BitCounts& counts) {
+  if (s.cabac) read_slice_data_cabac(s, pic, br, counts);
+  else read_slice_data_cavlc(s, pic, br, counts);
+}
+
 py::dict cabac_roundtrip(uint32_t seed, int slice_type, int mbw, int mbh, int nslices, bool transform_8x8,
-                         bool direct_8x8_inference, int chroma_format_idc) {
+                         bool direct_8x8_inference, int chroma_format_idc, bool cabac) {
   Gen g(seed);
   PicSyntax pic;
   pic.reset(mbw, mbh);
@@ -272,7 +285,7 @@ py::dict cabac_roundtrip(uint32_t seed, int slice_type, int mbw, int mbh, int ns
     s.type = slice_type;
     s.id = i;
     s.first_mb = first;
-    s.cabac = true;
+    s.cabac = cabac;
     s.cabac_init_idc = g.uni(0, 2);
     s.qp = g.uni(0, 51);
     s.num_ref[0] = slice_type == SLICE_I ? 1 : (g.p(0.3) ? 1 : g.uni(2, 32));
@@ -303,7 +316,7 @@ py::dict cabac_roundtrip(uint32_t seed, int slice_type, int mbw, int mbh, int ns
     // read it back
     BitCounts rc{};
     BitReader br(w1.bytes.data(), w1.bytes.size(), 3);
-    read_slice_data_cabac(slices[sl], back, br, rc);
+    read_slice(slices[sl], back, br, rc);
     rc[CAT_HEADER] += 3;
     if (br.pos() != w1.bits) bits_equal = false;
     if (rc != w1.counts) counts_equal = false;
@@ -319,7 +332,7 @@ py::dict cabac_roundtrip(uint32_t seed, int slice_type, int mbw, int mbh, int ns
     const Written w3 = write_slices(slices, pic, true, sl);
     BitCounts cc{};
     BitReader br3(w3.bytes.data(), w3.bytes.size(), 3);
-    read_slice_data_cabac(slices[sl], crop, br3, cc);
+    read_slice(slices[sl], crop, br3, cc);
     if (br3.pos() != w3.bits) crop_ok = false;
     for (int mb = slices[sl].first_mb; mb < total && pic.slice_id[static_cast<size_t>(mb)] == static_cast<int>(sl); ++mb) {
       const Mb& a = pic.mbs[static_cast<size_t>(mb)];
@@ -744,8 +757,9 @@ py::tuple cabac_intra_stream(uint32_t seed, int mbw, int mbh, int nslices, bool 
 void register_cabac_test(py::module_& m) {
   m.def("_h264_cabac_roundtrip", &cabac_roundtrip, py::arg("seed"), py::arg("slice_type"), py::arg("mbw"),
         py::arg("mbh"), py::arg("nslices"), py::arg("transform_8x8") = true, py::arg("direct_8x8_inference") = true,
-        py::arg("chroma_format_idc") = 1,
-        "Test only: random valid H.264 records of one picture written with CABAC, read back and rewritten.");
+        py::arg("chroma_format_idc") = 1, py::arg("cabac") = true,
+        "Test only: random valid H.264 records of one picture written (CABAC, or CAVLC with cabac=False), "
+        "read back and rewritten.");
   m.def("_h264_cabac_stream", &cabac_stream, py::arg("data"),
         "Test only: decode every CABAC slice of an Annex B stream, re-encode it, and rewrite it without texture.");
   m.def("_h264_cabac_intra_stream", &cabac_intra_stream, py::arg("seed"), py::arg("mbw"), py::arg("mbh"),

@@ -150,7 +150,7 @@ struct CavlcReader {
       else intra_type(m, t - 23);
     }
     m.qp = uint8_t(qp_prev);
-    if (!is_intra(m.type)) { m.ref[0] = m.ref[1] = m.ref[2] = m.ref[3] = -1; }
+    m.ref[0] = m.ref[1] = m.ref[2] = m.ref[3] = -1;  // set below for the partitions that use list 0
     if (m.type == MB_IPCM) {
       const size_t p0 = br.pos();
       while (br.pos() & 7)
@@ -275,9 +275,15 @@ struct CavlcReader {
           tc = block(lv, 16, nc_luma(mbaddr, bx, by), CAT_RESIDUAL_LUMA);
           int16_t* l8 = luma8(m, k >> 2);
           for (int i = 0; i < 16; ++i) l8[4 * i + (k & 3)] = lv[i];
+          if ((k & 3) == 3) {  // the record's nz of an 8x8 block: its non-zero count, in each of its 4x4 entries
+            int n8 = 0;
+            for (int i = 0; i < 64; ++i) n8 += l8[i] != 0;
+            const int r0 = (k >> 3) * 8 + ((k >> 2) & 1) * 2;
+            m.nz[r0] = m.nz[r0 + 1] = m.nz[r0 + 4] = m.nz[r0 + 5] = uint8_t(n8);
+          }
         } else tc = block(m.luma[r], 16, nc_luma(mbaddr, bx, by), CAT_RESIDUAL_LUMA);
       }
-      m.nz[r] = uint8_t(tc);
+      if (!t8) m.nz[r] = uint8_t(tc);
       tcs.luma[size_t(mbaddr)][size_t(r)] = uint8_t(tc);
     }
     if (!s.chroma_format_idc) return;

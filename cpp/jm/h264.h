@@ -71,7 +71,7 @@ struct Mb {
   int16_t luma_dc[16] = {};     // I16x16 DC levels, scan order
   int16_t chroma_dc[2][4] = {};
   int16_t chroma_ac[2][4][16] = {};  // [0] unused
-  uint8_t nz[16] = {};          // non-zero coefficient count per raster 4x4 (full stream)
+  uint8_t nz[16] = {};          // non-zero levels per raster 4x4 (I16x16: AC only; 8x8 transform: the 8x8 count in its four; I_PCM: 16)
   // Stream-reader fields (the encoder leaves them at their defaults: P slices, 4x4 transform, fixed QP)
   uint8_t pred[2] = {1, 1};     // B_16x16 / 16x8 / 8x16: per partition 1 = L0, 2 = L1, 3 = bi-predicted
   bool p8x8_ref0 = false;       // P_8x8ref0 (CAVLC mb_type 4: no ref_idx coded, all 0)
