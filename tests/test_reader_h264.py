@@ -235,3 +235,18 @@ def test_build_dataset_from_streams(boxing30, tmp_path):
     with pytest.warns(RuntimeWarning, match="failed to read"):
         rep2 = build_mv_dataset(videos, tmp_path / "out", codec="h264", source="stream", workers=0, progress=False)
     assert rep2.reused == 2
+
+
+def test_jm_reference_stream(shared_data):
+    """The paper's own JM 19.0 stream (High profile, CAVLC, 8x8 transform, 3 references): the rates
+    read from it are JM's own statistics (shared/data/README.md: Rorig 375.5, Rmotion 71.1 kbit/s),
+    the identity rewrite is exact, and the paper's non-conforming 'cropped' stream is refused."""
+    path = shared_data / "reference" / "jm_qp30.264"
+    r = mvclass.read_stream(path)
+    assert r.frames == 296 and r.options["entropy"] == "cavlc"
+    assert r.rates.orig == pytest.approx(375.5, abs=0.05)
+    assert r.rates.motion == pytest.approx(71.1, abs=0.05)
+    assert mvclass.crop(path, drop="") == path.read_bytes()
+    assert len(decode(r.cropped, strict=False)) == 296
+    with pytest.raises(mvclass.StreamError, match="picture 0"):
+        mvclass.read_stream(shared_data / "reference" / "jm_qp30_paper_cropped.264")
