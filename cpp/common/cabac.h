@@ -135,7 +135,7 @@ class Encoder {
   BitWriter out_;
 };
 
-// Arithmetic decoder (H.264 9.3.1.2, 9.3.3.2). Src supplies bits through u1(), which must
+// Arithmetic decoder (H.264 9.3.1.2, 9.3.3.2). Src supplies bits through u1() and u(n), which must
 // throw at the end of the data (h264::BitReader does): a valid slice never makes the decoder
 // read past its rbsp_stop_one_bit (the 9 bits read at initialisation and one per
 // renormalisation step are exactly the bits the encoder wrote, flush included), so reading
@@ -166,9 +166,10 @@ class Decoder {
     }
     const uint32_t sub = range_;
     s = kNext.t[s][b];
-    while (range_ < 256) {  // RenormD
-      range_ <<= 1;
-      offset_ = (offset_ << 1) | src_->u1();
+    if (range_ < 256) {  // RenormD: as many doublings as bring the range to 256..510, bits read at once
+      const int n = __builtin_clz(range_) - 23;
+      range_ <<= n;
+      offset_ = (offset_ << n) | src_->u(n);
     }
     return sub;
   }
@@ -185,9 +186,10 @@ class Decoder {
   int terminate() {
     range_ -= 2;
     if (offset_ >= range_) return 1;
-    while (range_ < 256) {
-      range_ <<= 1;
-      offset_ = (offset_ << 1) | src_->u1();
+    if (range_ < 256) {
+      const int n = __builtin_clz(range_) - 23;
+      range_ <<= n;
+      offset_ = (offset_ << n) | src_->u(n);
     }
     return 0;
   }

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -112,8 +113,8 @@ class BitReader {
   uint32_t u(int n) {  // n in 0..32
     if (n == 0) return 0;
     if (pos_ + static_cast<size_t>(n) > 8 * size_) fail("read past the end of the slice data");
-    uint32_t v = 0;
-    for (int i = 0; i < n; ++i, ++pos_) v = (v << 1) | ((p_[pos_ >> 3] >> (7 - (pos_ & 7))) & 1u);
+    const uint32_t v = static_cast<uint32_t>((window() << (pos_ & 7)) >> (64 - n));
+    pos_ += static_cast<size_t>(n);
     return v;
   }
   uint32_t u1() {
@@ -122,19 +123,24 @@ class BitReader {
     ++pos_;
     return b;
   }
-  uint32_t peek(int n) const {  // next n bits (n <= 32), zeros past the end
-    uint32_t v = 0;
-    for (int i = 0; i < n; ++i) {
-      const size_t q = pos_ + static_cast<size_t>(i);
-      v = (v << 1) | (q < 8 * size_ ? ((p_[q >> 3] >> (7 - (q & 7))) & 1u) : 0u);
-    }
-    return v;
+  uint32_t peek(int n) const {  // next n bits (n in 1..32), zeros past the end
+    return static_cast<uint32_t>((window() << (pos_ & 7)) >> (64 - n));
   }
   void skip(size_t n) {
     if (pos_ + n > 8 * size_) fail("read past the end of the slice data");
     pos_ += n;
   }
   uint32_t ue() {  // 9.1, codeNum up to 2^32 - 2
+    const uint32_t look = peek(32);
+    if (look) {  // the leading zeros and the code fit the next 32 bits
+      const int zeros = __builtin_clz(look);
+      if (2 * zeros + 1 <= 32) {
+        const int len = 2 * zeros + 1;
+        if (pos_ + static_cast<size_t>(len) > 8 * size_) fail("read past the end of the slice data");
+        pos_ += static_cast<size_t>(len);
+        return static_cast<uint32_t>((static_cast<uint64_t>(look) >> (32 - len)) - 1);
+      }
+    }
     int zeros = 0;
     while (u1() == 0) {
       if (++zeros > 31) fail("Exp-Golomb code longer than 32 bits");
@@ -156,6 +162,18 @@ class BitReader {
   [[noreturn]] void fail(const std::string& what) const { throw ParseError(what, mb); }
 
  private:
+  // The 8 bytes from the one holding pos_, big-endian, zeros past the end.
+  uint64_t window() const {
+    const size_t b = pos_ >> 3;
+    if (b + 8 <= size_) {
+      uint64_t w;
+      std::memcpy(&w, p_ + b, 8);
+      return __builtin_bswap64(w);
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < 8; ++i) w = (w << 8) | (b + i < size_ ? p_[b + i] : 0u);
+    return w;
+  }
   const uint8_t* p_;
   size_t size_;
   size_t pos_;
