@@ -578,12 +578,12 @@ void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry) 
 }
 
 void write_coding_quadtree(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2, int depth) {
-  Writer w{c, sc, *sc.f, *sc.seq, sc.cropped && sc.f->is_p};
+  Writer w{c, sc, *sc.f, *sc.seq, sc.cropped && (sc.f->is_p || sc.crop_intra_pictures)};
   w.coding_quadtree(x0, y0, log2, depth);
 }
 
 void write_coding_unit(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2) {
-  Writer w{c, sc, *sc.f, *sc.seq, sc.cropped && sc.f->is_p};
+  Writer w{c, sc, *sc.f, *sc.seq, sc.cropped && (sc.f->is_p || sc.crop_intra_pictures)};
   w.coding_unit(x0, y0, log2);
 }
 

@@ -104,9 +104,11 @@ def _check_drop(drop) -> str:
 
 
 def _native(data: bytes, codec: str, name: str, **kw) -> dict:
-    if codec != "h264":
-        raise ValueError(f"{name}: reading {codec} streams is not supported yet (H.264 only)")
-    return _core.read_h264(data, **kw)
+    if codec == "h264":
+        return _core.read_h264(data, **kw)
+    if codec == "hevc":
+        return _core.read_hevc(data, **kw)
+    raise ValueError(f"{name}: reading {codec} streams is not supported")
 
 
 def read_stream(source, codec: str | None = None, *, drop: str = "PB", strict: bool = True,

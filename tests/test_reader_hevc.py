@@ -1,0 +1,155 @@
+"""read_stream / crop on HEVC: our own encoder's streams read back exactly (fields, per-category
+bits, cropped and identity rewrites), corrupt input (result or exception, never a crash) and
+features outside the reader's scope (ValueError naming them)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mvclass
+from mvclass import _core
+from _util import load_yuv
+
+FIELDS = ("mv4", "ref4", "kind4", "mvd4")
+
+
+def planes(frames):
+    return tuple(np.stack(p) for p in zip(*frames))
+
+
+@pytest.fixture(scope="module")
+def boxing12(boxing_clip):
+    return planes(load_yuv(boxing_clip, 12))
+
+
+OWN = [dict(qp=30), dict(qp=0), dict(qp=51), dict(qp=30, ctu_size=16), dict(qp=30, ctu_size=32, max_depth=2),
+       dict(qp=22, ctu_size=64, max_depth=4), dict(qp=30, tmvp=False), dict(qp=30, sao=False),
+       dict(qp=35, tmvp=False, sao=False, ref_frames=1), dict(qp=27, rdoq=True),
+       dict(qp=40, ref_frames=4, intra_period=5)]
+
+
+def check_exact(r, s):
+    assert (s.frames, s.width, s.height, s.codec) == (r.frames, r.width, r.height, "hevc")
+    for f in FIELDS:
+        assert np.array_equal(getattr(s, f), getattr(r, f)), f
+    assert list(s.frame_bits["type"]) == list(r.frame_bits["type"])
+    for k in r.frame_bits.dtype.names:
+        if k != "type":
+            np.testing.assert_allclose(s.frame_bits[k], r.frame_bits[k], rtol=0, atol=1e-6, err_msg=k)
+    # every byte charged once: the categories of a picture sum to its bytes x 8
+    assert s.frame_bits["full"].sum() == pytest.approx(8 * len(r.bitstream), abs=1e-6)
+    assert s.frame_bits["cropped"].sum() == pytest.approx(8 * len(r.cropped), abs=1e-6)
+    assert s.cropped == r.cropped
+    assert np.array_equal(s.poc, r.poc)
+    assert (s.ref4_l1 == -1).all() and not s.mv4_l1.any() and not s.mvd4_l1.any()
+    for a, b in ((s.mv, r.mv), (s.mv_mask, r.mv_mask), (s.ref, r.ref), (s.mvd, r.mvd)):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("opts", OWN, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_own_streams_read_back_exactly(boxing12, opts):
+    r = mvclass.encode_cropped(boxing12, codec="hevc", **opts)
+    s = mvclass.read_stream(r.bitstream)
+    check_exact(r, s)
+    assert mvclass.crop(r.bitstream) == r.cropped
+    assert mvclass.crop(r.bitstream, drop="") == r.bitstream
+    assert mvclass.crop(r.bitstream, drop="P") == r.cropped  # no B pictures: the same stream
+    # the cropped stream reads back with the same motion and kinds, and is its own crop
+    c = mvclass.read_stream(r.cropped)
+    for f in FIELDS:
+        assert np.array_equal(getattr(c, f), getattr(r, f)), f
+    assert mvclass.crop(r.cropped) == r.cropped
+
+
+def test_odd_size_and_partial_ctus(boxing12):
+    """A picture that is not a multiple of the CTU (nor of 8): conformance window, partial CTUs."""
+    y, u, v = boxing12
+    src = (y[:6, :60, :84], u[:6, :30, :42], v[:6, :30, :42])
+    for ctu in (16, 64):
+        r = mvclass.encode_cropped(src, codec="hevc", qp=28, ctu_size=ctu)
+        check_exact(r, mvclass.read_stream(r.bitstream))
+
+
+def test_crop_intra_too(boxing12):
+    r = mvclass.encode_cropped(boxing12, codec="hevc", qp=30)
+    all_off = mvclass.crop(r.bitstream, drop="IP")
+    assert len(all_off) < len(r.cropped)
+    s = mvclass.read_stream(all_off)
+    for f in FIELDS:  # texture changes nothing in the syntax of motion
+        assert np.array_equal(getattr(s, f), getattr(r, f)), f
+    assert s.frame_bits["full_residual_luma"].sum() == 0 and s.frame_bits["full_residual_chroma"].sum() == 0
+
+
+def test_raw_dict(boxing12):
+    r = mvclass.encode_cropped(boxing12, codec="hevc", qp=30, intra_period=6)
+    d = _core.read_hevc(r.bitstream, drop="", rewrite=False)
+    assert d["rewritten"] == b""
+    assert d["type"] == "".join(r.frame_bits["type"])
+    assert list(d["idr"]) == [t % 6 == 0 for t in range(12)]
+    assert list(d["segment"]) == [t // 6 for t in range(12)]
+    assert d["profile_idc"] == 1 and d["cabac"]
+    assert (d["bytes"].sum(), d["bits"].sum()) == (len(r.bitstream), pytest.approx(8 * len(r.bitstream)))
+    with pytest.raises(ValueError, match="drop"):
+        _core.read_hevc(r.bitstream, drop="X")
+
+
+def test_corrupt_and_truncated(boxing12):
+    """Mutated streams: a result or a ValueError naming where, never a crash or hang."""
+    rng = np.random.default_rng(15)
+    y, u, v = boxing12
+    streams = [mvclass.encode_cropped((y[:5, :64, :96], u[:5, :32, :48], v[:5, :32, :48]), codec="hevc", qp=q,
+                                      ctu_size=c).bitstream for q, c in ((20, 16), (35, 32), (45, 64))]
+    errors = ok = 0
+    for i in range(1500):
+        data = bytearray(streams[i % len(streams)])
+        kind = rng.integers(3)
+        if kind == 0:
+            for _ in range(int(rng.integers(1, 4))):
+                data[int(rng.integers(len(data)))] ^= 1 << int(rng.integers(8))
+        elif kind == 1:
+            data = data[: int(rng.integers(1, len(data)))]
+        else:
+            p = int(rng.integers(len(data)))
+            data[p:p + int(rng.integers(1, 16))] = bytes(rng.integers(0, 256, int(rng.integers(1, 16)), dtype=np.uint8))
+        try:
+            d = _core.read_hevc(bytes(data), drop="PB")
+            ok += 1
+            assert len(d["type"]) >= 1
+        except ValueError as e:
+            errors += 1
+            msg = str(e)
+            assert msg
+        try:
+            _core.read_hevc(bytes(data), drop="", strict=False)
+        except ValueError:
+            pass
+    assert errors > 100 and ok > 10
+    # a damaged slice names the picture and CTU
+    data = bytearray(streams[1])
+    msgs = []
+    for pos in range(len(data) // 3, len(data), 97):
+        d2 = bytearray(data)
+        d2[pos] ^= 0x5a
+        try:
+            _core.read_hevc(bytes(d2))
+        except ValueError as e:
+            msgs.append(str(e))
+    assert any("picture" in m and "CTU" in m for m in msgs), msgs[:5]
+
+
+def test_non_strict_keeps_complete_pictures(boxing12):
+    r = mvclass.encode_cropped(boxing12, codec="hevc", qp=30)
+    cut = r.bitstream[: len(r.bitstream) - 40]
+    with pytest.raises(ValueError):
+        mvclass.read_stream(cut)
+    with pytest.warns(RuntimeWarning):
+        s = mvclass.read_stream(cut, strict=False)
+    assert 0 < s.frames < r.frames
+    assert np.array_equal(s.mv4, r.mv4[: s.frames])
+
+
+def test_not_hevc_or_empty():
+    with pytest.raises(ValueError):
+        _core.read_hevc(b"\x00\x00\x01")
+    with pytest.raises(ValueError):
+        _core.read_hevc(b"hello world")
