@@ -153,3 +153,62 @@ def test_not_hevc_or_empty():
         _core.read_hevc(b"\x00\x00\x01")
     with pytest.raises(ValueError):
         _core.read_hevc(b"hello world")
+
+
+# ------------------------------------------------------------------ x265 streams
+from mvclass.decode import decode  # noqa: E402
+from _util import x265_stream  # noqa: E402
+
+X265_P = [
+    "bframes=0:wpp=0:ref=1",
+    "bframes=0:wpp=0:ref=4:ctu=64",
+    "bframes=0:wpp=0:ctu=16:max-merge=1",
+    "bframes=0:wpp=0:ctu=32:max-merge=5:rect=1",
+    "bframes=0:wpp=0:no-tmvp=1:no-sao=1",
+    "bframes=0:wpp=0:weightp=1:ref=3",
+    "bframes=0:wpp=0:keyint=4:min-keyint=4",
+    "bframes=0:wpp=0:limit-tu=0:tu-inter-depth=3:tu-intra-depth=3",
+]
+
+
+@pytest.fixture(scope="module")
+def boxing10(boxing_clip):
+    return load_yuv(boxing_clip, 10)
+
+
+def check_x265(frames, params, qp=30):
+    data = x265_stream(frames, params, qp=qp)
+    s = mvclass.read_stream(data)
+    assert s.frames == len(frames) and s.codec == "hevc"
+    assert mvclass.crop(data, drop="") == data  # identity rewrite, byte-exact
+    assert s.frame_bits["full"].sum() == pytest.approx(8 * len(data), abs=1e-6)
+    cropped = s.cropped
+    assert len(cropped) < len(data)
+    full, dec = decode(data, "hevc"), decode(cropped, "hevc")  # strict: any syntax error raises
+    assert len(full) == len(dec) == s.frames
+    order = list(s.frame_bits["type"])
+    for t, (a, b) in enumerate(zip(full, dec)):
+        if order[t] == "I":
+            assert all(np.array_equal(p, q) for p, q in zip(a, b)), f"I picture {t} differs"
+    # the cropped stream carries the same motion; a merged 2Nx2N CU without residual is written
+    # as skipped where the SPS allows no inter transform split (x265's default)
+    c = mvclass.read_stream(cropped)
+    for f in ("mv4", "ref4", "mvd4"):
+        assert np.array_equal(getattr(c, f), getattr(s, f)), f
+    changed = c.kind4 != s.kind4
+    assert ((s.kind4[changed] == mvclass.grid.KIND_INTER) & (c.kind4[changed] == mvclass.grid.KIND_SKIP)).all()
+    return s
+
+
+@pytest.mark.parametrize("params", X265_P)
+def test_x265_p_streams(boxing10, params):
+    s = check_x265(boxing10, params)
+    assert (s.kind4[1:] != mvclass.grid.KIND_INTRA).any()
+
+
+@pytest.mark.parametrize("params,feature", [("bframes=0:wpp=0:amp=1:rect=1", "asymmetric"),
+                                             ("bframes=0:wpp=0:cu-lossless=1", "transquant bypass")])
+def test_x265_unsupported_tools_named(boxing10, params, feature):
+    data = x265_stream(boxing10[:3], params)
+    with pytest.raises(ValueError, match=feature):
+        mvclass.read_stream(data)

@@ -261,6 +261,7 @@ struct SliceCtx {
   bool sao_luma, sao_chroma;
   bool skip_residual = false;  // estimation only: residual_coding() priced by the caller
   bool crop_intra_pictures = false;  // cropped also switches texture off in I pictures (the reader's drop="I")
+  int max_merge = 5;                 // MaxNumMergeCand (the encoder uses 5)
 };
 struct SaoParam {
   uint8_t type[3] = {0, 0, 0};  // 0 off, 1 band, 2 edge

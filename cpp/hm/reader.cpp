@@ -196,10 +196,8 @@ struct Reader {
     if (pps.tiles) throw Unsupported("tiles are not supported yet");
     if (pps.entropy_sync) throw Unsupported("wavefront parallel processing (entropy_coding_sync) is not supported yet");
     if (pps.log2_parallel_merge_level != 2) throw Unsupported("parallel merge level > 2 is not supported yet");
-    if (sps.max_tr_depth_inter == 0) throw Unsupported("max_transform_hierarchy_depth_inter 0 is not supported yet");
     if (sh.type == SLICE_B) throw Unsupported("B slices are not supported yet");
     if (sh.cabac_init) throw Unsupported("cabac_init_flag is not supported yet");
-    if (sh.type != SLICE_I && sh.max_num_merge_cand != 5) throw Unsupported("MaxNumMergeCand other than 5 is not supported yet");
     if (sh.temporal_mvp && sh.collocated_ref_idx != 0) throw Unsupported("collocated_ref_idx > 0 is not supported yet");
     if (!sh.first_in_pic) throw Unsupported("multiple slices per picture are not supported yet");
   }
@@ -345,6 +343,7 @@ struct Reader {
     cab.start();
     SliceCtx wc{&seq, &f, off, sh.sao_luma, sh.sao_chroma};
     wc.crop_intra_pictures = true;
+    wc.max_merge = sh.max_num_merge_cand;
     for (int i = int(sh.address); i < next_ctu; ++i) {
       const int rx = i % seq.ctu_cols, ry = i / seq.ctu_cols;
       if (sh.sao_luma || sh.sao_chroma) write_sao(cab, wc, sao[size_t(i)], rx, ry);

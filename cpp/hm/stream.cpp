@@ -190,6 +190,37 @@ void st_ref_pic_set(BitReader& br, std::vector<StRps>& sets, int idx, int num_sp
   }
 }
 
+// pred_weight_table() (7.3.6.3) for 8-bit 4:2:0 (WpOffsetHalfRangeC 128), with 7.4.7.3's derivations.
+void pred_weight_table(BitReader& br, SliceHeader& sh) {
+  sh.luma_log2_wd = static_cast<int>(ue_max(br, 7, "luma_log2_weight_denom"));
+  sh.chroma_log2_wd = sh.luma_log2_wd + se_range(br, -sh.luma_log2_wd, 7 - sh.luma_log2_wd, "delta_chroma_log2_weight_denom");
+  for (int l = 0; l < (sh.type == SLICE_B ? 2 : 1); ++l) {
+    const int n = sh.num_ref[l];
+    bool lf[16], cf[16];
+    for (int i = 0; i < n; ++i) lf[i] = br.u1();
+    for (int i = 0; i < n; ++i) cf[i] = br.u1();
+    for (int i = 0; i < n; ++i) {
+      sh.luma_weight[l][i] = int16_t(1 << sh.luma_log2_wd);
+      sh.luma_offset[l][i] = 0;
+      if (lf[i]) {
+        sh.luma_weight[l][i] = int16_t((1 << sh.luma_log2_wd) + se_range(br, -128, 127, "delta_luma_weight"));
+        sh.luma_offset[l][i] = int16_t(se_range(br, -128, 127, "luma_offset"));
+      }
+      for (int j = 0; j < 2; ++j) {
+        sh.chroma_weight[l][i][j] = int16_t(1 << sh.chroma_log2_wd);
+        sh.chroma_offset[l][i][j] = 0;
+      }
+      if (cf[i])
+        for (int j = 0; j < 2; ++j) {
+          const int w = (1 << sh.chroma_log2_wd) + se_range(br, -128, 127, "delta_chroma_weight");
+          const int d = se_range(br, -4 * 128, 4 * 127, "delta_chroma_offset");
+          sh.chroma_weight[l][i][j] = int16_t(w);
+          sh.chroma_offset[l][i][j] = int16_t(std::clamp(d - ((128 * w) >> sh.chroma_log2_wd) + 128, -128, 127));
+        }
+    }
+  }
+}
+
 }  // namespace
 
 void nal_to_rbsp(const uint8_t* payload, size_t size, std::vector<uint8_t>& rbsp) {
@@ -465,8 +496,8 @@ void parse_slice_header(const std::vector<uint8_t>& rbsp, const ParamSets& ps, S
       const int n = sh.collocated_from_l0 ? sh.num_ref[0] : sh.num_ref[1];
       if (n > 1) sh.collocated_ref_idx = static_cast<int>(ue_max(br, uint32_t(n - 1), "collocated_ref_idx"));
     }
-    if ((p.weighted_pred && sh.type == SLICE_P) || (p.weighted_bipred && sh.type == SLICE_B))
-      throw Unsupported("weighted prediction tables are not supported yet");
+    sh.weighted = (p.weighted_pred && sh.type == SLICE_P) || (p.weighted_bipred && sh.type == SLICE_B);
+    if (sh.weighted) pred_weight_table(br, sh);
     sh.max_num_merge_cand = 5 - static_cast<int>(ue_max(br, 4, "five_minus_max_num_merge_cand"));
   }
   sh.qp_delta = br.se();

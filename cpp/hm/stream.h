@@ -106,6 +106,11 @@ struct SliceHeader {
   bool mvd_l1_zero = false, cabac_init = false, collocated_from_l0 = true;
   int collocated_ref_idx = 0;
   int max_num_merge_cand = 5;
+  // pred_weight_table (7.3.6.3), derived values (7.4.7.3): weights and offsets per list entry
+  bool weighted = false;
+  int luma_log2_wd = 0, chroma_log2_wd = 0;
+  int16_t luma_weight[2][16] = {{0}}, luma_offset[2][16] = {{0}};
+  int16_t chroma_weight[2][16][2] = {{{0}}}, chroma_offset[2][16][2] = {{{0}}};
   int qp_delta = 0, qp = 26;
   size_t data_bit = 0;                 // RBSP bit position where slice_segment_data() begins
   bool irap() const { return nal_type >= 16 && nal_type <= 23; }

@@ -301,13 +301,13 @@ struct Writer {
   }
 
   void transform_tree(int x0, int y0, int xb, int yb, int log2, int depth, int blk, int max_depth, bool intra_split,
-                      bool intra, bool force_split0, int pcb, int pcr) {
+                      bool intra, bool force_split0, int pcb, int pcr, bool inter_split = false) {
     int split;
     if (log2 <= s.max_tb_log2 && log2 > s.min_tb_log2 && depth < max_depth && !(intra_split && depth == 0)) {
       split = force_split0 ? (depth == 0) : (f.b(x0, y0).tu_depth > depth);
       c.bin(CTX_SPLIT_TF + 5 - log2, split, CAT_CBP_QP);
-    } else {
-      split = log2 > s.max_tb_log2 || (intra_split && depth == 0);
+    } else {  // inferred (7.4.9.8), interSplitFlag included
+      split = log2 > s.max_tb_log2 || (intra_split && depth == 0) || (inter_split && depth == 0);
     }
     int cb = 0, cr = 0;
     if (log2 > 2) {
@@ -325,10 +325,10 @@ struct Writer {
     }
     if (split) {
       const int h = 1 << (log2 - 1);
-      transform_tree(x0, y0, x0, y0, log2 - 1, depth + 1, 0, max_depth, intra_split, intra, force_split0, cb, cr);
-      transform_tree(x0 + h, y0, x0, y0, log2 - 1, depth + 1, 1, max_depth, intra_split, intra, force_split0, cb, cr);
-      transform_tree(x0, y0 + h, x0, y0, log2 - 1, depth + 1, 2, max_depth, intra_split, intra, force_split0, cb, cr);
-      transform_tree(x0 + h, y0 + h, x0, y0, log2 - 1, depth + 1, 3, max_depth, intra_split, intra, force_split0, cb, cr);
+      transform_tree(x0, y0, x0, y0, log2 - 1, depth + 1, 0, max_depth, intra_split, intra, force_split0, cb, cr, inter_split);
+      transform_tree(x0 + h, y0, x0, y0, log2 - 1, depth + 1, 1, max_depth, intra_split, intra, force_split0, cb, cr, inter_split);
+      transform_tree(x0, y0 + h, x0, y0, log2 - 1, depth + 1, 2, max_depth, intra_split, intra, force_split0, cb, cr, inter_split);
+      transform_tree(x0 + h, y0 + h, x0, y0, log2 - 1, depth + 1, 3, max_depth, intra_split, intra, force_split0, cb, cr, inter_split);
       return;
     }
     int cy = 1;
@@ -347,9 +347,11 @@ struct Writer {
     }
   }
 
-  void merge_idx(int v) {
+  void merge_idx(int v) {  // TR, cMax = MaxNumMergeCand - 1, first bin context coded
+    const int cmax = sc.max_merge - 1;
+    if (cmax <= 0) return;
     c.bin(CTX_MERGE_IDX, v > 0, CAT_MERGE);
-    for (int i = 1; i < 4 && i <= v; ++i) c.bypass(i < v, CAT_MERGE);
+    for (int i = 1; i < cmax && i <= v; ++i) c.bypass(i < v, CAT_MERGE);
   }
 
   void mvd_coding(Mv d) {
@@ -393,10 +395,11 @@ struct Writer {
     const int n = 1 << log2;
     if (f.is_p) {
       int inc = 0;
-      if (s.zavail(x0, y0, x0 - 1, y0) && f.b(x0 - 1, y0).pred == MODE_SKIP) ++inc;
-      if (s.zavail(x0, y0, x0, y0 - 1) && f.b(x0, y0 - 1).pred == MODE_SKIP) ++inc;
-      c.bin(CTX_SKIP + inc, cu.pred == MODE_SKIP, CAT_SKIP);
-      if (cu.pred == MODE_SKIP) { merge_idx(cu.merge_idx); return; }
+      if (s.zavail(x0, y0, x0 - 1, y0) && written_skip(f.b(x0 - 1, y0))) ++inc;
+      if (s.zavail(x0, y0, x0, y0 - 1) && written_skip(f.b(x0, y0 - 1))) ++inc;
+      const bool skip = written_skip(cu);
+      c.bin(CTX_SKIP + inc, skip, CAT_SKIP);
+      if (skip) { merge_idx(cu.merge_idx); return; }
       c.bin(CTX_PRED_MODE, cu.pred == MODE_INTRA, CAT_MB_TYPE);
     }
     const bool intra = cu.pred == MODE_INTRA;
@@ -458,7 +461,16 @@ struct Writer {
     if (!root) return;
     const bool isplit = intra && cu.part == PART_NxN;
     const int maxd = intra ? s.max_tr_depth_intra + (isplit ? 1 : 0) : s.max_tr_depth_inter;
-    transform_tree(x0, y0, x0, y0, log2, 0, 0, maxd, isplit, intra, force_split0, 0, 0);
+    const bool inter_split = !intra && s.max_tr_depth_inter == 0 && cu.part != PART_2Nx2N;
+    transform_tree(x0, y0, x0, y0, log2, 0, 0, maxd, isplit, intra, force_split0, 0, 0, inter_split);
+  }
+
+  // cu_skip_flag as written: a merged 2Nx2N CU whose residual is dropped where no transform split
+  // is possible (max_transform_hierarchy_depth_inter 0: cbf_luma would be inferred 1) is written
+  // as the skipped CU with the same merge candidate, which it equals without residual.
+  bool written_skip(const Blk& b) const {
+    return b.pred == MODE_SKIP ||
+           (tex_off && s.max_tr_depth_inter == 0 && b.pred == MODE_INTER && b.part == PART_2Nx2N && b.merge);
   }
 
   void coding_quadtree(int x0, int y0, int log2, int depth) {
