@@ -168,6 +168,9 @@ X265_P = [
     "bframes=0:wpp=0:weightp=1:ref=3",
     "bframes=0:wpp=0:keyint=4:min-keyint=4",
     "bframes=0:wpp=0:limit-tu=0:tu-inter-depth=3:tu-intra-depth=3",
+    "bframes=0:wpp=1",
+    "bframes=0:wpp=1:ctu=16:ref=2",
+    "bframes=0:wpp=1:ctu=64:max-merge=3",
 ]
 
 

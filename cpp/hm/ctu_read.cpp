@@ -449,13 +449,31 @@ int read_slice_data(const SliceReadCtx& sc, BitReader& br, int first_ctu, BitCou
   r.dec.start(br);
   const int nctu = s.ctu_cols * s.ctu_rows;
   sao.resize(size_t(nctu));
+  CtxSet wpp_saved = r.ctx;  // 9.3.2.4 storage: the contexts after the second CTU of a row
   for (int i = first_ctu; i < nctu; ++i) {
     r.ctu = br.mb = i;
     const int rx = i % s.ctu_cols, ry = i / s.ctu_cols;
+    if (sc.entropy_sync && rx == 0) {
+      // 9.3.1: at the first CTU of a row, synchronise with the top-right CTU when it is available
+      // (same slice: its address is not below the slice's), else initialise
+      const int tr = (ry - 1) * s.ctu_cols + 1;
+      if (ry > 0 && s.ctu_cols > 1 && tr >= sc.slice_addr) r.ctx = wpp_saved;
+      else r.ctx.init(f.is_p, sc.qp);
+    }
     if (sc.sao_luma || sc.sao_chroma) r.sao(sao[size_t(i)], rx, ry);
     else sao[size_t(i)] = SaoParam{};
     r.coding_quadtree(rx << s.ctu_log2, ry << s.ctu_log2, s.ctu_log2, 0);
+    if (sc.entropy_sync && rx == 1) wpp_saved = r.ctx;
     if (r.terminate(CAT_END)) return i + 1;
+    if (sc.entropy_sync && (i + 1) % s.ctu_cols == 0) {
+      // end_of_subset_one_bit, byte_alignment() (its one bit is the last bit of the arithmetic
+      // code's flush, read by the decoder), then a new substream
+      if (!r.terminate(CAT_END)) r.fail("end_of_subset_one_bit is 0");
+      while (br.pos() & 7) {
+        if (br.u1()) r.fail("nonzero alignment bit after a substream");
+      }
+      r.dec.start(br);
+    }
   }
   throw ParseError("end_of_slice_segment_flag missing after the last CTU of the picture", nctu - 1);
 }

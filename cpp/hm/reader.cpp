@@ -29,13 +29,20 @@ std::string where(size_t pic_index, int poc, int ctu) {
   return s;
 }
 
-void copy_bits(const std::vector<uint8_t>& src, size_t nbits, BitWriter& w) {
-  BitReader r(src.data(), src.size());
+void copy_bits(const std::vector<uint8_t>& src, size_t from, size_t to, BitWriter& w) {
+  BitReader r(src.data(), src.size(), from);
+  size_t nbits = to - from;
   while (nbits > 0) {
     const int n = nbits > 32 ? 32 : static_cast<int>(nbits);
     w.put(r.u(n), n);
     nbits -= static_cast<size_t>(n);
   }
+}
+
+size_t sub_total(const std::vector<std::vector<uint8_t>>& subs) {
+  size_t n = 0;
+  for (const auto& b : subs) n += b.size();
+  return n;
 }
 
 size_t stop_bit_end(const std::vector<uint8_t>& rbsp) {
@@ -194,7 +201,6 @@ struct Reader {
     if (pps.transquant_bypass) throw Unsupported("transquant bypass is not supported yet");
     if (!pps.sign_hiding) throw Unsupported("streams without sign data hiding are not supported yet");
     if (pps.tiles) throw Unsupported("tiles are not supported yet");
-    if (pps.entropy_sync) throw Unsupported("wavefront parallel processing (entropy_coding_sync) is not supported yet");
     if (pps.log2_parallel_merge_level != 2) throw Unsupported("parallel merge level > 2 is not supported yet");
     if (sh.type == SLICE_B) throw Unsupported("B slices are not supported yet");
     if (sh.cabac_init) throw Unsupported("cabac_init_flag is not supported yet");
@@ -314,7 +320,8 @@ struct Reader {
     ++rp.slices;
 
     // slice data
-    SliceReadCtx sc{&seq, &f, sh.qp, sh.sao_luma, sh.sao_chroma, pps.sign_hiding, sh.max_num_merge_cand};
+    SliceReadCtx sc{&seq, &f, sh.qp, sh.sao_luma, sh.sao_chroma, pps.sign_hiding, sh.max_num_merge_cand, pps.entropy_sync,
+                    int(sh.address)};
     BitCounts est_cats{};
     BitReader br(rbsp.data(), rbsp.size(), sh.data_bit);
     next_ctu = read_slice_data(sc, br, int(sh.address), est_cats, sao);
@@ -336,28 +343,92 @@ struct Reader {
 
     if (!opt.rewrite) return;
     const bool off = opt.drop.find(rp.type) != std::string::npos;
-    BitWriter bw;
-    copy_bits(rbsp, sh.data_bit, bw);
     Cabac cab;
     cab.ctx.init(f.is_p, sh.qp);
     cab.start();
     SliceCtx wc{&seq, &f, off, sh.sao_luma, sh.sao_chroma};
     wc.crop_intra_pictures = true;
     wc.max_merge = sh.max_num_merge_cand;
+    std::vector<std::vector<uint8_t>> subs;  // the substreams (RBSP bytes, each byte aligned)
+    BitWriter sub;
+    CtxSet wpp_saved = cab.ctx;
+    const bool sync = pps.entropy_sync;
     for (int i = int(sh.address); i < next_ctu; ++i) {
       const int rx = i % seq.ctu_cols, ry = i / seq.ctu_cols;
+      if (sync && rx == 0) {
+        if (ry > 0 && seq.ctu_cols > 1 && (ry - 1) * seq.ctu_cols + 1 >= int(sh.address)) cab.ctx = wpp_saved;
+        else cab.ctx.init(f.is_p, sh.qp);
+      }
       if (sh.sao_luma || sh.sao_chroma) write_sao(cab, wc, sao[size_t(i)], rx, ry);
       write_coding_quadtree(cab, wc, rx << seq.ctu_log2, ry << seq.ctu_log2, seq.ctu_log2, 0);
-      cab.terminate(i == next_ctu - 1, CAT_END);
+      if (sync && rx == 1) wpp_saved = cab.ctx;
+      const bool last = i == next_ctu - 1;
+      cab.terminate(last, CAT_END);
+      if (!last && sync && (i + 1) % seq.ctu_cols == 0) {
+        cab.terminate(1, CAT_END);  // end_of_subset_one_bit; the flush's last bit is byte_alignment()'s one
+        cab.flush_to(sub);
+        sub.align_zero();
+        subs.push_back(sub.bytes());
+        sub.clear();
+        cab.start();
+      }
     }
-    cab.flush_to(bw);
-    bw.align_zero();
-    for (size_t i = 0; i < zero_tail; ++i) bw.put(0, 8);
+    cab.flush_to(sub);
+    sub.align_zero();
+    subs.push_back(sub.bytes());
+    if (subs.size() != sh.entry_offsets.size() + 1)
+      throw ParseError("num_entry_point_offsets " + std::to_string(sh.entry_offsets.size()) + " for " +
+                       std::to_string(subs.size()) + " substreams", next_ctu - 1);
+    // entry_point_offset_minus1 counts the NAL unit's bytes, emulation prevention included:
+    // recomputed until the header that carries them gives the same escaped sizes
+    std::vector<uint32_t> offsets = sh.entry_offsets;
+    BitWriter bw;
+    std::vector<uint8_t> body;
+    for (int iter = 0;; ++iter) {
+      bw.clear();
+      if (offsets == sh.entry_offsets) {
+        copy_bits(rbsp, 0, sh.data_bit, bw);
+      } else {
+        copy_bits(rbsp, 0, sh.entry_bit, bw);
+        uint32_t mx = 1;
+        for (uint32_t o : offsets) mx = std::max(mx, o);
+        int len = 1;
+        while (len < 32 && ((mx - 1) >> len) != 0) ++len;
+        bw.ue(uint32_t(offsets.size()));
+        bw.ue(uint32_t(len - 1));
+        for (uint32_t o : offsets) bw.put(o - 1, len);
+        copy_bits(rbsp, sh.entry_end_bit, sh.ext_end_bit, bw);
+        bw.put1(1);
+        bw.align_zero();
+      }
+      body = bw.bytes();
+      std::vector<size_t> starts;
+      for (const auto& b : subs) {
+        starts.push_back(body.size());
+        body.insert(body.end(), b.begin(), b.end());
+      }
+      if (subs.size() == 1) break;
+      std::vector<size_t> esc(body.size() + 1);  // escaped position of each RBSP byte
+      int zeros = 0;
+      size_t e = 0;
+      for (size_t k = 0; k < body.size(); ++k) {
+        if (zeros >= 2 && body[k] <= 3) { ++e; zeros = 0; }
+        esc[k] = e++;
+        zeros = body[k] == 0 ? zeros + 1 : 0;
+      }
+      std::vector<uint32_t> now;
+      for (size_t k = 0; k + 1 < subs.size(); ++k) now.push_back(uint32_t(esc[starts[k + 1]] - esc[starts[k]]));
+      if (now == offsets) break;
+      if (iter == 8) throw ParseError("entry point offsets do not converge", next_ctu - 1);
+      offsets = now;
+    }
+    for (size_t i = 0; i < zero_tail; ++i) body.push_back(0);
     nal.clear();
-    rbsp_to_nal(payload, bw.bytes(), nal);
+    rbsp_to_nal(payload, body, nal);
     res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.lead_offset + u.lead_size);
     res.rewritten.insert(res.rewritten.end(), nal.begin(), nal.end());
-    charge(rp.bits_out, cab.cat_bits, header, 8.0 * double(u.lead_size + nal.size()));
+    charge(rp.bits_out, cab.cat_bits, 8.0 * double(u.lead_size + 2) + double(8 * (body.size() - zero_tail) - 8 * sub_total(subs)),
+           8.0 * double(u.lead_size + nal.size()));
     rp.bytes_out += u.lead_size + nal.size();
   }
 

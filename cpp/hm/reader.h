@@ -25,6 +25,8 @@ struct SliceReadCtx {
   bool sao_luma, sao_chroma;
   bool sign_hiding;
   int max_merge;     // MaxNumMergeCand
+  bool entropy_sync = false;  // entropy_coding_sync_enabled_flag (wavefront substreams)
+  int slice_addr = 0;         // SliceAddrRs: the first CTU of the slice
 };
 // Parses from br's position (the first bit of slice_segment_data) CTUs first_ctu, ... up to the
 // end_of_slice_segment_flag; each bin's estimated cost goes to cats. Returns the CTU address after

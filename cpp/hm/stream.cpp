@@ -516,18 +516,23 @@ void parse_slice_header(const std::vector<uint8_t>& rbsp, const ParamSets& ps, S
     }
   }
   if (p.loop_filter_across_slices && (sh.sao_luma || sh.sao_chroma || !deblock_disabled)) br.u1();
+  sh.entry_bit = br.pos();
+  sh.entry_offsets.clear();
+  sh.offset_len = 0;
   if (p.tiles || p.entropy_sync) {
     const uint32_t n = br.ue();
     if (n > nctb) fail("num_entry_point_offsets out of range");
     if (n) {
-      const int len = static_cast<int>(ue_max(br, 31, "offset_len_minus1")) + 1;
-      for (uint32_t i = 0; i < n; ++i) br.u(len);
+      sh.offset_len = static_cast<int>(ue_max(br, 31, "offset_len_minus1")) + 1;
+      for (uint32_t i = 0; i < n; ++i) sh.entry_offsets.push_back(br.u(sh.offset_len) + 1);
     }
   }
+  sh.entry_end_bit = br.pos();
   if (p.slice_header_extension) {
     const uint32_t n = ue_max(br, 256, "slice_segment_header_extension_length");
     br.skip(8 * size_t(n));
   }
+  sh.ext_end_bit = br.pos();
   if (br.u1() != 1) fail("slice header: byte_alignment() does not start with a one bit");
   while (br.pos() & 7)
     if (br.u1() != 0) fail("slice header: nonzero alignment bit");

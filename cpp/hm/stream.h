@@ -113,6 +113,11 @@ struct SliceHeader {
   int16_t chroma_weight[2][16][2] = {{{0}}}, chroma_offset[2][16][2] = {{{0}}};
   int qp_delta = 0, qp = 26;
   size_t data_bit = 0;                 // RBSP bit position where slice_segment_data() begins
+  // entry points: num_entry_point_offsets starts at entry_bit, the offsets end at entry_end_bit,
+  // the header extension at ext_end_bit (byte_alignment() follows)
+  size_t entry_bit = 0, entry_end_bit = 0, ext_end_bit = 0;
+  int offset_len = 0;
+  std::vector<uint32_t> entry_offsets;
   bool irap() const { return nal_type >= 16 && nal_type <= 23; }
   bool idr() const { return nal_type == NAL_IDR_W_RADL || nal_type == NAL_IDR_N_LP; }
 };
