@@ -171,6 +171,18 @@ X265_P = [
     "bframes=0:wpp=1",
     "bframes=0:wpp=1:ctu=16:ref=2",
     "bframes=0:wpp=1:ctu=64:max-merge=3",
+    "bframes=0:wpp=0:amp=1:rect=1:ref=4",
+]
+
+X265_B = [
+    "",  # x265's defaults (preset medium): B pyramid, WPP, AMP off
+    "bframes=4:b-pyramid=1:ref=4:wpp=0",
+    "bframes=4:b-pyramid=0:ref=1:wpp=1:no-tmvp=1",
+    "bframes=4:b-pyramid=1:amp=1:rect=1:max-merge=5:ctu=32",
+    "bframes=3:weightp=1:weightb=1:ref=3:ctu=16:max-merge=1",
+    "bframes=4:b-pyramid=1:no-sao=1:ctu=64:keyint=6:min-keyint=6",
+    "bframes=2:b-adapt=0:open-gop=1:keyint=5:min-keyint=5:ref=2",
+    "bframes=4:b-pyramid=1:rect=1:amp=1:tu-inter-depth=2:tu-intra-depth=2:limit-tu=0",
 ]
 
 
@@ -209,8 +221,20 @@ def test_x265_p_streams(boxing10, params):
     assert (s.kind4[1:] != mvclass.grid.KIND_INTRA).any()
 
 
-@pytest.mark.parametrize("params,feature", [("bframes=0:wpp=0:amp=1:rect=1", "asymmetric"),
-                                             ("bframes=0:wpp=0:cu-lossless=1", "transquant bypass")])
+@pytest.mark.parametrize("params", X265_B)
+def test_x265_b_streams(boxing10, params):
+    s = check_x265(boxing10, params)
+    types = "".join(s.frame_bits["type"])
+    if "bframes=0" not in params:
+        assert "B" in types
+        b = [t for t, c in enumerate(types) if c == "B"]
+        assert (s.ref4_l1[b] >= 0).any()  # list-1 motion present
+        assert ((s.ref4[b] >= 0) & (s.ref4_l1[b] >= 0)).any()  # bi-prediction present
+    # display order: increasing POC within each segment
+    assert (np.diff(s.poc) != 0).all()
+
+
+@pytest.mark.parametrize("params,feature", [("bframes=0:wpp=0:cu-lossless=1", "transquant bypass")])
 def test_x265_unsupported_tools_named(boxing10, params, feature):
     data = x265_stream(boxing10[:3], params)
     with pytest.raises(ValueError, match=feature):

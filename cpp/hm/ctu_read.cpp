@@ -289,43 +289,65 @@ struct CtuReader {
     return Mv{int16_t(ax), int16_t(ay)};
   }
 
+  int ref_idx(int nref) {
+    int ref = 0;
+    if (nref > 1) {
+      while (ref < nref - 1) {
+        const int b = ref < 2 ? bin(CTX_REF_IDX + ref, CAT_REF_IDX) : bypass(CAT_REF_IDX);
+        if (!b) break;
+        ++ref;
+      }
+    }
+    return ref;
+  }
+
   // Syntax and motion of one PU (x, y, w, h) of the CU at (xc, yc) of size n.
   void prediction_unit(int xc, int yc, int n, int x, int y, int w, int h, int part_idx, int part, bool skip) {
     const PuGeom g{xc, yc, n, x, y, w, h, part_idx, part};
-    int merge = 1, midx = 0, ref = 0, mvp = 0;
-    Mv mvd{};
+    int merge = 1, midx = 0, dir = 1, ref[2] = {-1, -1}, mvp[2] = {0, 0};
+    Mv mvd[2] = {};
     if (!skip) merge = bin(CTX_MERGE_FLAG, CAT_MERGE);
-    MvField mf;
+    PuMotion pm;
     if (merge) {
       midx = merge_idx();
-      MvField cand[5];
-      merge_candidates(f, g, cand);
-      mf = cand[midx];
+      pm = merge_motion(sc.mv, g, midx);
+      dir = (pm.m[0].ref >= 0 ? 1 : 0) | (pm.m[1].ref >= 0 ? 2 : 0);
     } else {
-      const int nref = static_cast<int>(f.refs.size());
-      if (nref > 1) {
-        while (ref < nref - 1) {
-          const int b = ref < 2 ? bin(CTX_REF_IDX + ref, CAT_REF_IDX) : bypass(CAT_REF_IDX);
-          if (!b) break;
-          ++ref;
-        }
+      if (f.is_b) {  // inter_pred_idc (9.3.4.2.2: ctxInc CtDepth, or 4)
+        if (w + h != 12 && bin(CTX_INTER_DIR + f.b(xc, yc).depth, CAT_MB_TYPE)) dir = 3;
+        else dir = bin(CTX_INTER_DIR + 4, CAT_MB_TYPE) ? 2 : 1;
       }
-      mvd = mvd_coding();
-      mvp = bin(CTX_MVP, CAT_MVP_IDX);
-      Mv pred[2];
-      amvp_candidates(f, g, ref, pred);
-      // (8-272..8-275): the sum wraps to 16 bits
-      mf.ref = int8_t(ref);
-      mf.mv.x = int16_t(uint16_t(pred[mvp].x + mvd.x));
-      mf.mv.y = int16_t(uint16_t(pred[mvp].y + mvd.y));
+      for (int X = 0; X < 2; ++X) {
+        if (!(dir & (1 << X))) continue;
+        const auto& list = X ? f.refs1 : f.refs;
+        ref[X] = ref_idx(int(list.size()));
+        if (X == 1 && f.mvd_l1_zero && dir == 3) mvd[1] = Mv{};
+        else mvd[X] = mvd_coding();
+        mvp[X] = bin(CTX_MVP, CAT_MVP_IDX);
+        Mv pred[2];
+        amvp_motion(sc.mv, g, X, ref[X], pred);
+        // (8-272..8-275): the sum wraps to 16 bits
+        pm.m[X].ref = int8_t(ref[X]);
+        pm.m[X].mv.x = int16_t(uint16_t(pred[mvp[X]].x + mvd[X].x));
+        pm.m[X].mv.y = int16_t(uint16_t(pred[mvp[X]].y + mvd[X].y));
+      }
     }
     for_blocks(x, y, w, h, [&](Blk& b) {
-      b.mvf = mf;
-      b.mvd = mvd;
+      b.mvf = pm.m[0];
+      b.mvd = mvd[0];
       b.merge = uint8_t(merge);
       b.merge_idx = uint8_t(midx);
-      b.mvp_idx = uint8_t(mvp);
+      b.mvp_idx = uint8_t(mvp[0]);
     });
+    if (f.is_b)
+      for (int yy = y; yy < y + h && yy < s.H; yy += 4)
+        for (int xx = x; xx < x + w && xx < s.W; xx += 4) {
+          BlkB& b = f.bb[size_t(yy >> 2) * s.w4 + size_t(xx >> 2)];
+          b.mvf1 = pm.m[1];
+          b.mvd1 = mvd[1];
+          b.dir = uint8_t(dir);
+          b.mvp1 = uint8_t(mvp[1]);
+        }
   }
 
   // ------------------------------------------------------------------ coding_unit (7.3.8.5)
@@ -343,13 +365,25 @@ struct CtuReader {
     if (pred == MODE_INTRA) {
       if (log2 == s.min_cb_log2 && !bin(CTX_PART_MODE, CAT_MB_TYPE)) part = PART_NxN;
       if (part == PART_NxN && log2 == 3 && s.min_tb_log2 > 2) fail("intra NxN with 4x4 blocks below the minimum transform size");
-    } else if (pred == MODE_INTER) {
+    } else if (pred == MODE_INTER) {  // Table 9-43 (9.3.3.7)
       if (!bin(CTX_PART_MODE, CAT_MB_TYPE)) {
-        if (bin(CTX_PART_MODE + 1, CAT_MB_TYPE)) part = PART_2NxN;
-        else if (log2 == s.min_cb_log2 && log2 > 3) part = bin(CTX_PART_MODE + 2, CAT_MB_TYPE) ? PART_Nx2N : PART_NxN;
-        else part = PART_Nx2N;
+        const bool hor = bin(CTX_PART_MODE + 1, CAT_MB_TYPE);
+        if (sc.amp && log2 > s.min_cb_log2) {
+          if (bin(CTX_PART_MODE + 3, CAT_MB_TYPE)) part = hor ? PART_2NxN : PART_Nx2N;
+          else if (hor) part = bypass(CAT_MB_TYPE) ? PART_2NxnD : PART_2NxnU;
+          else part = bypass(CAT_MB_TYPE) ? PART_nRx2N : PART_nLx2N;
+        } else if (hor) {
+          part = PART_2NxN;
+        } else if (log2 == s.min_cb_log2 && log2 > 3) {
+          part = bin(CTX_PART_MODE + 2, CAT_MB_TYPE) ? PART_Nx2N : PART_NxN;
+        } else {
+          part = PART_Nx2N;
+        }
       }
     }
+    if (f.is_b)
+      for (int yy = y0; yy < y0 + n && yy < s.H; yy += 4)
+        for (int xx = x0; xx < x0 + n && xx < s.W; xx += 4) f.bb[size_t(yy >> 2) * s.w4 + size_t(xx >> 2)] = BlkB{};
     for_blocks(x0, y0, n, n, [&](Blk& b) {
       b = Blk{};
       b.pred = uint8_t(pred);
@@ -394,16 +428,9 @@ struct CtuReader {
         b.intra_chroma = uint8_t(cm);
       });
     } else {
-      const int h = n >> 1;
-      if (part == PART_NxN) fail("inter NxN partitions are not supported");
-      if (part == PART_2Nx2N) prediction_unit(x0, y0, n, x0, y0, n, n, 0, part, false);
-      else if (part == PART_2NxN) {
-        prediction_unit(x0, y0, n, x0, y0, n, h, 0, part, false);
-        prediction_unit(x0, y0, n, x0, y0 + h, n, h, 1, part, false);
-      } else {
-        prediction_unit(x0, y0, n, x0, y0, h, n, 0, part, false);
-        prediction_unit(x0, y0, n, x0 + h, y0, h, n, 1, part, false);
-      }
+      int r[4][4];
+      const int np = pu_rects(part, x0, y0, n, r);
+      for (int k = 0; k < np; ++k) prediction_unit(x0, y0, n, r[k][0], r[k][1], r[k][2], r[k][3], k, part, false);
     }
     int root = 1;
     if (!intra && !(part == PART_2Nx2N && f.b(x0, y0).merge)) root = bin(CTX_RQT_ROOT, CAT_CBP_QP);
@@ -444,7 +471,7 @@ int read_slice_data(const SliceReadCtx& sc, BitReader& br, int first_ctu, BitCou
   Frame& f = *sc.f;
   const Seq& s = *sc.seq;
   CtuReader r{sc, f, s, br, cats, {}, {}, first_ctu};
-  r.ctx.init(f.is_p, sc.qp);
+  r.ctx.init_type(sc.init_type, sc.qp);
   br.mb = first_ctu;
   r.dec.start(br);
   const int nctu = s.ctu_cols * s.ctu_rows;
@@ -458,7 +485,7 @@ int read_slice_data(const SliceReadCtx& sc, BitReader& br, int first_ctu, BitCou
       // (same slice: its address is not below the slice's), else initialise
       const int tr = (ry - 1) * s.ctu_cols + 1;
       if (ry > 0 && s.ctu_cols > 1 && tr >= sc.slice_addr) r.ctx = wpp_saved;
-      else r.ctx.init(f.is_p, sc.qp);
+      else r.ctx.init_type(sc.init_type, sc.qp);
     }
     if (sc.sao_luma || sc.sao_chroma) r.sao(sao[size_t(i)], rx, ry);
     else sao[size_t(i)] = SaoParam{};

@@ -137,17 +137,30 @@ struct Reader {
       res.ref[l].resize(base + nb, -1);
     }
     cur->mvf.resize(nb);
+    if (f.bb.empty()) cur->mvf1.clear();
+    else cur->mvf1.resize(nb);
     for (size_t i = 0; i < nb; ++i) {
       const Blk& b = f.blk[i];
       const bool intra = b.pred == MODE_INTRA;
       res.kind[base + i] = intra ? KIND_INTRA : b.pred == MODE_SKIP ? KIND_SKIP : KIND_INTER;
       cur->mvf[i] = intra ? MvField{} : b.mvf;
-      if (intra) continue;
+      if (intra) {
+        if (!cur->mvf1.empty()) cur->mvf1[i] = MvField{};
+        continue;
+      }
       res.mv[0][2 * (base + i)] = b.mvf.mv.x;
       res.mv[0][2 * (base + i) + 1] = b.mvf.mv.y;
       res.mvd[0][2 * (base + i)] = b.mvd.x;
       res.mvd[0][2 * (base + i) + 1] = b.mvd.y;
       res.ref[0][base + i] = b.mvf.ref;
+      if (f.bb.empty()) continue;
+      const BlkB& b1 = f.bb[i];
+      cur->mvf1[i] = b1.mvf1;
+      res.mv[1][2 * (base + i)] = b1.mvf1.mv.x;
+      res.mv[1][2 * (base + i) + 1] = b1.mvf1.mv.y;
+      res.mvd[1][2 * (base + i)] = b1.mvd1.x;
+      res.mvd[1][2 * (base + i) + 1] = b1.mvd1.y;
+      res.ref[1][base + i] = b1.mvf1.ref;
     }
     for (const auto& p : dpb)
       if (p->poc == cur->poc) throw ParseError("two reference pictures with POC " + std::to_string(cur->poc), -1);
@@ -174,37 +187,37 @@ struct Reader {
     return nullptr;
   }
 
-  // 8.3.4: RefPicList0 of a P slice.
-  void ref_list0(const SliceHeader& sh, std::vector<const RefPic*>& list) {
-    std::vector<const RefPic*> curr;
+  // 8.3.4: RefPicList0 / RefPicList1 of a P or B slice.
+  void ref_lists(const SliceHeader& sh, std::vector<const RefPic*>& l0, std::vector<const RefPic*>& l1) {
+    std::vector<const RefPic*> before, after;
     for (int l = 0; l < 2; ++l)
       for (int i = 0; i < (l ? sh.rps.num_positive : sh.rps.num_negative); ++i) {
         if (!sh.rps.used[l][i]) continue;
         const int poc = f.poc + sh.rps.delta_poc[l][i];
         const RefPic* p = find(poc);
         if (!p) throw ParseError("reference picture with POC " + std::to_string(poc) + " is missing", -1);
-        curr.push_back(p);
+        (l ? after : before).push_back(p);
       }
-    const int n = std::max<int>(sh.num_ref[0], int(curr.size()));
-    std::vector<const RefPic*> temp;
-    for (int i = 0; int(temp.size()) < n; i = (i + 1) % int(curr.size())) temp.push_back(curr[size_t(i)]);
-    list.clear();
-    for (int i = 0; i < sh.num_ref[0]; ++i)
-      list.push_back(temp[sh.list_mod[0] ? sh.list_entry[0][i] : size_t(i)]);
+    for (int X = 0; X < (sh.type == SLICE_B ? 2 : 1); ++X) {
+      std::vector<const RefPic*> curr = X ? after : before;
+      const auto& second = X ? before : after;
+      curr.insert(curr.end(), second.begin(), second.end());
+      const int n = std::max<int>(sh.num_ref[X], int(curr.size()));
+      std::vector<const RefPic*> temp;
+      for (int i = 0; int(temp.size()) < n; i = (i + 1) % int(curr.size())) temp.push_back(curr[size_t(i)]);
+      auto& list = X ? l1 : l0;
+      list.clear();
+      for (int i = 0; i < sh.num_ref[X]; ++i) list.push_back(temp[sh.list_mod[X] ? sh.list_entry[X][i] : size_t(i)]);
+    }
   }
 
   void check_supported(const Sps& sps, const Pps& pps, const SliceHeader& sh) {
-    if (sps.amp) throw Unsupported("asymmetric motion partitions (amp_enabled_flag) are not supported yet");
     if (sps.pcm) throw Unsupported("PCM (pcm_enabled_flag) is not supported yet");
     if (pps.transform_skip) throw Unsupported("transform skip is not supported yet");
     if (pps.cu_qp_delta) throw Unsupported("cu_qp_delta_enabled_flag is not supported yet");
     if (pps.transquant_bypass) throw Unsupported("transquant bypass is not supported yet");
     if (!pps.sign_hiding) throw Unsupported("streams without sign data hiding are not supported yet");
     if (pps.tiles) throw Unsupported("tiles are not supported yet");
-    if (pps.log2_parallel_merge_level != 2) throw Unsupported("parallel merge level > 2 is not supported yet");
-    if (sh.type == SLICE_B) throw Unsupported("B slices are not supported yet");
-    if (sh.cabac_init) throw Unsupported("cabac_init_flag is not supported yet");
-    if (sh.temporal_mvp && sh.collocated_ref_idx != 0) throw Unsupported("collocated_ref_idx > 0 is not supported yet");
     if (!sh.first_in_pic) throw Unsupported("multiple slices per picture are not supported yet");
   }
 
@@ -284,11 +297,16 @@ struct Reader {
       f.seq = &seq;
       f.poc = poc;
       f.is_p = sh.type != SLICE_I;
+      f.is_b = sh.type == SLICE_B;
+      f.mvd_l1_zero = sh.mvd_l1_zero;
       f.tmvp = sh.temporal_mvp;
       f.refs.clear();
-      if (sh.type != SLICE_I) ref_list0(sh, f.refs);
+      f.refs1.clear();
+      if (sh.type != SLICE_I) ref_lists(sh, f.refs, f.refs1);
       const size_t n4 = size_t(seq.w4) * seq.h4;
       f.blk.assign(n4, Blk{});
+      if (f.is_b) f.bb.assign(n4, BlkB{});
+      else f.bb.clear();
       if (f.coef[0].size() != size_t(seq.W) * seq.H) {
         f.coef[0].assign(size_t(seq.W) * seq.H, 0);
         f.coef[1].assign(size_t(seq.W / 2) * (seq.H / 2), 0);
@@ -302,14 +320,16 @@ struct Reader {
       }
       cur->poc = poc;
       cur->ref_pocs.clear();
+      cur->ref_pocs1.clear();
       for (const RefPic* r : f.refs) cur->ref_pocs.push_back(r->poc);
+      for (const RefPic* r : f.refs1) cur->ref_pocs1.push_back(r->poc);
       in_pic = true;
       next_ctu = 0;
       res.pictures.emplace_back();
       ReadPicture& rp = res.pictures.back();
       rp.idr = sh.idr();
       rp.qp = sh.qp;
-      rp.type = sh.type == SLICE_I ? 'I' : 'P';
+      rp.type = sh.type == SLICE_I ? 'I' : sh.type == SLICE_P ? 'P' : 'B';
       rp.poc = poc;
       rp.segment = segment;
       rp.id = decode_index++;
@@ -320,8 +340,23 @@ struct Reader {
     ++rp.slices;
 
     // slice data
+    const int init_type = sh.type == SLICE_I ? 0 : sh.type == SLICE_P ? (sh.cabac_init ? 2 : 1) : (sh.cabac_init ? 1 : 2);
     SliceReadCtx sc{&seq, &f, sh.qp, sh.sao_luma, sh.sao_chroma, pps.sign_hiding, sh.max_num_merge_cand, pps.entropy_sync,
                     int(sh.address)};
+    sc.init_type = init_type;
+    sc.amp = sps.amp;
+    sc.mv.f = &f;
+    sc.mv.par_mrg_log2 = pps.log2_parallel_merge_level;
+    sc.mv.max_merge = sh.max_num_merge_cand;
+    sc.mv.col_from_l0 = sh.collocated_from_l0;
+    if (sh.temporal_mvp && sh.type != SLICE_I) {
+      const auto& cl = sh.collocated_from_l0 ? f.refs : f.refs1;
+      if (sh.collocated_ref_idx >= int(cl.size())) throw ParseError("collocated_ref_idx out of range", -1);
+      sc.mv.col = cl[size_t(sh.collocated_ref_idx)];
+    }
+    sc.mv.no_backward = true;
+    for (const RefPic* r : f.refs) sc.mv.no_backward &= r->poc <= f.poc;
+    for (const RefPic* r : f.refs1) sc.mv.no_backward &= r->poc <= f.poc;
     BitCounts est_cats{};
     BitReader br(rbsp.data(), rbsp.size(), sh.data_bit);
     next_ctu = read_slice_data(sc, br, int(sh.address), est_cats, sao);
@@ -344,11 +379,12 @@ struct Reader {
     if (!opt.rewrite) return;
     const bool off = opt.drop.find(rp.type) != std::string::npos;
     Cabac cab;
-    cab.ctx.init(f.is_p, sh.qp);
+    cab.ctx.init_type(init_type, sh.qp);
     cab.start();
     SliceCtx wc{&seq, &f, off, sh.sao_luma, sh.sao_chroma};
     wc.crop_intra_pictures = true;
     wc.max_merge = sh.max_num_merge_cand;
+    wc.amp = sps.amp;
     std::vector<std::vector<uint8_t>> subs;  // the substreams (RBSP bytes, each byte aligned)
     BitWriter sub;
     CtxSet wpp_saved = cab.ctx;
@@ -357,7 +393,7 @@ struct Reader {
       const int rx = i % seq.ctu_cols, ry = i / seq.ctu_cols;
       if (sync && rx == 0) {
         if (ry > 0 && seq.ctu_cols > 1 && (ry - 1) * seq.ctu_cols + 1 >= int(sh.address)) cab.ctx = wpp_saved;
-        else cab.ctx.init(f.is_p, sh.qp);
+        else cab.ctx.init_type(init_type, sh.qp);
       }
       if (sh.sao_luma || sh.sao_chroma) write_sao(cab, wc, sao[size_t(i)], rx, ry);
       write_coding_quadtree(cab, wc, rx << seq.ctu_log2, ry << seq.ctu_log2, seq.ctu_log2, 0);

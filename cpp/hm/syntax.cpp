@@ -373,19 +373,36 @@ struct Writer {
     }
   }
 
-  void prediction_unit(int x, int y) {
+  void ref_idx(int r, int nref) {
+    if (nref <= 1) return;
+    for (int i = 0; i < nref - 1 && i <= r; ++i) {
+      const int bit = i < r;
+      if (i < 2) c.bin(CTX_REF_IDX + i, bit, CAT_REF_IDX);
+      else c.bypass(bit, CAT_REF_IDX);
+    }
+  }
+
+  void prediction_unit(int x, int y, int w = 0, int h = 0) {
     const Blk& b = f.b(x, y);
     c.bin(CTX_MERGE_FLAG, b.merge, CAT_MERGE);
     if (b.merge) { merge_idx(b.merge_idx); return; }
-    const int nref = static_cast<int>(f.refs.size());
-    if (nref > 1) {
-      const int r = b.mvf.ref;
-      for (int i = 0; i < nref - 1 && i <= r; ++i) {
-        const int bit = i < r;
-        if (i < 2) c.bin(CTX_REF_IDX + i, bit, CAT_REF_IDX);
-        else c.bypass(bit, CAT_REF_IDX);
+    if (f.is_b) {  // the reader's B slices: inter_pred_idc, then each list used
+      const BlkB& bb = f.bb[size_t(y >> 2) * s.w4 + size_t(x >> 2)];
+      if (w + h != 12) c.bin(CTX_INTER_DIR + b.depth, bb.dir == 3, CAT_MB_TYPE);
+      if (bb.dir != 3 || w + h == 12) c.bin(CTX_INTER_DIR + 4, bb.dir == 2, CAT_MB_TYPE);
+      if (bb.dir & 1) {
+        ref_idx(b.mvf.ref, static_cast<int>(f.refs.size()));
+        mvd_coding(b.mvd);
+        c.bin(CTX_MVP, b.mvp_idx, CAT_MVP_IDX);
       }
+      if (bb.dir & 2) {
+        ref_idx(bb.mvf1.ref, static_cast<int>(f.refs1.size()));
+        if (!(f.mvd_l1_zero && bb.dir == 3)) mvd_coding(bb.mvd1);
+        c.bin(CTX_MVP, bb.mvp1, CAT_MVP_IDX);
+      }
+      return;
     }
+    ref_idx(b.mvf.ref, static_cast<int>(f.refs.size()));
     mvd_coding(b.mvd);
     c.bin(CTX_MVP, b.mvp_idx, CAT_MVP_IDX);
   }
@@ -407,7 +424,13 @@ struct Writer {
       if (intra) c.bin(CTX_PART_MODE, cu.part == PART_2Nx2N, CAT_MB_TYPE);
       else {
         c.bin(CTX_PART_MODE, cu.part == PART_2Nx2N, CAT_MB_TYPE);
-        if (cu.part != PART_2Nx2N) {
+        if (cu.part != PART_2Nx2N && sc.amp && log2 > s.min_cb_log2) {  // Table 9-43 with AMP
+          const bool hor = cu.part == PART_2NxN || cu.part == PART_2NxnU || cu.part == PART_2NxnD;
+          c.bin(CTX_PART_MODE + 1, hor, CAT_MB_TYPE);
+          const bool sym = cu.part == PART_2NxN || cu.part == PART_Nx2N;
+          c.bin(CTX_PART_MODE + 3, sym, CAT_MB_TYPE);
+          if (!sym) c.bypass(cu.part == PART_2NxnD || cu.part == PART_nRx2N, CAT_MB_TYPE);
+        } else if (cu.part != PART_2Nx2N) {
           c.bin(CTX_PART_MODE + 1, cu.part == PART_2NxN, CAT_MB_TYPE);
           if (cu.part != PART_2NxN && log2 == s.min_cb_log2 && log2 > 3)
             c.bin(CTX_PART_MODE + 2, cu.part == PART_Nx2N, CAT_MB_TYPE);
@@ -444,11 +467,12 @@ struct Writer {
       }
       if (cu.chroma_syntax == 4) c.bin(CTX_CHROMA_MODE, 0, CAT_INTRA_MODE);
       else { c.bin(CTX_CHROMA_MODE, 1, CAT_INTRA_MODE); c.bypass_bits(cu.chroma_syntax, 2, CAT_INTRA_MODE); }
+    } else if (cu.part == PART_2Nx2N) {
+      prediction_unit(x0, y0, n, n);
     } else {
-      const int h = n >> 1;
-      prediction_unit(x0, y0);
-      if (cu.part == PART_2NxN) prediction_unit(x0, y0 + h);
-      else if (cu.part == PART_Nx2N) prediction_unit(x0 + h, y0);
+      int r[4][4];
+      const int np = pu_rects(cu.part, x0, y0, n, r);
+      for (int k = 0; k < np; ++k) prediction_unit(r[k][0], r[k][1], r[k][2], r[k][3]);
     }
     int root = 1;
     bool force_split0 = false;
