@@ -183,6 +183,9 @@ X265_B = [
     "bframes=4:b-pyramid=1:no-sao=1:ctu=64:keyint=6:min-keyint=6",
     "bframes=2:b-adapt=0:open-gop=1:keyint=5:min-keyint=5:ref=2",
     "bframes=4:b-pyramid=1:rect=1:amp=1:tu-inter-depth=2:tu-intra-depth=2:limit-tu=0",
+    "slices=4:bframes=4:ref=4",
+    "slices=3:bframes=0:ref=3:ctu=16",
+    "slices=4:wpp=1:bframes=4:ctu=16:no-sao=1",
 ]
 
 

@@ -60,8 +60,9 @@ struct CtuReader {
   // ------------------------------------------------------------------ SAO (7.3.8.3)
   void sao(SaoParam& p, int rx, int ry) {
     p = SaoParam{};
-    if (rx > 0) p.merge_left = uint8_t(bin(CTX_SAO_MERGE, CAT_SAO));
-    if (ry > 0 && !p.merge_left) p.merge_up = uint8_t(bin(CTX_SAO_MERGE, CAT_SAO));
+    const int ctb = ry * s.ctu_cols + rx;
+    if (rx > 0 && ctb - 1 >= sc.slice_addr) p.merge_left = uint8_t(bin(CTX_SAO_MERGE, CAT_SAO));
+    if (ry > 0 && ctb - s.ctu_cols >= sc.slice_addr && !p.merge_left) p.merge_up = uint8_t(bin(CTX_SAO_MERGE, CAT_SAO));
     if (p.merge_left || p.merge_up) return;
     for (int comp = 0; comp < 3; ++comp) {
       if (!(comp == 0 ? sc.sao_luma : sc.sao_chroma)) continue;
@@ -479,6 +480,7 @@ int read_slice_data(const SliceReadCtx& sc, BitReader& br, int first_ctu, BitCou
   CtxSet wpp_saved = r.ctx;  // 9.3.2.4 storage: the contexts after the second CTU of a row
   for (int i = first_ctu; i < nctu; ++i) {
     r.ctu = br.mb = i;
+    if (sc.ctu_slice) sc.ctu_slice[i] = sc.slice_addr;
     const int rx = i % s.ctu_cols, ry = i / s.ctu_cols;
     if (sc.entropy_sync && rx == 0) {
       // 9.3.1: at the first CTU of a row, synchronise with the top-right CTU when it is available

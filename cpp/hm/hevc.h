@@ -60,7 +60,13 @@ struct Seq {
   uint32_t zaddr(int x, int y) const { return zs[(y >> 2) * w4 + (x >> 2)]; }
   bool inside(int x, int y) const { return x >= 0 && y >= 0 && x < W && y < H; }
   // 6.4.1: is (xn, yn) available for the block at (xc, yc) in z-scan order?
-  bool zavail(int xc, int yc, int xn, int yn) const { return inside(xn, yn) && zaddr(xn, yn) < zaddr(xc, yc); }
+  // The reader's pictures of several slices: SliceAddrRs of each CTU (nullptr: one slice).
+  const int32_t* ctu_slice = nullptr;
+  int ctb_at(int x, int y) const { return (y >> ctu_log2) * ctu_cols + (x >> ctu_log2); }
+  bool zavail(int xc, int yc, int xn, int yn) const {
+    return inside(xn, yn) && zaddr(xn, yn) < zaddr(xc, yc) &&
+           (!ctu_slice || ctu_slice[ctb_at(xn, yn)] == ctu_slice[ctb_at(xc, yc)]);
+  }
 };
 
 int chroma_qp(int qpy);  // Table 8-10 for ChromaArrayType 1
@@ -295,6 +301,7 @@ struct SliceCtx {
   bool crop_intra_pictures = false;  // cropped also switches texture off in I pictures (the reader's drop="I")
   int max_merge = 5;                 // MaxNumMergeCand (the encoder uses 5)
   bool amp = false;                  // amp_enabled_flag (the reader's streams)
+  int slice_addr = 0;                // SliceAddrRs (SAO merge candidates stay in the slice)
 };
 struct SaoParam {
   uint8_t type[3] = {0, 0, 0};  // 0 off, 1 band, 2 edge

@@ -97,6 +97,8 @@ struct Reader {
   std::unique_ptr<RefPic> cur;  // the picture being read: its motion and list-0 POCs
   bool in_pic = false;
   int next_ctu = 0;
+  std::vector<int32_t> ctu_slice;  // SliceAddrRs of each CTU of the picture
+  SliceHeader first_sh;            // the picture's first slice header
   std::vector<SaoParam> sao;
   // POC state (8.3.1)
   int prev_tid0_poc = 0;
@@ -218,7 +220,6 @@ struct Reader {
     if (pps.transquant_bypass) throw Unsupported("transquant bypass is not supported yet");
     if (!pps.sign_hiding) throw Unsupported("streams without sign data hiding are not supported yet");
     if (pps.tiles) throw Unsupported("tiles are not supported yet");
-    if (!sh.first_in_pic) throw Unsupported("multiple slices per picture are not supported yet");
   }
 
   void slice(const NalUnit& u, int nal_type, int tid) {
@@ -246,6 +247,8 @@ struct Reader {
           throw Unsupported("resolution change mid-stream");
         make_seq(sps, seq);
         seq_sps = pps.sps_id;
+        ctu_slice.assign(size_t(seq.ctu_cols) * seq.ctu_rows, 0);
+        seq.ctu_slice = ctu_slice.data();
       }
       seq.max_tb_log2 = sps.max_tb_log2;
       seq.min_tb_log2 = sps.min_tb_log2;
@@ -325,6 +328,7 @@ struct Reader {
       for (const RefPic* r : f.refs1) cur->ref_pocs1.push_back(r->poc);
       in_pic = true;
       next_ctu = 0;
+      first_sh = sh;
       res.pictures.emplace_back();
       ReadPicture& rp = res.pictures.back();
       rp.idr = sh.idr();
@@ -335,6 +339,19 @@ struct Reader {
       rp.id = decode_index++;
     }
     if (!in_pic) throw ParseError("slice segment without the first slice segment of its picture", -1);
+    if (!sh.first_in_pic) {
+      if (int(sh.address) != next_ctu)
+        throw ParseError("slice segment at CTU " + std::to_string(sh.address) + " where CTU " + std::to_string(next_ctu) +
+                         " is next (lost or reordered slices)", int(sh.address));
+      if (sh.type != first_sh.type || sh.pps_id != first_sh.pps_id)
+        throw Unsupported("slices of different types or parameter sets in one picture are not supported yet");
+      std::vector<const RefPic*> l0, l1;
+      if (sh.type != SLICE_I) ref_lists(sh, l0, l1);
+      if (l0 != f.refs || l1 != f.refs1)
+        throw Unsupported("slices with different reference picture lists in one picture are not supported yet");
+      f.tmvp = sh.temporal_mvp;
+      f.mvd_l1_zero = sh.mvd_l1_zero;
+    }
     ReadPicture& rp = res.pictures.back();
     take_pending(rp);
     ++rp.slices;
@@ -344,6 +361,7 @@ struct Reader {
     SliceReadCtx sc{&seq, &f, sh.qp, sh.sao_luma, sh.sao_chroma, pps.sign_hiding, sh.max_num_merge_cand, pps.entropy_sync,
                     int(sh.address)};
     sc.init_type = init_type;
+    sc.ctu_slice = ctu_slice.data();
     sc.amp = sps.amp;
     sc.mv.f = &f;
     sc.mv.par_mrg_log2 = pps.log2_parallel_merge_level;
@@ -385,6 +403,7 @@ struct Reader {
     wc.crop_intra_pictures = true;
     wc.max_merge = sh.max_num_merge_cand;
     wc.amp = sps.amp;
+    wc.slice_addr = int(sh.address);
     std::vector<std::vector<uint8_t>> subs;  // the substreams (RBSP bytes, each byte aligned)
     BitWriter sub;
     CtxSet wpp_saved = cab.ctx;

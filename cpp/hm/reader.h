@@ -46,6 +46,7 @@ struct SliceReadCtx {
   bool entropy_sync = false;  // entropy_coding_sync_enabled_flag (wavefront substreams)
   int slice_addr = 0;         // SliceAddrRs: the first CTU of the slice
   int init_type = 0;          // CABAC initType (9.3.2.2)
+  int32_t* ctu_slice = nullptr;  // SliceAddrRs per CTU, set as CTUs are read (Seq::ctu_slice)
   bool amp = false;           // amp_enabled_flag
   MvCtx mv{};                 // motion vector prediction
 };

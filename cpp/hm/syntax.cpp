@@ -587,8 +587,9 @@ int intra_mpm(const Frame& f, int x, int y, int cand[3]) {
 }
 
 void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry) {
-  if (rx > 0) c.bin(CTX_SAO_MERGE, p.merge_left, CAT_SAO);
-  if (ry > 0 && !p.merge_left) c.bin(CTX_SAO_MERGE, p.merge_up, CAT_SAO);
+  const int ctb = ry * sc.seq->ctu_cols + rx;
+  if (rx > 0 && ctb - 1 >= sc.slice_addr) c.bin(CTX_SAO_MERGE, p.merge_left, CAT_SAO);
+  if (ry > 0 && ctb - sc.seq->ctu_cols >= sc.slice_addr && !p.merge_left) c.bin(CTX_SAO_MERGE, p.merge_up, CAT_SAO);
   if (p.merge_left || p.merge_up) return;
   for (int comp = 0; comp < 3; ++comp) {
     if (!(comp == 0 ? sc.sao_luma : sc.sao_chroma)) continue;
