@@ -186,6 +186,10 @@ X265_B = [
     "slices=4:bframes=4:ref=4",
     "slices=3:bframes=0:ref=3:ctu=16",
     "slices=4:wpp=1:bframes=4:ctu=16:no-sao=1",
+    "tskip=1:bframes=4",
+    "no-signhide=1:bframes=0:wpp=0",
+    "cu-lossless=1:bframes=3",
+    "scaling-list=default:cbqpoffs=3:crqpoffs=-2",
 ]
 
 
@@ -237,8 +241,8 @@ def test_x265_b_streams(boxing10, params):
     assert (np.diff(s.poc) != 0).all()
 
 
-@pytest.mark.parametrize("params,feature", [("bframes=0:wpp=0:cu-lossless=1", "transquant bypass")])
-def test_x265_unsupported_tools_named(boxing10, params, feature):
-    data = x265_stream(boxing10[:3], params)
+@pytest.mark.parametrize("pix_fmt,feature", [("yuv422p", "chroma_format_idc 2"), ("yuv444p", "chroma_format_idc 3")])
+def test_x265_range_extensions_named(boxing10, pix_fmt, feature):
+    data = x265_stream(boxing10[:3], "bframes=0", pix_fmt=pix_fmt)
     with pytest.raises(ValueError, match=feature):
         mvclass.read_stream(data)

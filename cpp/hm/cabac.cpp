@@ -39,6 +39,8 @@ constexpr uint8_t kInit[3][NUM_CTX] = {
         166, 182, 140, 227, 122, 197,                         // coeff_abs_level_greater1_flag
         138, 153, 136, 167, 152, 152,                         // coeff_abs_level_greater2_flag
         154, 154, 154, 154, 154,                              // inter_pred_idc (unused in I)
+        139, 139,                                             // transform_skip_flag (luma, chroma)
+        154,                                                  // cu_transquant_bypass_flag
     },
     {
         153,
@@ -68,6 +70,8 @@ constexpr uint8_t kInit[3][NUM_CTX] = {
         166, 167, 154, 167, 137, 182,
         107, 167, 91, 122, 107, 167,
         95, 79, 63, 31, 31,
+        139, 139,
+        154,
     },
     {   // initType 2
         153,
@@ -97,6 +101,8 @@ constexpr uint8_t kInit[3][NUM_CTX] = {
         166, 167, 154, 152, 167, 182,
         107, 167, 91, 107, 107, 167,
         95, 79, 63, 31, 31,
+        139, 139,
+        154,
     }};
 
 }  // namespace

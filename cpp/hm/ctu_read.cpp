@@ -115,7 +115,7 @@ struct CtuReader {
     return int(v);
   }
 
-  void residual(int16_t* cf, int stride, int log2, int comp, int scan_idx) {
+  void residual(int16_t* cf, int stride, int log2, int comp, int scan_idx, bool hiding_allowed) {
     const int c = comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA;
     const int n = 1 << log2, sbl = log2 - 2, nsb = 1 << sbl;
     for (int y = 0; y < n; ++y) std::memset(cf + y * stride, 0, sizeof(int16_t) * size_t(n));
@@ -139,7 +139,6 @@ struct CtuReader {
     uint8_t csbf[8][8] = {{0}};
     bool first_sb = true;
     int prev_c1 = 1;
-    const bool hiding_allowed = sc.sign_hiding;
     for (int i = last_sb; i >= 0; --i) {
       const int org = scan[i * 16];  // the sub-block's first scan position is its top-left corner
       const int xs = (org % n) >> 2, ys = (org / n) >> 2;
@@ -210,7 +209,12 @@ struct CtuReader {
     const Blk& b = f.b(x0, y0);
     const int mode = b.pred == MODE_INTRA ? (comp ? b.intra_chroma : b.intra_luma) : -1;
     const int xc = comp ? x0 >> 1 : x0, yc = comp ? y0 >> 1 : y0;
-    residual(f.cf(comp, xc, yc), f.cstride(comp), log2, comp, scan_idx_for(mode, log2, comp));
+    uint8_t& t = f.tq[size_t(y0 >> 2) * s.w4 + size_t(x0 >> 2)];
+    const bool bypass = t & 8;
+    if (sc.transform_skip && !bypass && log2 == 2 &&
+        bin(CTX_TSKIP + (comp ? 1 : 0), comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA))
+      t = uint8_t(t | (1 << comp));
+    residual(f.cf(comp, xc, yc), f.cstride(comp), log2, comp, scan_idx_for(mode, log2, comp), sc.sign_hiding && !bypass);
   }
 
   // ------------------------------------------------------------------ transform_tree (7.3.8.8)
@@ -354,6 +358,9 @@ struct CtuReader {
   // ------------------------------------------------------------------ coding_unit (7.3.8.5)
   void coding_unit(int x0, int y0, int log2, int depth) {
     const int n = 1 << log2;
+    const uint8_t tq_bypass = sc.transquant_bypass && bin(CTX_TQ_BYPASS, CAT_MB_TYPE) ? 8 : 0;
+    for (int yy = y0; yy < y0 + n && yy < s.H; yy += 4)
+      for (int xx = x0; xx < x0 + n && xx < s.W; xx += 4) f.tq[size_t(yy >> 2) * s.w4 + size_t(xx >> 2)] = tq_bypass;
     int pred = MODE_INTRA;
     if (f.is_p) {
       int inc = 0;

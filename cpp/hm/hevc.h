@@ -116,6 +116,9 @@ struct Frame {
   std::vector<const RefPic*> refs;  // RefPicList0
   std::vector<const RefPic*> refs1; // RefPicList1 (B slices)
   std::vector<BlkB> bb;             // per 4x4 beside blk (B slices only)
+  // The reader's per-4x4 flags (empty in the encoder): bit0..2 transform_skip_flag of the luma /
+  // Cb / Cr TB whose owner is this unit, bit3 cu_transquant_bypass_flag of the CU.
+  std::vector<uint8_t> tq;
   Picture src, rec;
   std::vector<Blk> blk;
   std::vector<int16_t> coef[3];     // quantised levels at TB positions (luma / chroma sample grids)
@@ -133,7 +136,8 @@ enum CtxBase : int {
   CTX_PART_MODE = 9, CTX_PREV_INTRA = 13, CTX_CHROMA_MODE = 14, CTX_RQT_ROOT = 15,
   CTX_MERGE_FLAG = 16, CTX_MERGE_IDX = 17, CTX_REF_IDX = 18, CTX_MVP = 20, CTX_SPLIT_TF = 21,
   CTX_CBF_LUMA = 24, CTX_CBF_CHROMA = 26, CTX_MVD_G0 = 30, CTX_MVD_G1 = 31, CTX_LAST_X = 32,
-  CTX_LAST_Y = 50, CTX_CSBF = 68, CTX_SIG = 72, CTX_G1 = 114, CTX_G2 = 138, CTX_INTER_DIR = 144, NUM_CTX = 149
+  CTX_LAST_Y = 50, CTX_CSBF = 68, CTX_SIG = 72, CTX_G1 = 114, CTX_G2 = 138, CTX_INTER_DIR = 144,
+  CTX_TSKIP = 149, CTX_TQ_BYPASS = 151, NUM_CTX = 152
 };
 
 struct CtxSet {
@@ -302,6 +306,8 @@ struct SliceCtx {
   int max_merge = 5;                 // MaxNumMergeCand (the encoder uses 5)
   bool amp = false;                  // amp_enabled_flag (the reader's streams)
   int slice_addr = 0;                // SliceAddrRs (SAO merge candidates stay in the slice)
+  bool sign_hiding = true;           // sign_data_hiding_enabled_flag
+  bool transform_skip = false, transquant_bypass = false;  // the PPS flags (Frame::tq holds the values)
 };
 struct SaoParam {
   uint8_t type[3] = {0, 0, 0};  // 0 off, 1 band, 2 edge

@@ -215,10 +215,7 @@ struct Reader {
 
   void check_supported(const Sps& sps, const Pps& pps, const SliceHeader& sh) {
     if (sps.pcm) throw Unsupported("PCM (pcm_enabled_flag) is not supported yet");
-    if (pps.transform_skip) throw Unsupported("transform skip is not supported yet");
     if (pps.cu_qp_delta) throw Unsupported("cu_qp_delta_enabled_flag is not supported yet");
-    if (pps.transquant_bypass) throw Unsupported("transquant bypass is not supported yet");
-    if (!pps.sign_hiding) throw Unsupported("streams without sign data hiding are not supported yet");
     if (pps.tiles) throw Unsupported("tiles are not supported yet");
   }
 
@@ -308,6 +305,7 @@ struct Reader {
       if (sh.type != SLICE_I) ref_lists(sh, f.refs, f.refs1);
       const size_t n4 = size_t(seq.w4) * seq.h4;
       f.blk.assign(n4, Blk{});
+      f.tq.assign(n4, 0);
       if (f.is_b) f.bb.assign(n4, BlkB{});
       else f.bb.clear();
       if (f.coef[0].size() != size_t(seq.W) * seq.H) {
@@ -363,6 +361,8 @@ struct Reader {
     sc.init_type = init_type;
     sc.ctu_slice = ctu_slice.data();
     sc.amp = sps.amp;
+    sc.transform_skip = pps.transform_skip;
+    sc.transquant_bypass = pps.transquant_bypass;
     sc.mv.f = &f;
     sc.mv.par_mrg_log2 = pps.log2_parallel_merge_level;
     sc.mv.max_merge = sh.max_num_merge_cand;
@@ -404,6 +404,9 @@ struct Reader {
     wc.max_merge = sh.max_num_merge_cand;
     wc.amp = sps.amp;
     wc.slice_addr = int(sh.address);
+    wc.sign_hiding = pps.sign_hiding;
+    wc.transform_skip = pps.transform_skip;
+    wc.transquant_bypass = pps.transquant_bypass;
     std::vector<std::vector<uint8_t>> subs;  // the substreams (RBSP bytes, each byte aligned)
     BitWriter sub;
     CtxSet wpp_saved = cab.ctx;

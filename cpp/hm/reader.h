@@ -48,6 +48,7 @@ struct SliceReadCtx {
   int init_type = 0;          // CABAC initType (9.3.2.2)
   int32_t* ctu_slice = nullptr;  // SliceAddrRs per CTU, set as CTUs are read (Seq::ctu_slice)
   bool amp = false;           // amp_enabled_flag
+  bool transform_skip = false, transquant_bypass = false;  // the PPS flags
   MvCtx mv{};                 // motion vector prediction
 };
 // Parses from br's position (the first bit of slice_segment_data) CTUs first_ctu, ... up to the

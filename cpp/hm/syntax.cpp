@@ -160,7 +160,7 @@ struct EstimateSink {
 };
 
 template <class Sink>
-void residual_coding_to(Sink& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
+void residual_coding_to(Sink& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx, bool sdh = true) {
   const int sbl = log2 - 2, nsb = 1 << sbl;
   const Pos* sbscan = scans().s[scan_idx][sbl];
   const Pos* sc4 = scans().s[scan_idx][2];
@@ -239,7 +239,7 @@ void residual_coding_to(Sink& c, const int16_t* cf, int stride, int log2, int co
     if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, al[first_g1] > 2);
     // sign_data_hiding: the sign of the first coefficient in scan order follows the parity of the
     // sum; the other signs go out as one bypass string, the first in reverse scan order first
-    const int sign_hidden = nsig > 0 && idx[0] - idx[nsig - 1] > 3;  // (sub-block 0 may hold none)
+    const int sign_hidden = sdh && nsig > 0 && idx[0] - idx[nsig - 1] > 3;  // (sub-block 0 may hold none)
     uint32_t signs = 0;
     for (int k = 0; k < nsig; ++k) signs = (signs << 1) | (lev[idx[k]] < 0);
     c.bypass_bits(signs >> sign_hidden, nsig - sign_hidden);
@@ -258,14 +258,14 @@ void residual_coding_to(Sink& c, const int16_t* cf, int stride, int log2, int co
   }
 }
 
-void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
+void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx, bool sdh = true) {
   if (c.estimating()) {
     EstimateSink k{c.ctx};
-    residual_coding_to(k, cf, stride, log2, comp, scan_idx);
+    residual_coding_to(k, cf, stride, log2, comp, scan_idx, sdh);
     c.add_estimate(k.q);
   } else {
     EncodeSink k{c, comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA};
-    residual_coding_to(k, cf, stride, log2, comp, scan_idx);
+    residual_coding_to(k, cf, stride, log2, comp, scan_idx, sdh);
   }
 }
 
@@ -297,7 +297,15 @@ struct Writer {
   void residual(int x0, int y0, int log2, int comp) {  // x0, y0 luma position of the TB owner
     if (sc.skip_residual) return;
     const int xc = comp ? x0 >> 1 : x0, yc = comp ? y0 >> 1 : y0;
-    residual_coding(c, f.cf(comp, xc, yc), f.cstride(comp), log2, comp, scan_idx(x0, y0, log2, comp));
+    bool sdh = sc.sign_hiding;
+    if (!f.tq.empty()) {  // the reader's streams: transform_skip_flag, cu_transquant_bypass_flag
+      const uint8_t t = f.tq[size_t(y0 >> 2) * s.w4 + size_t(x0 >> 2)];
+      const bool bypass = t & 8;
+      if (sc.transform_skip && !bypass && log2 == 2)
+        c.bin(CTX_TSKIP + (comp ? 1 : 0), (t >> comp) & 1, comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA);
+      sdh = sdh && !bypass;
+    }
+    residual_coding(c, f.cf(comp, xc, yc), f.cstride(comp), log2, comp, scan_idx(x0, y0, log2, comp), sdh);
   }
 
   void transform_tree(int x0, int y0, int xb, int yb, int log2, int depth, int blk, int max_depth, bool intra_split,
@@ -410,6 +418,7 @@ struct Writer {
   void coding_unit(int x0, int y0, int log2) {
     const Blk& cu = f.b(x0, y0);
     const int n = 1 << log2;
+    if (sc.transquant_bypass) c.bin(CTX_TQ_BYPASS, (f.tq[size_t(y0 >> 2) * s.w4 + size_t(x0 >> 2)] >> 3) & 1, CAT_MB_TYPE);
     if (f.is_p) {
       int inc = 0;
       if (s.zavail(x0, y0, x0 - 1, y0) && written_skip(f.b(x0 - 1, y0))) ++inc;
