@@ -241,6 +241,21 @@ def test_x265_b_streams(boxing10, params):
     assert (np.diff(s.poc) != 0).all()
 
 
+@pytest.mark.parametrize("params", ["", "bframes=0:wpp=0:ctu=16", "bframes=4:slices=2:amp=1:rect=1"])
+def test_x265_main10(boxing10, params):
+    data = x265_stream(boxing10, params, pix_fmt="yuv420p10le")
+    s = mvclass.read_stream(data)
+    assert s.options["profile_idc"] == 2  # Main 10
+    assert s.frames == len(boxing10)
+    assert mvclass.crop(data, drop="") == data
+    cropped = s.cropped
+    full, dec = decode(data, "hevc"), decode(cropped, "hevc")
+    assert len(full) == len(dec) == s.frames
+    for t, c in enumerate(s.frame_bits["type"]):
+        if c == "I":
+            assert all(np.array_equal(p, q) for p, q in zip(full[t], dec[t]))
+
+
 @pytest.mark.parametrize("pix_fmt,feature", [("yuv422p", "chroma_format_idc 2"), ("yuv444p", "chroma_format_idc 3")])
 def test_x265_range_extensions_named(boxing10, pix_fmt, feature):
     data = x265_stream(boxing10[:3], "bframes=0", pix_fmt=pix_fmt)

@@ -76,9 +76,10 @@ struct CtuReader {
       const int t = p.type[comp];
       if (!t) continue;
       int abs[4];
-      for (int i = 0; i < 4; ++i) {  // TR, cMax = (1 << (Min(bitDepth, 10) - 5)) - 1 = 7 (8-bit)
+      const int cmax = sc.sao_max[comp ? 1 : 0];  // TR, cMax = (1 << (Min(bitDepth, 10) - 5)) - 1
+      for (int i = 0; i < 4; ++i) {
         abs[i] = 0;
-        while (abs[i] < 7 && bypass(CAT_SAO)) ++abs[i];
+        while (abs[i] < cmax && bypass(CAT_SAO)) ++abs[i];
       }
       if (t == 1) {
         for (int i = 0; i < 4; ++i)
@@ -487,7 +488,6 @@ int read_slice_data(const SliceReadCtx& sc, BitReader& br, int first_ctu, BitCou
   CtxSet wpp_saved = r.ctx;  // 9.3.2.4 storage: the contexts after the second CTU of a row
   for (int i = first_ctu; i < nctu; ++i) {
     r.ctu = br.mb = i;
-    if (sc.ctu_slice) sc.ctu_slice[i] = sc.slice_addr;
     const int rx = i % s.ctu_cols, ry = i / s.ctu_cols;
     if (sc.entropy_sync && rx == 0) {
       // 9.3.1: at the first CTU of a row, synchronise with the top-right CTU when it is available

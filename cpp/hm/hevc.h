@@ -60,13 +60,9 @@ struct Seq {
   uint32_t zaddr(int x, int y) const { return zs[(y >> 2) * w4 + (x >> 2)]; }
   bool inside(int x, int y) const { return x >= 0 && y >= 0 && x < W && y < H; }
   // 6.4.1: is (xn, yn) available for the block at (xc, yc) in z-scan order?
-  // The reader's pictures of several slices: SliceAddrRs of each CTU (nullptr: one slice).
-  const int32_t* ctu_slice = nullptr;
-  int ctb_at(int x, int y) const { return (y >> ctu_log2) * ctu_cols + (x >> ctu_log2); }
-  bool zavail(int xc, int yc, int xn, int yn) const {
-    return inside(xn, yn) && zaddr(xn, yn) < zaddr(xc, yc) &&
-           (!ctu_slice || ctu_slice[ctb_at(xn, yn)] == ctu_slice[ctb_at(xc, yc)]);
-  }
+  // (The reader marks the units of the slices before the current one with addresses above all
+  // others, so this also says "in the same slice".)
+  bool zavail(int xc, int yc, int xn, int yn) const { return inside(xn, yn) && zaddr(xn, yn) < zaddr(xc, yc); }
 };
 
 int chroma_qp(int qpy);  // Table 8-10 for ChromaArrayType 1
@@ -307,6 +303,7 @@ struct SliceCtx {
   bool amp = false;                  // amp_enabled_flag (the reader's streams)
   int slice_addr = 0;                // SliceAddrRs (SAO merge candidates stay in the slice)
   bool sign_hiding = true;           // sign_data_hiding_enabled_flag
+  int sao_max[2] = {7, 7};           // SAO offset cMax, luma / chroma: (1 << (Min(bitDepth, 10) - 5)) - 1
   bool transform_skip = false, transquant_bypass = false;  // the PPS flags (Frame::tq holds the values)
 };
 struct SaoParam {

@@ -97,7 +97,7 @@ struct Reader {
   std::unique_ptr<RefPic> cur;  // the picture being read: its motion and list-0 POCs
   bool in_pic = false;
   int next_ctu = 0;
-  std::vector<int32_t> ctu_slice;  // SliceAddrRs of each CTU of the picture
+  std::vector<uint32_t> zs_orig;   // MinTbAddrZs of the picture; seq.zs marks earlier slices' units
   SliceHeader first_sh;            // the picture's first slice header
   std::vector<SaoParam> sao;
   // POC state (8.3.1)
@@ -244,8 +244,7 @@ struct Reader {
           throw Unsupported("resolution change mid-stream");
         make_seq(sps, seq);
         seq_sps = pps.sps_id;
-        ctu_slice.assign(size_t(seq.ctu_cols) * seq.ctu_rows, 0);
-        seq.ctu_slice = ctu_slice.data();
+        zs_orig = seq.zs;
       }
       seq.max_tb_log2 = sps.max_tb_log2;
       seq.min_tb_log2 = sps.min_tb_log2;
@@ -359,9 +358,10 @@ struct Reader {
     SliceReadCtx sc{&seq, &f, sh.qp, sh.sao_luma, sh.sao_chroma, pps.sign_hiding, sh.max_num_merge_cand, pps.entropy_sync,
                     int(sh.address)};
     sc.init_type = init_type;
-    sc.ctu_slice = ctu_slice.data();
     sc.amp = sps.amp;
     sc.transform_skip = pps.transform_skip;
+    sc.sao_max[0] = (1 << (std::min(sps.bit_depth_luma, 10) - 5)) - 1;
+    sc.sao_max[1] = (1 << (std::min(sps.bit_depth_chroma, 10) - 5)) - 1;
     sc.transquant_bypass = pps.transquant_bypass;
     sc.mv.f = &f;
     sc.mv.par_mrg_log2 = pps.log2_parallel_merge_level;
@@ -375,6 +375,17 @@ struct Reader {
     sc.mv.no_backward = true;
     for (const RefPic* r : f.refs) sc.mv.no_backward &= r->poc <= f.poc;
     for (const RefPic* r : f.refs1) sc.mv.no_backward &= r->poc <= f.poc;
+    // availability stays within the slice: the units of the CTUs before SliceAddrRs get addresses
+    // above every address of this slice (z-scan availability requires a smaller one)
+    if (sh.address > 0 || seq.zs != zs_orig) {
+      seq.zs = zs_orig;
+      const uint32_t above = 0x80000000u;
+      for (int y = 0; y < seq.h4; ++y)
+        for (int x = 0; x < seq.w4; ++x) {
+          const int ctb = (y * 4 >> seq.ctu_log2) * seq.ctu_cols + (x * 4 >> seq.ctu_log2);
+          if (ctb < int(sh.address)) seq.zs[size_t(y) * seq.w4 + x] |= above;
+        }
+    }
     BitCounts est_cats{};
     BitReader br(rbsp.data(), rbsp.size(), sh.data_bit);
     next_ctu = read_slice_data(sc, br, int(sh.address), est_cats, sao);
@@ -405,6 +416,8 @@ struct Reader {
     wc.amp = sps.amp;
     wc.slice_addr = int(sh.address);
     wc.sign_hiding = pps.sign_hiding;
+    wc.sao_max[0] = sc.sao_max[0];
+    wc.sao_max[1] = sc.sao_max[1];
     wc.transform_skip = pps.transform_skip;
     wc.transquant_bypass = pps.transquant_bypass;
     std::vector<std::vector<uint8_t>> subs;  // the substreams (RBSP bytes, each byte aligned)

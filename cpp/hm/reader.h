@@ -46,9 +46,9 @@ struct SliceReadCtx {
   bool entropy_sync = false;  // entropy_coding_sync_enabled_flag (wavefront substreams)
   int slice_addr = 0;         // SliceAddrRs: the first CTU of the slice
   int init_type = 0;          // CABAC initType (9.3.2.2)
-  int32_t* ctu_slice = nullptr;  // SliceAddrRs per CTU, set as CTUs are read (Seq::ctu_slice)
   bool amp = false;           // amp_enabled_flag
   bool transform_skip = false, transquant_bypass = false;  // the PPS flags
+  int sao_max[2] = {7, 7};    // SAO offset cMax (luma, chroma) from the bit depths
   MvCtx mv{};                 // motion vector prediction
 };
 // Parses from br's position (the first bit of slice_segment_data) CTUs first_ctu, ... up to the

@@ -297,8 +297,9 @@ void parse_sps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   }
   s.bit_depth_luma = 8 + static_cast<int>(ue_max(br, 8, "bit_depth_luma_minus8"));
   s.bit_depth_chroma = 8 + static_cast<int>(ue_max(br, 8, "bit_depth_chroma_minus8"));
-  if (s.bit_depth_luma != 8 || s.bit_depth_chroma != 8)
-    throw Unsupported("bit depth " + std::to_string(s.bit_depth_luma) + " (only 8-bit streams are supported so far)");
+  if (s.bit_depth_luma > 10 || s.bit_depth_chroma > 10)
+    throw Unsupported("bit depth " + std::to_string(std::max(s.bit_depth_luma, s.bit_depth_chroma)) +
+                      " (range extensions: Main and Main 10 depths, 8 to 10 bits, are supported)");
   s.log2_max_poc_lsb = 4 + static_cast<int>(ue_max(br, 12, "log2_max_pic_order_cnt_lsb_minus4"));
   const bool ordering = br.u1();
   for (int i = ordering ? 0 : sub; i <= sub; ++i) { br.ue(); br.ue(); br.ue(); }
@@ -502,7 +503,7 @@ void parse_slice_header(const std::vector<uint8_t>& rbsp, const ParamSets& ps, S
   }
   sh.qp_delta = br.se();
   sh.qp = p.init_qp + sh.qp_delta;
-  if (sh.qp < 0 || sh.qp > 51) fail("SliceQpY " + std::to_string(sh.qp) + " out of range");
+  if (sh.qp < -6 * (s.bit_depth_luma - 8) || sh.qp > 51) fail("SliceQpY " + std::to_string(sh.qp) + " out of range");
   if (p.slice_chroma_qp_offsets) {
     se_range(br, -12, 12, "slice_cb_qp_offset");
     se_range(br, -12, 12, "slice_cr_qp_offset");

@@ -608,10 +608,11 @@ void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry) 
       if (t) c.bypass(t == 2, CAT_SAO);
     }
     if (!t) continue;
+    const int cmax = sc.sao_max[comp ? 1 : 0];
     for (int i = 0; i < 4; ++i) {
       const int a = std::abs(p.offset[comp][i]);
       for (int k = 0; k < a; ++k) c.bypass(1, CAT_SAO);
-      if (a < 7) c.bypass(0, CAT_SAO);
+      if (a < cmax) c.bypass(0, CAT_SAO);
     }
     if (t == 1) {
       for (int i = 0; i < 4; ++i)
