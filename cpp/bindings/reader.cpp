@@ -3,6 +3,7 @@
 // Corrupt data raises _core.StreamError (a ValueError); unsupported features raise ValueError.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstring>
 #include <string>
@@ -88,6 +89,9 @@ py::dict read_result_dict(mvc::h264::ReadResult&& r) {
     }
   }
   d["type"] = types;
+  py::list ref_pocs;
+  for (const ReadPicture& p : P) ref_pocs.append(py::make_tuple(py::cast(p.ref_pocs[0]), py::cast(p.ref_pocs[1])));
+  d["ref_pocs"] = ref_pocs;
   d["poc"] = poc;
   d["segment"] = segment;
   d["qp"] = qp;

@@ -2,10 +2,14 @@
 // per-category bits, and the stream rewritten from the parsed records, out (cpp/hm/reader.h).
 // The dict has read_h264's keys (reader.cpp). Corrupt data raises _core.StreamError (a
 // ValueError); unsupported features raise ValueError.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <stdexcept>
 #include <string>
 
+#include "common/picture.h"
+#include "hm/hevc.h"
 #include "hm/reader.h"
 
 namespace py = pybind11;
@@ -30,10 +34,52 @@ py::dict read_hevc(py::bytes data, const std::string& drop, bool rewrite, bool s
   return read_result_dict(std::move(r));
 }
 
+using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+// Uni-directional HEVC motion-compensated prediction (8.5.3.3.3, 8-bit, no weighting) of every
+// 4x4 block where mask is set, from one reference picture (its Y, U, V planes, 4:2:0), with the
+// block's quarter-sample vector: the samples a residual-free inter block decodes to.
+py::tuple hevc_predict(U8 y, U8 u, U8 v, py::array_t<int16_t, py::array::c_style | py::array::forcecast> mv4,
+                       py::array_t<bool, py::array::c_style | py::array::forcecast> mask) {
+  if (y.ndim() != 2 || u.ndim() != 2 || v.ndim() != 2) throw std::invalid_argument("planes must be 2-D");
+  const int H = int(y.shape(0)), W = int(y.shape(1));
+  if ((W & 3) || (H & 3) || u.shape(0) != H / 2 || u.shape(1) != W / 2 || v.shape(0) != H / 2 || v.shape(1) != W / 2)
+    throw std::invalid_argument("planes must be 4:2:0 with luma sizes multiple of 4");
+  const int h4 = H / 4, w4 = W / 4;
+  if (mv4.ndim() != 3 || mv4.shape(0) != h4 || mv4.shape(1) != w4 || mv4.shape(2) != 2 || mask.ndim() != 2 ||
+      mask.shape(0) != h4 || mask.shape(1) != w4)
+    throw std::invalid_argument("mv4 must be (H/4, W/4, 2) and mask (H/4, W/4)");
+  mvc::Picture ref;
+  ref.alloc(W, H, 80);
+  ref.y.load(y.data(), W, W, H);
+  ref.u.load(u.data(), W / 2, W / 2, H / 2);
+  ref.v.load(v.data(), W / 2, W / 2, H / 2);
+  ref.extend_borders();
+  py::array_t<uint8_t> py_({H, W}), pu({H / 2, W / 2}), pv({H / 2, W / 2});
+  uint8_t *oy = py_.mutable_data(), *ou = pu.mutable_data(), *ov = pv.mutable_data();
+  std::fill(oy, oy + size_t(W) * H, 0);
+  std::fill(ou, ou + size_t(W / 2) * (H / 2), 0);
+  std::fill(ov, ov + size_t(W / 2) * (H / 2), 0);
+  const int16_t* m = mv4.data();
+  const bool* k = mask.data();
+  for (int by = 0; by < h4; ++by)
+    for (int bx = 0; bx < w4; ++bx) {
+      const size_t i = size_t(by) * w4 + bx;
+      if (!k[i]) continue;
+      const mvc::hevc::Mv mv{m[2 * i], m[2 * i + 1]};
+      mvc::hevc::mc_luma(ref.y, bx * 4, by * 4, 4, 4, mv, oy + size_t(by * 4) * W + bx * 4, W);
+      mvc::hevc::mc_chroma(ref.u, ref.v, bx * 2, by * 2, 2, 2, mv, ou + size_t(by * 2) * (W / 2) + bx * 2, W / 2,
+                           ov + size_t(by * 2) * (W / 2) + bx * 2, W / 2);
+    }
+  return py::make_tuple(py_, pu, pv);
+}
+
 }  // namespace
 
 void register_reader_hevc(py::module_& m) {
   m.def("read_hevc", &read_hevc, py::arg("data"), py::arg("drop") = "PB", py::arg("rewrite") = true,
         py::arg("strict") = true,
         "Parse an HEVC Annex B stream: per-picture motion, kinds, mvd, bits, and the rewritten stream.");
+  m.def("hevc_predict", &hevc_predict, py::arg("y"), py::arg("u"), py::arg("v"), py::arg("mv4"), py::arg("mask"),
+        "HEVC uni-prediction (8-bit, unweighted) of the masked 4x4 blocks from one reference picture: (Y, U, V).");
 }

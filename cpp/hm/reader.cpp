@@ -334,6 +334,8 @@ struct Reader {
       rp.poc = poc;
       rp.segment = segment;
       rp.id = decode_index++;
+      rp.ref_pocs[0] = cur->ref_pocs;
+      rp.ref_pocs[1] = cur->ref_pocs1;
     }
     if (!in_pic) throw ParseError("slice segment without the first slice segment of its picture", -1);
     if (!sh.first_in_pic) {

@@ -32,6 +32,7 @@ struct ReadPicture {         // one picture, in decoding order
   int slices = 0;
   BitCounts bits{}, bits_out{};  // every byte of the input / the rewritten stream charged to this picture
   size_t bytes = 0, bytes_out = 0;
+  std::vector<int> ref_pocs[2];  // HEVC: POCs of RefPicList0 / RefPicList1 (of the first slice)
 };
 
 struct ReadResult {
