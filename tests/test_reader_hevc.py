@@ -267,8 +267,10 @@ def test_x265_range_extensions_named(boxing10, pix_fmt, feature):
 def check_motion_exact(frames, params):
     """x265 without loop filters; in the cropped stream every inter block is residual-free, so its
     decoded samples equal the prediction from the decoded cropped references with the motion
-    read_stream returns. Uni-predicted blocks are checked (our 8-bit unweighted interpolation);
-    returns (blocks checked, blocks in all)."""
+    read_stream returns. Uni-predicted blocks: mc.cpp's 8-bit interpolation (hevc_predict);
+    bi-predicted blocks: the 14-bit intermediates (hevc_pred14) averaged as 8.5.3.3.4.2 does
+    (default weighting; streams without weighted prediction). Returns (blocks checked, inter blocks,
+    bi-predicted blocks)."""
     data = x265_stream(frames, "no-deblock=1:no-sao=1:weightp=0:weightb=0:" + params)
     s = mvclass.read_stream(data)
     d = _core.read_hevc(data, drop="PB")
@@ -277,34 +279,45 @@ def check_motion_exact(frames, params):
     assert len(dec) == s.frames
     segs = d["segment"][order]
     refp = [d["ref_pocs"][i] for i in order]
-    checked = total = 0
+    checked = total = nbi = 0
+    up = lambda m, k: np.repeat(np.repeat(m, k, 0), k, 1)  # noqa: E731
     for t in range(s.frames):
         if s.frame_bits["type"][t] == "I":
             continue
         inter = s.kind4[t] != mvclass.grid.KIND_INTRA
         total += int(inter.sum())
-        y, u, v = dec[t]
+        bi = inter & (s.ref4[t] >= 0) & (s.ref4_l1[t] >= 0)
+        p14 = [[np.zeros(p.shape, np.int32) for p in dec[t]] for _ in range(2)]
         for X, (refs4, other, mvs) in enumerate(((s.ref4, s.ref4_l1, s.mv4), (s.ref4_l1, s.ref4, s.mv4_l1))):
             for r, poc in enumerate(refp[t][X]):
-                mask = inter & (refs4[t] == r) & (other[t] < 0)
-                if not mask.any():
-                    continue
                 j = [k for k in range(s.frames) if s.poc[k] == poc and segs[k] == segs[t]]
                 assert len(j) == 1
-                py, pu, pv = _core.hevc_predict(*dec[j[0]], mvs[t], mask)
-                my = np.repeat(np.repeat(mask, 4, 0), 4, 1)
-                mc = np.repeat(np.repeat(mask, 2, 0), 2, 1)
-                assert np.array_equal(py[my], y[my]), f"picture {t} list {X} ref {r}: luma differs"
-                assert np.array_equal(pu[mc], u[mc]) and np.array_equal(pv[mc], v[mc]), f"picture {t}: chroma differs"
-                checked += int(mask.sum())
-    return checked, total
+                uni = inter & (refs4[t] == r) & (other[t] < 0)
+                if uni.any():
+                    pred = _core.hevc_predict(*dec[j[0]], mvs[t], uni)
+                    for c, (a, b) in enumerate(zip(pred, dec[t])):
+                        m = up(uni, 4 if c == 0 else 2)
+                        assert np.array_equal(a[m], b[m]), f"picture {t} list {X} ref {r} plane {c}: uni-prediction differs"
+                    checked += int(uni.sum())
+                both = bi & (refs4[t] == r)
+                if both.any():
+                    for c, a in enumerate(_core.hevc_pred14(*dec[j[0]], mvs[t], both)):
+                        m = up(both, 4 if c == 0 else 2)
+                        p14[X][c][m] = a[m]
+        if bi.any():
+            for c in range(3):
+                m = up(bi, 4 if c == 0 else 2)
+                avg = np.clip((p14[0][c] + p14[1][c] + 64) >> 7, 0, 255)
+                assert np.array_equal(avg[m], dec[t][c][m]), f"picture {t} plane {c}: bi-prediction differs"
+            checked += int(bi.sum())
+            nbi += int(bi.sum())
+    return checked, total, nbi
 
 
 @pytest.mark.parametrize("params", ["bframes=0:ref=1", "bframes=0:ref=4:wpp=0:amp=1:rect=1",
                                     "bframes=4:b-pyramid=1:ref=3", "bframes=3:slices=2:max-merge=2:ctu=16"])
 def test_x265_motion_exact(boxing12, params):
     frames = list(zip(*boxing12))
-    checked, total = check_motion_exact(frames, params)
-    assert checked > 1000
-    if "bframes=0" in params:
-        assert checked == total  # P pictures: every inter block is uni-predicted and checked
+    checked, total, nbi = check_motion_exact(frames, params)
+    assert checked == total > 1000  # every inter block of every P and B picture
+    assert (nbi > 100) == ("bframes=0" not in params)
