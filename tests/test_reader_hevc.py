@@ -198,8 +198,8 @@ def boxing10(boxing_clip):
     return load_yuv(boxing_clip, 10)
 
 
-def check_x265(frames, params, qp=30):
-    data = x265_stream(frames, params, qp=qp)
+def check_x265(frames, params, qp=30, crf=None):
+    data = x265_stream(frames, params, qp=qp, crf=crf)
     s = mvclass.read_stream(data)
     assert s.frames == len(frames) and s.codec == "hevc"
     assert mvclass.crop(data, drop="") == data  # identity rewrite, byte-exact
@@ -239,6 +239,12 @@ def test_x265_b_streams(boxing10, params):
         assert ((s.ref4[b] >= 0) & (s.ref4_l1[b] >= 0)).any()  # bi-prediction present
     # display order: increasing POC within each segment
     assert (np.diff(s.poc) != 0).all()
+
+
+@pytest.mark.parametrize("params", ["aq-mode=2", "aq-mode=1:qg-size=16:bframes=0", "aq-mode=3:qg-size=8:ctu=32:slices=2"])
+def test_x265_crf_cu_qp_delta(boxing10, params):
+    s = check_x265(boxing10, params, crf=26)
+    assert s.frame_bits["full_cbp_qp"].sum() > 0
 
 
 @pytest.mark.parametrize("params", ["", "bframes=0:wpp=0:ctu=16", "bframes=4:slices=2:amp=1:rect=1"])

@@ -41,6 +41,7 @@ constexpr uint8_t kInit[3][NUM_CTX] = {
         154, 154, 154, 154, 154,                              // inter_pred_idc (unused in I)
         139, 139,                                             // transform_skip_flag (luma, chroma)
         154,                                                  // cu_transquant_bypass_flag
+        154, 154,                                             // cu_qp_delta_abs
     },
     {
         153,
@@ -72,6 +73,7 @@ constexpr uint8_t kInit[3][NUM_CTX] = {
         95, 79, 63, 31, 31,
         139, 139,
         154,
+        154, 154,
     },
     {   // initType 2
         153,
@@ -103,6 +105,7 @@ constexpr uint8_t kInit[3][NUM_CTX] = {
         95, 79, 63, 31, 31,
         139, 139,
         154,
+        154, 154,
     }};
 
 }  // namespace

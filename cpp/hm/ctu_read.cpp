@@ -25,6 +25,7 @@ struct CtuReader {
   cabac::Decoder<BitReader> dec;
   CtxSet ctx;
   int ctu = 0;
+  bool qp_coded = false;  // IsCuQpDeltaCoded
 
   [[noreturn]] void fail(const std::string& what) const { throw ParseError(what, ctu); }
 
@@ -246,6 +247,22 @@ struct CtuReader {
     int cy = 1;
     const bool chroma_here = log2 > 2;
     if (intra || depth != 0 || cb || cr) cy = bin(CTX_CBF_LUMA + (depth == 0 ? 1 : 0), CAT_CBP_QP);
+    if (sc.cu_qp_delta && !qp_coded && (cy || cb || cr)) {  // 7.3.8.10 cu_qp_delta_abs / sign
+      int a = 0;
+      while (a < 5 && bin(CTX_DQP + (a ? 1 : 0), CAT_CBP_QP)) ++a;
+      if (a == 5) {
+        int k = 0;
+        while (bypass(CAT_CBP_QP)) {
+          a += 1 << k;
+          if (++k > 16) fail("cu_qp_delta_abs out of range");
+        }
+        a += int(bypass_bits(k, CAT_CBP_QP));
+      }
+      const int v = a && bypass(CAT_CBP_QP) ? -a : a;
+      if (v < -(26 + sc.qp_bd_offset / 2) || v > 25 + sc.qp_bd_offset / 2) fail("CuQpDeltaVal out of range");
+      f.dqp[size_t(y0 >> 2) * s.w4 + size_t(x0 >> 2)] = int8_t(v);
+      qp_coded = true;
+    }
     const int n = 1 << log2;
     for_blocks(x0, y0, n, n, [&](Blk& b) {
       b.tu_depth = uint8_t(depth);
@@ -453,6 +470,7 @@ struct CtuReader {
 
   void coding_quadtree(int x0, int y0, int log2, int depth) {
     const int n = 1 << log2;
+    if (sc.cu_qp_delta && log2 >= sc.log2_min_dqp) qp_coded = false;
     int split;
     if (x0 + n <= s.W && y0 + n <= s.H && log2 > s.min_cb_log2) {
       int inc = 0;

@@ -115,6 +115,7 @@ struct Frame {
   // The reader's per-4x4 flags (empty in the encoder): bit0..2 transform_skip_flag of the luma /
   // Cb / Cr TB whose owner is this unit, bit3 cu_transquant_bypass_flag of the CU.
   std::vector<uint8_t> tq;
+  std::vector<int8_t> dqp;          // the reader's CuQpDeltaVal at the TU that codes it (per 4x4)
   Picture src, rec;
   std::vector<Blk> blk;
   std::vector<int16_t> coef[3];     // quantised levels at TB positions (luma / chroma sample grids)
@@ -133,7 +134,7 @@ enum CtxBase : int {
   CTX_MERGE_FLAG = 16, CTX_MERGE_IDX = 17, CTX_REF_IDX = 18, CTX_MVP = 20, CTX_SPLIT_TF = 21,
   CTX_CBF_LUMA = 24, CTX_CBF_CHROMA = 26, CTX_MVD_G0 = 30, CTX_MVD_G1 = 31, CTX_LAST_X = 32,
   CTX_LAST_Y = 50, CTX_CSBF = 68, CTX_SIG = 72, CTX_G1 = 114, CTX_G2 = 138, CTX_INTER_DIR = 144,
-  CTX_TSKIP = 149, CTX_TQ_BYPASS = 151, NUM_CTX = 152
+  CTX_TSKIP = 149, CTX_TQ_BYPASS = 151, CTX_DQP = 152, NUM_CTX = 154
 };
 
 struct CtxSet {
@@ -305,6 +306,8 @@ struct SliceCtx {
   bool sign_hiding = true;           // sign_data_hiding_enabled_flag
   int sao_max[2] = {7, 7};           // SAO offset cMax, luma / chroma: (1 << (Min(bitDepth, 10) - 5)) - 1
   bool transform_skip = false, transquant_bypass = false;  // the PPS flags (Frame::tq holds the values)
+  bool cu_qp_delta = false;          // cu_qp_delta_enabled_flag (Frame::dqp holds the values)
+  int log2_min_dqp = 6;              // Log2MinCuQpDeltaSize
 };
 struct SaoParam {
   uint8_t type[3] = {0, 0, 0};  // 0 off, 1 band, 2 edge

@@ -215,7 +215,6 @@ struct Reader {
 
   void check_supported(const Sps& sps, const Pps& pps, const SliceHeader& sh) {
     if (sps.pcm) throw Unsupported("PCM (pcm_enabled_flag) is not supported yet");
-    if (pps.cu_qp_delta) throw Unsupported("cu_qp_delta_enabled_flag is not supported yet");
     if (pps.tiles) throw Unsupported("tiles are not supported yet");
   }
 
@@ -305,6 +304,7 @@ struct Reader {
       const size_t n4 = size_t(seq.w4) * seq.h4;
       f.blk.assign(n4, Blk{});
       f.tq.assign(n4, 0);
+      f.dqp.assign(n4, 0);
       if (f.is_b) f.bb.assign(n4, BlkB{});
       else f.bb.clear();
       if (f.coef[0].size() != size_t(seq.W) * seq.H) {
@@ -362,6 +362,9 @@ struct Reader {
     sc.init_type = init_type;
     sc.amp = sps.amp;
     sc.transform_skip = pps.transform_skip;
+    sc.cu_qp_delta = pps.cu_qp_delta;
+    sc.log2_min_dqp = sps.ctb_log2 - pps.diff_cu_qp_delta_depth;
+    sc.qp_bd_offset = 6 * (sps.bit_depth_luma - 8);
     sc.sao_max[0] = (1 << (std::min(sps.bit_depth_luma, 10) - 5)) - 1;
     sc.sao_max[1] = (1 << (std::min(sps.bit_depth_chroma, 10) - 5)) - 1;
     sc.transquant_bypass = pps.transquant_bypass;
@@ -422,6 +425,8 @@ struct Reader {
     wc.sao_max[1] = sc.sao_max[1];
     wc.transform_skip = pps.transform_skip;
     wc.transquant_bypass = pps.transquant_bypass;
+    wc.cu_qp_delta = pps.cu_qp_delta;
+    wc.log2_min_dqp = sc.log2_min_dqp;
     std::vector<std::vector<uint8_t>> subs;  // the substreams (RBSP bytes, each byte aligned)
     BitWriter sub;
     CtxSet wpp_saved = cab.ctx;

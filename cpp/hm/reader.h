@@ -49,6 +49,9 @@ struct SliceReadCtx {
   bool amp = false;           // amp_enabled_flag
   bool transform_skip = false, transquant_bypass = false;  // the PPS flags
   int sao_max[2] = {7, 7};    // SAO offset cMax (luma, chroma) from the bit depths
+  bool cu_qp_delta = false;   // cu_qp_delta_enabled_flag
+  int log2_min_dqp = 6;       // Log2MinCuQpDeltaSize
+  int qp_bd_offset = 0;       // QpBdOffsetY
   MvCtx mv{};                 // motion vector prediction
 };
 // Parses from br's position (the first bit of slice_segment_data) CTUs first_ctu, ... up to the

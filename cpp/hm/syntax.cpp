@@ -345,6 +345,10 @@ struct Writer {
       cy = tex_off ? 0 : (f.b(x0, y0).cbf & 1);
       c.bin(CTX_CBF_LUMA + (depth == 0 ? 1 : 0), cy, CAT_CBP_QP);
     }
+    if (sc.cu_qp_delta && !qp_coded && (cy || cb || cr)) {  // 7.3.8.10 (the reader's streams)
+      cu_qp_delta(f.dqp[size_t(y0 >> 2) * s.w4 + size_t(x0 >> 2)]);
+      qp_coded = true;
+    }
     if (cy) residual(x0, y0, log2, 0);
     if (chroma_here) {
       if (cb) residual(x0, y0, log2 - 1, 1);
@@ -353,6 +357,23 @@ struct Writer {
       if (cb) residual(xb, yb, 2, 1);
       if (cr) residual(xb, yb, 2, 2);
     }
+  }
+
+  bool qp_coded = false;  // IsCuQpDeltaCoded
+
+  void cu_qp_delta(int v) {  // cu_qp_delta_abs: TR prefix (cMax 5, contexts 0 then 1), EG0 suffix; sign
+    const int a = std::abs(v);
+    for (int i = 0; i < 5 && i <= a; ++i) {
+      if (i == a) { c.bin(CTX_DQP + (i ? 1 : 0), 0, CAT_CBP_QP); break; }
+      c.bin(CTX_DQP + (i ? 1 : 0), 1, CAT_CBP_QP);
+    }
+    if (a >= 5) {
+      int rest = a - 5, k = 0;
+      while (rest >= (1 << k)) { c.bypass(1, CAT_CBP_QP); rest -= 1 << k; ++k; }
+      c.bypass(0, CAT_CBP_QP);
+      c.bypass_bits(uint32_t(rest), k, CAT_CBP_QP);
+    }
+    if (a) c.bypass(v < 0, CAT_CBP_QP);
   }
 
   void merge_idx(int v) {  // TR, cMax = MaxNumMergeCand - 1, first bin context coded
@@ -508,6 +529,7 @@ struct Writer {
 
   void coding_quadtree(int x0, int y0, int log2, int depth) {
     const int n = 1 << log2;
+    if (sc.cu_qp_delta && log2 >= sc.log2_min_dqp) qp_coded = false;
     int split;
     if (x0 + n <= s.W && y0 + n <= s.H && log2 > s.min_cb_log2) {
       split = f.b(x0, y0).cu_log2 < log2;
