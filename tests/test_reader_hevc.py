@@ -241,6 +241,35 @@ def test_x265_b_streams(boxing10, params):
     assert (np.diff(s.poc) != 0).all()
 
 
+def test_x265_corrupt_and_truncated(boxing10):
+    """Mutated x265 streams (B pyramid, WPP, slices, AMP, AQ, transform skip, lossless CUs, Main 10):
+    a result or a ValueError, never a crash or a hang."""
+    rng = np.random.default_rng(265)
+    small = [(y[:64, :128], u[:32, :64], v[:32, :64]) for y, u, v in boxing10[:6]]
+    streams = [x265_stream(small, p, crf=c, pix_fmt=f) for p, c, f in (
+        ("slices=2:amp=1:rect=1", None, "yuv420p"), ("aq-mode=2:tskip=1:cu-lossless=1:ctu=16", 24, "yuv420p"),
+        ("bframes=0:wpp=0:max-merge=1", None, "yuv420p10le"))]
+    ok = errors = 0
+    for i in range(1200):
+        data = bytearray(streams[i % len(streams)])
+        kind = rng.integers(3)
+        if kind == 0:
+            for _ in range(int(rng.integers(1, 4))):
+                data[int(rng.integers(len(data)))] ^= 1 << int(rng.integers(8))
+        elif kind == 1:
+            data = data[: int(rng.integers(1, len(data)))]
+        else:
+            p = int(rng.integers(len(data)))
+            data[p:p + 8] = bytes(rng.integers(0, 256, 8, dtype=np.uint8))
+        for strict in (True, False):
+            try:
+                _core.read_hevc(bytes(data), drop="PB" if strict else "", strict=strict)
+                ok += 1
+            except ValueError:
+                errors += 1
+    assert ok > 50 and errors > 100
+
+
 @pytest.mark.parametrize("params", ["aq-mode=2", "aq-mode=1:qg-size=16:bframes=0", "aq-mode=3:qg-size=8:ctu=32:slices=2"])
 def test_x265_crf_cu_qp_delta(boxing10, params):
     s = check_x265(boxing10, params, crf=26)

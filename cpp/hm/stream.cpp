@@ -310,6 +310,8 @@ void parse_sps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
   if (s.ctb_log2 < 4 || s.ctb_log2 > 6) fail("CTB size out of range 16..64");
   if (s.min_tb_log2 >= s.min_cb_log2 || s.max_tb_log2 > std::min(5, s.ctb_log2))
     fail("transform block sizes inconsistent with the coding block sizes");
+  if (int64_t(s.width) * s.height > 35651584)  // MaxLumaPs of the highest level (6.2, Table A.8)
+    fail("picture size " + std::to_string(s.width) + "x" + std::to_string(s.height) + " above every level's limit");
   if (s.width == 0 || s.height == 0 || s.width % (1 << s.min_cb_log2) || s.height % (1 << s.min_cb_log2))
     fail("picture size not a multiple of the minimum coding block size");
   s.max_tr_depth_inter = static_cast<int>(ue_max(br, uint32_t(s.ctb_log2 - s.min_tb_log2), "max_transform_hierarchy_depth_inter"));
