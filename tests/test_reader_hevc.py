@@ -299,14 +299,15 @@ def test_x265_range_extensions_named(boxing10, pix_fmt, feature):
 
 
 # ------------------------------------------------------------------ exact motion check (milestone 3)
-def check_motion_exact(frames, params):
+def check_motion_exact(frames, params, weighted=False):
     """x265 without loop filters; in the cropped stream every inter block is residual-free, so its
     decoded samples equal the prediction from the decoded cropped references with the motion
-    read_stream returns. Uni-predicted blocks: mc.cpp's 8-bit interpolation (hevc_predict);
-    bi-predicted blocks: the 14-bit intermediates (hevc_pred14) averaged as 8.5.3.3.4.2 does
-    (default weighting; streams without weighted prediction). Returns (blocks checked, inter blocks,
-    bi-predicted blocks)."""
-    data = x265_stream(frames, "no-deblock=1:no-sao=1:weightp=0:weightb=0:" + params)
+    read_stream returns. Default weighting: uni-predicted blocks with mc.cpp's 8-bit interpolation
+    (hevc_predict), bi-predicted blocks from the 14-bit intermediates (hevc_pred14) averaged as
+    8.5.3.3.4.2 does; explicit weighting (weightp / weightb streams) as 8.5.3.3.4.3 does, with the
+    weights the reader parsed. Returns (blocks checked, inter blocks, bi-predicted blocks)."""
+    wopts = "weightp=1:weightb=1" if weighted else "weightp=0:weightb=0"
+    data = x265_stream(frames, f"no-deblock=1:no-sao=1:{wopts}:" + params)
     s = mvclass.read_stream(data)
     d = _core.read_hevc(data, drop="PB")
     order = np.lexsort((d["decode_index"], d["poc"], d["segment"]))
@@ -314,7 +315,8 @@ def check_motion_exact(frames, params):
     assert len(dec) == s.frames
     segs = d["segment"][order]
     refp = [d["ref_pocs"][i] for i in order]
-    checked = total = nbi = 0
+    wts = [d["weights"][i] for i in order]
+    checked = total = nbi = nweighted = 0
     up = lambda m, k: np.repeat(np.repeat(m, k, 0), k, 1)  # noqa: E731
     for t in range(s.frames):
         if s.frame_bits["type"][t] == "I":
@@ -322,30 +324,55 @@ def check_motion_exact(frames, params):
         inter = s.kind4[t] != mvclass.grid.KIND_INTRA
         total += int(inter.sum())
         bi = inter & (s.ref4[t] >= 0) & (s.ref4_l1[t] >= 0)
-        p14 = [[np.zeros(p.shape, np.int32) for p in dec[t]] for _ in range(2)]
+        wt = wts[t]
+        # 14-bit intermediates, then weights per plane: w, o (8-bit: offsets unscaled)
+        p14 = [[np.zeros(p.shape, np.int64) for p in dec[t]] for _ in range(2)]
+        w = [[np.zeros(p.shape, np.int64) for p in dec[t]] for _ in range(2)]
+        o = [[np.zeros(p.shape, np.int64) for p in dec[t]] for _ in range(2)]
         for X, (refs4, other, mvs) in enumerate(((s.ref4, s.ref4_l1, s.mv4), (s.ref4_l1, s.ref4, s.mv4_l1))):
             for r, poc in enumerate(refp[t][X]):
                 j = [k for k in range(s.frames) if s.poc[k] == poc and segs[k] == segs[t]]
                 assert len(j) == 1
                 uni = inter & (refs4[t] == r) & (other[t] < 0)
-                if uni.any():
+                if uni.any() and wt is None:
                     pred = _core.hevc_predict(*dec[j[0]], mvs[t], uni)
                     for c, (a, b) in enumerate(zip(pred, dec[t])):
                         m = up(uni, 4 if c == 0 else 2)
                         assert np.array_equal(a[m], b[m]), f"picture {t} list {X} ref {r} plane {c}: uni-prediction differs"
                     checked += int(uni.sum())
-                both = bi & (refs4[t] == r)
+                sel = (bi | uni) if wt is not None else bi
+                both = sel & (refs4[t] == r)
                 if both.any():
                     for c, a in enumerate(_core.hevc_pred14(*dec[j[0]], mvs[t], both)):
                         m = up(both, 4 if c == 0 else 2)
                         p14[X][c][m] = a[m]
+                        if wt is not None:
+                            row = wt[2 + X][r]
+                            w[X][c][m], o[X][c][m] = row[2 * c], row[2 * c + 1]
+        if wt is not None:  # 8.5.3.3.4.3, 8-bit: shift1 = 6
+            nweighted += 1
+            for X, other in ((0, s.ref4_l1[t]), (1, s.ref4[t])):
+                uni = inter & ((s.ref4[t] if X == 0 else s.ref4_l1[t]) >= 0) & (other < 0)
+                for c in range(3):
+                    m = up(uni, 4 if c == 0 else 2)
+                    lwd = wt[0 if c == 0 else 1] + 6
+                    pred = np.clip(((p14[X][c] * w[X][c] + (1 << (lwd - 1))) >> lwd) + o[X][c], 0, 255)
+                    assert np.array_equal(pred[m], dec[t][c][m]), f"picture {t} plane {c}: weighted uni-prediction differs"
+                checked += int(uni.sum())
         if bi.any():
             for c in range(3):
                 m = up(bi, 4 if c == 0 else 2)
-                avg = np.clip((p14[0][c] + p14[1][c] + 64) >> 7, 0, 255)
-                assert np.array_equal(avg[m], dec[t][c][m]), f"picture {t} plane {c}: bi-prediction differs"
+                if wt is None:
+                    pred = np.clip((p14[0][c] + p14[1][c] + 64) >> 7, 0, 255)
+                else:
+                    lwd = wt[0 if c == 0 else 1] + 6
+                    pred = np.clip((p14[0][c] * w[0][c] + p14[1][c] * w[1][c] + ((o[0][c] + o[1][c] + 1) << lwd))
+                                   >> (lwd + 1), 0, 255)
+                assert np.array_equal(pred[m], dec[t][c][m]), f"picture {t} plane {c}: bi-prediction differs"
             checked += int(bi.sum())
             nbi += int(bi.sum())
+    if weighted:
+        assert nweighted > 0
     return checked, total, nbi
 
 
@@ -356,3 +383,12 @@ def test_x265_motion_exact(boxing12, params):
     checked, total, nbi = check_motion_exact(frames, params)
     assert checked == total > 1000  # every inter block of every P and B picture
     assert (nbi > 100) == ("bframes=0" not in params)
+
+
+@pytest.mark.parametrize("params", ["bframes=0:ref=2", "bframes=4:ref=3"])
+def test_x265_motion_exact_weighted(boxing_clip, params):
+    """A fade, so that x265 sends weights: explicit weighted prediction with the parsed tables."""
+    frames = [(np.clip(y.astype(int) * (1.0 - 0.07 * i), 0, 255).astype(np.uint8), u, v)
+              for i, (y, u, v) in enumerate(load_yuv(boxing_clip, 10))]
+    checked, total, _ = check_motion_exact(frames, params, weighted=True)
+    assert checked == total > 1000

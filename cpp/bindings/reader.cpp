@@ -92,6 +92,15 @@ py::dict read_result_dict(mvc::h264::ReadResult&& r) {
   py::list ref_pocs;
   for (const ReadPicture& p : P) ref_pocs.append(py::make_tuple(py::cast(p.ref_pocs[0]), py::cast(p.ref_pocs[1])));
   d["ref_pocs"] = ref_pocs;
+  py::list weights;  // per picture: None (default weighting) or (log2 luma, log2 chroma, l0 rows, l1 rows)
+  for (const ReadPicture& p : P) {
+    if (!p.weighted) { weights.append(py::none()); continue; }
+    py::list l[2];
+    for (int X = 0; X < 2; ++X)
+      for (const auto& w : p.wp[X]) l[X].append(py::make_tuple(w[0], w[1], w[2], w[3], w[4], w[5]));
+    weights.append(py::make_tuple(p.wp_log2[0], p.wp_log2[1], l[0], l[1]));
+  }
+  d["weights"] = weights;
   d["poc"] = poc;
   d["segment"] = segment;
   d["qp"] = qp;

@@ -336,6 +336,13 @@ struct Reader {
       rp.id = decode_index++;
       rp.ref_pocs[0] = cur->ref_pocs;
       rp.ref_pocs[1] = cur->ref_pocs1;
+      rp.weighted = sh.weighted;
+      rp.wp_log2[0] = sh.luma_log2_wd;
+      rp.wp_log2[1] = sh.chroma_log2_wd;
+      for (int X = 0; X < 2 && sh.weighted; ++X)
+        for (int i = 0; i < sh.num_ref[X]; ++i)
+          rp.wp[X].push_back({sh.luma_weight[X][i], sh.luma_offset[X][i], sh.chroma_weight[X][i][0],
+                              sh.chroma_offset[X][i][0], sh.chroma_weight[X][i][1], sh.chroma_offset[X][i][1]});
     }
     if (!in_pic) throw ParseError("slice segment without the first slice segment of its picture", -1);
     if (!sh.first_in_pic) {
