@@ -392,3 +392,18 @@ def test_x265_motion_exact_weighted(boxing_clip, params):
               for i, (y, u, v) in enumerate(load_yuv(boxing_clip, 10))]
     checked, total, _ = check_motion_exact(frames, params, weighted=True)
     assert checked == total > 1000
+
+
+def test_x265_containers(boxing10, tmp_path):
+    """HEVC in mp4 / mkv: demuxed (hvcC -> Annex B) and read as the raw stream is."""
+    raw = x265_stream(boxing10, "bframes=2")
+    a = mvclass.read_stream(raw)
+    for fmt in ("mp4", "matroska"):
+        data = x265_stream(boxing10, "bframes=2", fmt=fmt)
+        path = tmp_path / ("v.mp4" if fmt == "mp4" else "v.mkv")
+        path.write_bytes(data)
+        b = mvclass.read_stream(path)
+        assert b.codec == "hevc" and b.frames == a.frames
+        for f in FIELDS + ("mv4_l1", "ref4_l1"):
+            assert np.array_equal(getattr(a, f), getattr(b, f)), (fmt, f)
+        assert len(mvclass.crop(path)) < len(data)
