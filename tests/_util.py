@@ -88,7 +88,7 @@ def check_cropped(frames, res, codec="h264", slack_bytes=0):
 
 
 def x264_stream(frames, params: str, *, preset: str = "medium", qp: int = 30, fps: int = 25, fmt: str = "h264",
-                pix_fmt: str = "yuv420p") -> bytes:
+                pix_fmt: str = "yuv420p", codec: str = "libx264", crf: int | None = None) -> bytes:
     """Encode (Y, U, V) frames with PyAV's libx264 (one thread) into an Annex B stream (fmt 'h264')
     or a container (e.g. fmt 'mp4'): third-party streams for the readers."""
     import io
@@ -98,9 +98,14 @@ def x264_stream(frames, params: str, *, preset: str = "medium", qp: int = 30, fp
     buf = io.BytesIO()
     out = av.open(buf, "w", format=fmt)
     h, w = frames[0][0].shape
-    st = out.add_stream("libx264", rate=fps)
+    st = out.add_stream(codec, rate=fps)
     st.width, st.height, st.pix_fmt = w, h, pix_fmt
-    st.options = {"preset": preset, "qp": str(qp), "x264-params": params}
+    key = "x265-params" if codec == "libx265" else "x264-params"
+    st.options = {"preset": preset, key: params}
+    if crf is None:
+        st.options["qp"] = str(qp)
+    else:  # rate control by CRF (x265: adaptive quantisation, cu_qp_delta)
+        st.options["crf"] = str(crf)
     st.codec_context.thread_count = 1
     for i, (y, u, v) in enumerate(frames):
         f = av.VideoFrame(w, h, "yuv420p")
@@ -137,3 +142,11 @@ def ffmpeg_motion_blocks(data: bytes):
                                int(b["motion_x"]) * 4 // sc, int(b["motion_y"]) * 4 // sc))
         out.append(blocks)
     return out
+
+
+def x265_stream(frames, params: str, *, preset: str = "medium", qp: int = 30, fps: int = 25, fmt: str = "hevc",
+                pix_fmt: str = "yuv420p", crf: int | None = None) -> bytes:
+    """x264_stream's twin for PyAV's libx265: an Annex B HEVC stream (fmt 'hevc') or a container;
+    x265 options go through ``x265-params`` (e.g. "bframes=4:b-pyramid=1:ref=4")."""
+    params = "log-level=error" + (":" + params if params else "")
+    return x264_stream(frames, params, preset=preset, qp=qp, fps=fps, fmt=fmt, pix_fmt=pix_fmt, codec="libx265", crf=crf)

@@ -148,8 +148,6 @@ def test_errors_name_the_problem(boxing30, tmp_path):
     assert np.array_equal(part.mv4, full.mv4[: part.frames])
     with pytest.raises(ValueError):
         mvclass.read_stream(b"\x00\x00\x01" + bytes(range(256)) * 4)
-    with pytest.raises(ValueError, match="not supported yet"):
-        mvclass.read_stream(mvclass.encode_cropped(planes(boxing30[:2]), codec="hevc").bitstream)
     with pytest.raises(ValueError, match="drop"):
         mvclass.crop(data, drop="X")
     with pytest.raises(FileNotFoundError):

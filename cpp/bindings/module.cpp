@@ -235,6 +235,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("KIND_INTER") = int(mvc::KIND_INTER);
   m.attr("KIND_SKIP") = int(mvc::KIND_SKIP);
   register_reader(m);
+  { void register_reader_hevc(py::module_&); register_reader_hevc(m); }  // reader_hevc.cpp
   m.def("motion_grid", &motion_grid, py::arg("field4"), py::arg("kind4"), py::arg("ref4"), py::arg("rows"),
         py::arg("cols"), py::arg("fill_holes") = true,
         "The 8x8 grid of a stack of 4x4-block motion fields: (field, mask, ref); see mvclass.grid.");

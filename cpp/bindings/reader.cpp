@@ -3,6 +3,7 @@
 // Corrupt data raises _core.StreamError (a ValueError); unsupported features raise ValueError.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstring>
 #include <string>
@@ -11,6 +12,11 @@
 
 namespace py = pybind11;
 
+// Shared with reader_hevc.cpp: the result dict both readers return (they share
+// mvc::h264::ReadResult) and the check of the drop argument.
+py::dict read_result_dict(mvc::h264::ReadResult&& r);
+void check_read_drop(const std::string& drop);
+
 namespace {
 
 // A numpy array that takes over a vector's memory (no copy).
@@ -18,16 +24,14 @@ template <typename T>
 py::array_t<T> adopt(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
   size_t n = 1;
   for (auto d : shape) n *= static_cast<size_t>(d);
-  if (v.size() != n) throw std::runtime_error("read_h264: inconsistent output size");
+  if (v.size() != n) throw std::runtime_error("reader: inconsistent output size");
   auto* owner = new std::vector<T>(std::move(v));
   py::capsule free_when_done(owner, [](void* p) { delete reinterpret_cast<std::vector<T>*>(p); });
   return py::array_t<T>(shape, owner->data(), free_when_done);
 }
 
 py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool strict) {
-  for (char c : drop)
-    if (c != 'I' && c != 'P' && c != 'B')
-      throw std::invalid_argument("drop must name picture types among 'I', 'P' and 'B', got '" + drop + "'");
+  check_read_drop(drop);
   std::string buf = data;  // a copy the reader can use without the GIL
   mvc::h264::ReadOptions opt;
   opt.drop = drop;
@@ -38,6 +42,18 @@ py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool s
     py::gil_scoped_release nogil;
     r = mvc::h264::read_h264(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), opt);
   }
+  return read_result_dict(std::move(r));
+}
+
+}  // namespace
+
+void check_read_drop(const std::string& drop) {
+  for (char c : drop)
+    if (c != 'I' && c != 'P' && c != 'B')
+      throw std::invalid_argument("drop must name picture types among 'I', 'P' and 'B', got '" + drop + "'");
+}
+
+py::dict read_result_dict(mvc::h264::ReadResult&& r) {
   using mvc::h264::ReadPicture;
   const auto& P = r.pictures;
   const py::ssize_t T = static_cast<py::ssize_t>(P.size()), H = r.h4, W = r.w4;
@@ -73,6 +89,18 @@ py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool s
     }
   }
   d["type"] = types;
+  py::list ref_pocs;
+  for (const ReadPicture& p : P) ref_pocs.append(py::make_tuple(py::cast(p.ref_pocs[0]), py::cast(p.ref_pocs[1])));
+  d["ref_pocs"] = ref_pocs;
+  py::list weights;  // per picture: None (default weighting) or (log2 luma, log2 chroma, l0 rows, l1 rows)
+  for (const ReadPicture& p : P) {
+    if (!p.weighted) { weights.append(py::none()); continue; }
+    py::list l[2];
+    for (int X = 0; X < 2; ++X)
+      for (const auto& w : p.wp[X]) l[X].append(py::make_tuple(w[0], w[1], w[2], w[3], w[4], w[5]));
+    weights.append(py::make_tuple(p.wp_log2[0], p.wp_log2[1], l[0], l[1]));
+  }
+  d["weights"] = weights;
   d["poc"] = poc;
   d["segment"] = segment;
   d["qp"] = qp;
@@ -93,8 +121,6 @@ py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool s
   d["rewritten"] = py::bytes(reinterpret_cast<const char*>(r.rewritten.data()), r.rewritten.size());
   return d;
 }
-
-}  // namespace
 
 void register_reader(py::module_& m) {
   py::register_exception<mvc::h264::ParseError>(m, "StreamError", PyExc_ValueError);

@@ -10,7 +10,7 @@ namespace hevc {
 namespace {
 
 // initValue per context, in CtxBase order; [0] initType 0 (I slices), [1] initType 1 (P slices).
-constexpr uint8_t kInit[2][NUM_CTX] = {
+constexpr uint8_t kInit[3][NUM_CTX] = {
     {
         153,                                                  // sao_merge_left/up_flag
         200,                                                  // sao_type_idx
@@ -38,6 +38,10 @@ constexpr uint8_t kInit[2][NUM_CTX] = {
         140, 92, 137, 138, 140, 152, 138, 139, 153, 74, 149, 92, 139, 107, 122, 152, 140, 179,
         166, 182, 140, 227, 122, 197,                         // coeff_abs_level_greater1_flag
         138, 153, 136, 167, 152, 152,                         // coeff_abs_level_greater2_flag
+        154, 154, 154, 154, 154,                              // inter_pred_idc (unused in I)
+        139, 139,                                             // transform_skip_flag (luma, chroma)
+        154,                                                  // cu_transquant_bypass_flag
+        154, 154,                                             // cu_qp_delta_abs
     },
     {
         153,
@@ -66,6 +70,42 @@ constexpr uint8_t kInit[2][NUM_CTX] = {
         154, 196, 196, 167, 154, 152, 167, 182, 182, 134, 149, 136, 153, 121, 136, 137, 169, 194,
         166, 167, 154, 167, 137, 182,
         107, 167, 91, 122, 107, 167,
+        95, 79, 63, 31, 31,
+        139, 139,
+        154,
+        154, 154,
+    },
+    {   // initType 2
+        153,
+        160,
+        107, 139, 126,
+        197, 185, 201,
+        134,
+        154, 139, 154, 154,
+        183,
+        152,
+        79,
+        154,
+        137,
+        153, 153,
+        168,
+        224, 167, 122,
+        153, 111,
+        149, 92, 167, 154,
+        169, 198,
+        125, 110, 124, 110, 95, 94, 125, 111, 111, 79, 125, 126, 111, 111, 79, 108, 123, 93,
+        125, 110, 124, 110, 95, 94, 125, 111, 111, 79, 125, 126, 111, 111, 79, 108, 123, 93,
+        121, 140, 61, 154,
+        170, 154, 139, 153, 139, 123, 123, 63, 124, 166, 183, 140, 136, 153, 154, 166, 183, 140,
+        136, 153, 154, 166, 183, 140, 136, 153, 154, 170, 153, 138, 138, 122, 121, 122, 121, 167,
+        151, 183, 140, 151, 183, 140,
+        154, 196, 167, 167, 154, 152, 167, 182, 182, 134, 149, 136, 153, 121, 136, 122, 169, 208,
+        166, 167, 154, 152, 167, 182,
+        107, 167, 91, 107, 107, 167,
+        95, 79, 63, 31, 31,
+        139, 139,
+        154,
+        154, 154,
     }};
 
 }  // namespace
@@ -95,8 +135,10 @@ int chroma_qp(int qpi) {
   return tab[qpi - 30];
 }
 
-void CtxSet::init(bool p_slice, int qp) {
-  const uint8_t* iv = kInit[p_slice ? 1 : 0];
+void CtxSet::init(bool p_slice, int qp) { init_type(p_slice ? 1 : 0, qp); }
+
+void CtxSet::init_type(int init_type, int qp) {
+  const uint8_t* iv = kInit[init_type];
   const int q = qp < 0 ? 0 : (qp > 51 ? 51 : qp);
   for (int i = 0; i < NUM_CTX; ++i) {
     const int m = (iv[i] >> 4) * 5 - 45, n = ((iv[i] & 15) << 3) - 16;

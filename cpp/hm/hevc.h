@@ -29,7 +29,8 @@ struct MvField {  // one list (P slices use L0 only); ref < 0: no motion (intra 
 };
 
 enum PredMode : uint8_t { MODE_INTER = 0, MODE_INTRA = 1, MODE_SKIP = 2 };
-enum PartMode : uint8_t { PART_2Nx2N = 0, PART_2NxN = 1, PART_Nx2N = 2, PART_NxN = 3 };
+enum PartMode : uint8_t { PART_2Nx2N = 0, PART_2NxN = 1, PART_Nx2N = 2, PART_NxN = 3,
+                          PART_2NxnU = 4, PART_2NxnD = 5, PART_nLx2N = 6, PART_nRx2N = 7 };  // AMP: the reader
 
 // Per 4x4 luma unit record filled by the decisions; the syntax writer, deblocking and the
 // motion-field export read it.
@@ -59,6 +60,8 @@ struct Seq {
   uint32_t zaddr(int x, int y) const { return zs[(y >> 2) * w4 + (x >> 2)]; }
   bool inside(int x, int y) const { return x >= 0 && y >= 0 && x < W && y < H; }
   // 6.4.1: is (xn, yn) available for the block at (xc, yc) in z-scan order?
+  // (The reader marks the units of the slices before the current one with addresses above all
+  // others, so this also says "in the same slice".)
   bool zavail(int xc, int yc, int xn, int yn) const { return inside(xn, yn) && zaddr(xn, yn) < zaddr(xc, yc); }
 };
 
@@ -87,14 +90,32 @@ struct RefPic {
   int poc = 0;
   std::vector<MvField> mvf;   // per 4x4
   std::vector<int> ref_pocs;  // POC of each of its L0 references
+  std::vector<MvField> mvf1;  // the reader's B pictures: list-1 motion per 4x4 (empty otherwise)
+  std::vector<int> ref_pocs1; // and the POCs of its L1 references
+};
+
+// The reader's B-slice records beside Blk (whose mvf, mvd, mvp_idx are list 0's): list 1 and the
+// prediction direction of the PU covering the 4x4 unit. Empty in the encoder (P only).
+struct BlkB {
+  MvField mvf1;
+  Mv mvd1;
+  uint8_t dir = 1;  // inter_pred_idc + 1: 1 PRED_L0, 2 PRED_L1, 3 PRED_BI
+  uint8_t mvp1 = 0;
 };
 
 // The picture being coded.
 struct Frame {
   const Seq* seq = nullptr;
   int poc = 0;
-  bool is_p = false, tmvp = false;
+  bool is_p = false, tmvp = false;  // is_p: an inter (P or B) slice
+  bool is_b = false, mvd_l1_zero = false;  // the reader's B slices (the encoder codes P only)
   std::vector<const RefPic*> refs;  // RefPicList0
+  std::vector<const RefPic*> refs1; // RefPicList1 (B slices)
+  std::vector<BlkB> bb;             // per 4x4 beside blk (B slices only)
+  // The reader's per-4x4 flags (empty in the encoder): bit0..2 transform_skip_flag of the luma /
+  // Cb / Cr TB whose owner is this unit, bit3 cu_transquant_bypass_flag of the CU.
+  std::vector<uint8_t> tq;
+  std::vector<int8_t> dqp;          // the reader's CuQpDeltaVal at the TU that codes it (per 4x4)
   Picture src, rec;
   std::vector<Blk> blk;
   std::vector<int16_t> coef[3];     // quantised levels at TB positions (luma / chroma sample grids)
@@ -112,12 +133,14 @@ enum CtxBase : int {
   CTX_PART_MODE = 9, CTX_PREV_INTRA = 13, CTX_CHROMA_MODE = 14, CTX_RQT_ROOT = 15,
   CTX_MERGE_FLAG = 16, CTX_MERGE_IDX = 17, CTX_REF_IDX = 18, CTX_MVP = 20, CTX_SPLIT_TF = 21,
   CTX_CBF_LUMA = 24, CTX_CBF_CHROMA = 26, CTX_MVD_G0 = 30, CTX_MVD_G1 = 31, CTX_LAST_X = 32,
-  CTX_LAST_Y = 50, CTX_CSBF = 68, CTX_SIG = 72, CTX_G1 = 114, CTX_G2 = 138, NUM_CTX = 144
+  CTX_LAST_Y = 50, CTX_CSBF = 68, CTX_SIG = 72, CTX_G1 = 114, CTX_G2 = 138, CTX_INTER_DIR = 144,
+  CTX_TSKIP = 149, CTX_TQ_BYPASS = 151, CTX_DQP = 152, NUM_CTX = 154
 };
 
 struct CtxSet {
   uint8_t s[NUM_CTX];  // (pStateIdx << 1) | valMps
   void init(bool p_slice, int qp);
+  void init_type(int init_type, int qp);  // 9.3.2.2 initType 0 (I), 1 (P / B with cabac_init_flag), 2 (B / P with it)
 };
 
 // Per context state byte (pStateIdx << 1 | valMps) and bin value: the next state and the bin's
@@ -244,6 +267,22 @@ inline const uint8_t* predict_luma_est(const RefPic& r, int x, int y, int w, int
 struct PuGeom {
   int xCb, yCb, nCbS, xPb, yPb, w, h, partIdx, part;
 };
+// The prediction blocks of an inter CU of size n at (x0, y0) with partition mode part (Table 7-10):
+// out[k] = {x, y, w, h}; returns their number (NxN: 4).
+inline int pu_rects(int part, int x0, int y0, int n, int out[4][4]) {
+  const int h = n >> 1, q = n >> 2;
+  auto set = [&](int k, int x, int y, int w, int hh) { out[k][0] = x; out[k][1] = y; out[k][2] = w; out[k][3] = hh; };
+  switch (part) {
+    case PART_2NxN: set(0, x0, y0, n, h); set(1, x0, y0 + h, n, h); return 2;
+    case PART_Nx2N: set(0, x0, y0, h, n); set(1, x0 + h, y0, h, n); return 2;
+    case PART_NxN: set(0, x0, y0, h, h); set(1, x0 + h, y0, h, h); set(2, x0, y0 + h, h, h); set(3, x0 + h, y0 + h, h, h); return 4;
+    case PART_2NxnU: set(0, x0, y0, n, q); set(1, x0, y0 + q, n, n - q); return 2;
+    case PART_2NxnD: set(0, x0, y0, n, n - q); set(1, x0, y0 + n - q, n, q); return 2;
+    case PART_nLx2N: set(0, x0, y0, q, n); set(1, x0 + q, y0, n - q, n); return 2;
+    case PART_nRx2N: set(0, x0, y0, n - q, n); set(1, x0 + n - q, y0, q, n); return 2;
+    default: set(0, x0, y0, n, n); return 1;
+  }
+}
 // 8.5.3.2.2 merge candidate list (MaxNumMergeCand = 5), P slice.
 void merge_candidates(const Frame& f, const PuGeom& g, MvField out[5]);
 // 8.5.3.2.6 AMVP list for ref_idx.
@@ -256,6 +295,15 @@ struct SliceCtx {
   bool cropped;  // texture off for P pictures
   bool sao_luma, sao_chroma;
   bool skip_residual = false;  // estimation only: residual_coding() priced by the caller
+  bool crop_intra_pictures = false;  // cropped also switches texture off in I pictures (the reader's drop="I")
+  int max_merge = 5;                 // MaxNumMergeCand (the encoder uses 5)
+  bool amp = false;                  // amp_enabled_flag (the reader's streams)
+  int slice_addr = 0;                // SliceAddrRs (SAO merge candidates stay in the slice)
+  bool sign_hiding = true;           // sign_data_hiding_enabled_flag
+  int sao_max[2] = {7, 7};           // SAO offset cMax, luma / chroma: (1 << (Min(bitDepth, 10) - 5)) - 1
+  bool transform_skip = false, transquant_bypass = false;  // the PPS flags (Frame::tq holds the values)
+  bool cu_qp_delta = false;          // cu_qp_delta_enabled_flag (Frame::dqp holds the values)
+  int log2_min_dqp = 6;              // Log2MinCuQpDeltaSize
 };
 struct SaoParam {
   uint8_t type[3] = {0, 0, 0};  // 0 off, 1 band, 2 edge

@@ -160,7 +160,7 @@ struct EstimateSink {
 };
 
 template <class Sink>
-void residual_coding_to(Sink& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
+void residual_coding_to(Sink& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx, bool sdh = true) {
   const int sbl = log2 - 2, nsb = 1 << sbl;
   const Pos* sbscan = scans().s[scan_idx][sbl];
   const Pos* sc4 = scans().s[scan_idx][2];
@@ -239,7 +239,7 @@ void residual_coding_to(Sink& c, const int16_t* cf, int stride, int log2, int co
     if (first_g1 >= 0) c.bin(CTX_G2 + (comp ? 4 : 0) + ctx_set, al[first_g1] > 2);
     // sign_data_hiding: the sign of the first coefficient in scan order follows the parity of the
     // sum; the other signs go out as one bypass string, the first in reverse scan order first
-    const int sign_hidden = nsig > 0 && idx[0] - idx[nsig - 1] > 3;  // (sub-block 0 may hold none)
+    const int sign_hidden = sdh && nsig > 0 && idx[0] - idx[nsig - 1] > 3;  // (sub-block 0 may hold none)
     uint32_t signs = 0;
     for (int k = 0; k < nsig; ++k) signs = (signs << 1) | (lev[idx[k]] < 0);
     c.bypass_bits(signs >> sign_hidden, nsig - sign_hidden);
@@ -258,14 +258,14 @@ void residual_coding_to(Sink& c, const int16_t* cf, int stride, int log2, int co
   }
 }
 
-void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx) {
+void residual_coding(Cabac& c, const int16_t* cf, int stride, int log2, int comp, int scan_idx, bool sdh = true) {
   if (c.estimating()) {
     EstimateSink k{c.ctx};
-    residual_coding_to(k, cf, stride, log2, comp, scan_idx);
+    residual_coding_to(k, cf, stride, log2, comp, scan_idx, sdh);
     c.add_estimate(k.q);
   } else {
     EncodeSink k{c, comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA};
-    residual_coding_to(k, cf, stride, log2, comp, scan_idx);
+    residual_coding_to(k, cf, stride, log2, comp, scan_idx, sdh);
   }
 }
 
@@ -297,17 +297,25 @@ struct Writer {
   void residual(int x0, int y0, int log2, int comp) {  // x0, y0 luma position of the TB owner
     if (sc.skip_residual) return;
     const int xc = comp ? x0 >> 1 : x0, yc = comp ? y0 >> 1 : y0;
-    residual_coding(c, f.cf(comp, xc, yc), f.cstride(comp), log2, comp, scan_idx(x0, y0, log2, comp));
+    bool sdh = sc.sign_hiding;
+    if (!f.tq.empty()) {  // the reader's streams: transform_skip_flag, cu_transquant_bypass_flag
+      const uint8_t t = f.tq[size_t(y0 >> 2) * s.w4 + size_t(x0 >> 2)];
+      const bool bypass = t & 8;
+      if (sc.transform_skip && !bypass && log2 == 2)
+        c.bin(CTX_TSKIP + (comp ? 1 : 0), (t >> comp) & 1, comp ? CAT_RESIDUAL_CHROMA : CAT_RESIDUAL_LUMA);
+      sdh = sdh && !bypass;
+    }
+    residual_coding(c, f.cf(comp, xc, yc), f.cstride(comp), log2, comp, scan_idx(x0, y0, log2, comp), sdh);
   }
 
   void transform_tree(int x0, int y0, int xb, int yb, int log2, int depth, int blk, int max_depth, bool intra_split,
-                      bool intra, bool force_split0, int pcb, int pcr) {
+                      bool intra, bool force_split0, int pcb, int pcr, bool inter_split = false) {
     int split;
     if (log2 <= s.max_tb_log2 && log2 > s.min_tb_log2 && depth < max_depth && !(intra_split && depth == 0)) {
       split = force_split0 ? (depth == 0) : (f.b(x0, y0).tu_depth > depth);
       c.bin(CTX_SPLIT_TF + 5 - log2, split, CAT_CBP_QP);
-    } else {
-      split = log2 > s.max_tb_log2 || (intra_split && depth == 0);
+    } else {  // inferred (7.4.9.8), interSplitFlag included
+      split = log2 > s.max_tb_log2 || (intra_split && depth == 0) || (inter_split && depth == 0);
     }
     int cb = 0, cr = 0;
     if (log2 > 2) {
@@ -325,10 +333,10 @@ struct Writer {
     }
     if (split) {
       const int h = 1 << (log2 - 1);
-      transform_tree(x0, y0, x0, y0, log2 - 1, depth + 1, 0, max_depth, intra_split, intra, force_split0, cb, cr);
-      transform_tree(x0 + h, y0, x0, y0, log2 - 1, depth + 1, 1, max_depth, intra_split, intra, force_split0, cb, cr);
-      transform_tree(x0, y0 + h, x0, y0, log2 - 1, depth + 1, 2, max_depth, intra_split, intra, force_split0, cb, cr);
-      transform_tree(x0 + h, y0 + h, x0, y0, log2 - 1, depth + 1, 3, max_depth, intra_split, intra, force_split0, cb, cr);
+      transform_tree(x0, y0, x0, y0, log2 - 1, depth + 1, 0, max_depth, intra_split, intra, force_split0, cb, cr, inter_split);
+      transform_tree(x0 + h, y0, x0, y0, log2 - 1, depth + 1, 1, max_depth, intra_split, intra, force_split0, cb, cr, inter_split);
+      transform_tree(x0, y0 + h, x0, y0, log2 - 1, depth + 1, 2, max_depth, intra_split, intra, force_split0, cb, cr, inter_split);
+      transform_tree(x0 + h, y0 + h, x0, y0, log2 - 1, depth + 1, 3, max_depth, intra_split, intra, force_split0, cb, cr, inter_split);
       return;
     }
     int cy = 1;
@@ -336,6 +344,10 @@ struct Writer {
     if (intra || depth != 0 || (chroma_here ? (cb || cr) : false)) {
       cy = tex_off ? 0 : (f.b(x0, y0).cbf & 1);
       c.bin(CTX_CBF_LUMA + (depth == 0 ? 1 : 0), cy, CAT_CBP_QP);
+    }
+    if (sc.cu_qp_delta && !qp_coded && (cy || cb || cr)) {  // 7.3.8.10 (the reader's streams)
+      cu_qp_delta(f.dqp[size_t(y0 >> 2) * s.w4 + size_t(x0 >> 2)]);
+      qp_coded = true;
     }
     if (cy) residual(x0, y0, log2, 0);
     if (chroma_here) {
@@ -347,9 +359,28 @@ struct Writer {
     }
   }
 
-  void merge_idx(int v) {
+  bool qp_coded = false;  // IsCuQpDeltaCoded
+
+  void cu_qp_delta(int v) {  // cu_qp_delta_abs: TR prefix (cMax 5, contexts 0 then 1), EG0 suffix; sign
+    const int a = std::abs(v);
+    for (int i = 0; i < 5 && i <= a; ++i) {
+      if (i == a) { c.bin(CTX_DQP + (i ? 1 : 0), 0, CAT_CBP_QP); break; }
+      c.bin(CTX_DQP + (i ? 1 : 0), 1, CAT_CBP_QP);
+    }
+    if (a >= 5) {
+      int rest = a - 5, k = 0;
+      while (rest >= (1 << k)) { c.bypass(1, CAT_CBP_QP); rest -= 1 << k; ++k; }
+      c.bypass(0, CAT_CBP_QP);
+      c.bypass_bits(uint32_t(rest), k, CAT_CBP_QP);
+    }
+    if (a) c.bypass(v < 0, CAT_CBP_QP);
+  }
+
+  void merge_idx(int v) {  // TR, cMax = MaxNumMergeCand - 1, first bin context coded
+    const int cmax = sc.max_merge - 1;
+    if (cmax <= 0) return;
     c.bin(CTX_MERGE_IDX, v > 0, CAT_MERGE);
-    for (int i = 1; i < 4 && i <= v; ++i) c.bypass(i < v, CAT_MERGE);
+    for (int i = 1; i < cmax && i <= v; ++i) c.bypass(i < v, CAT_MERGE);
   }
 
   void mvd_coding(Mv d) {
@@ -371,19 +402,36 @@ struct Writer {
     }
   }
 
-  void prediction_unit(int x, int y) {
+  void ref_idx(int r, int nref) {
+    if (nref <= 1) return;
+    for (int i = 0; i < nref - 1 && i <= r; ++i) {
+      const int bit = i < r;
+      if (i < 2) c.bin(CTX_REF_IDX + i, bit, CAT_REF_IDX);
+      else c.bypass(bit, CAT_REF_IDX);
+    }
+  }
+
+  void prediction_unit(int x, int y, int w = 0, int h = 0) {
     const Blk& b = f.b(x, y);
     c.bin(CTX_MERGE_FLAG, b.merge, CAT_MERGE);
     if (b.merge) { merge_idx(b.merge_idx); return; }
-    const int nref = static_cast<int>(f.refs.size());
-    if (nref > 1) {
-      const int r = b.mvf.ref;
-      for (int i = 0; i < nref - 1 && i <= r; ++i) {
-        const int bit = i < r;
-        if (i < 2) c.bin(CTX_REF_IDX + i, bit, CAT_REF_IDX);
-        else c.bypass(bit, CAT_REF_IDX);
+    if (f.is_b) {  // the reader's B slices: inter_pred_idc, then each list used
+      const BlkB& bb = f.bb[size_t(y >> 2) * s.w4 + size_t(x >> 2)];
+      if (w + h != 12) c.bin(CTX_INTER_DIR + b.depth, bb.dir == 3, CAT_MB_TYPE);
+      if (bb.dir != 3 || w + h == 12) c.bin(CTX_INTER_DIR + 4, bb.dir == 2, CAT_MB_TYPE);
+      if (bb.dir & 1) {
+        ref_idx(b.mvf.ref, static_cast<int>(f.refs.size()));
+        mvd_coding(b.mvd);
+        c.bin(CTX_MVP, b.mvp_idx, CAT_MVP_IDX);
       }
+      if (bb.dir & 2) {
+        ref_idx(bb.mvf1.ref, static_cast<int>(f.refs1.size()));
+        if (!(f.mvd_l1_zero && bb.dir == 3)) mvd_coding(bb.mvd1);
+        c.bin(CTX_MVP, bb.mvp1, CAT_MVP_IDX);
+      }
+      return;
     }
+    ref_idx(b.mvf.ref, static_cast<int>(f.refs.size()));
     mvd_coding(b.mvd);
     c.bin(CTX_MVP, b.mvp_idx, CAT_MVP_IDX);
   }
@@ -391,12 +439,14 @@ struct Writer {
   void coding_unit(int x0, int y0, int log2) {
     const Blk& cu = f.b(x0, y0);
     const int n = 1 << log2;
+    if (sc.transquant_bypass) c.bin(CTX_TQ_BYPASS, (f.tq[size_t(y0 >> 2) * s.w4 + size_t(x0 >> 2)] >> 3) & 1, CAT_MB_TYPE);
     if (f.is_p) {
       int inc = 0;
-      if (s.zavail(x0, y0, x0 - 1, y0) && f.b(x0 - 1, y0).pred == MODE_SKIP) ++inc;
-      if (s.zavail(x0, y0, x0, y0 - 1) && f.b(x0, y0 - 1).pred == MODE_SKIP) ++inc;
-      c.bin(CTX_SKIP + inc, cu.pred == MODE_SKIP, CAT_SKIP);
-      if (cu.pred == MODE_SKIP) { merge_idx(cu.merge_idx); return; }
+      if (s.zavail(x0, y0, x0 - 1, y0) && written_skip(f.b(x0 - 1, y0))) ++inc;
+      if (s.zavail(x0, y0, x0, y0 - 1) && written_skip(f.b(x0, y0 - 1))) ++inc;
+      const bool skip = written_skip(cu);
+      c.bin(CTX_SKIP + inc, skip, CAT_SKIP);
+      if (skip) { merge_idx(cu.merge_idx); return; }
       c.bin(CTX_PRED_MODE, cu.pred == MODE_INTRA, CAT_MB_TYPE);
     }
     const bool intra = cu.pred == MODE_INTRA;
@@ -404,7 +454,13 @@ struct Writer {
       if (intra) c.bin(CTX_PART_MODE, cu.part == PART_2Nx2N, CAT_MB_TYPE);
       else {
         c.bin(CTX_PART_MODE, cu.part == PART_2Nx2N, CAT_MB_TYPE);
-        if (cu.part != PART_2Nx2N) {
+        if (cu.part != PART_2Nx2N && sc.amp && log2 > s.min_cb_log2) {  // Table 9-43 with AMP
+          const bool hor = cu.part == PART_2NxN || cu.part == PART_2NxnU || cu.part == PART_2NxnD;
+          c.bin(CTX_PART_MODE + 1, hor, CAT_MB_TYPE);
+          const bool sym = cu.part == PART_2NxN || cu.part == PART_Nx2N;
+          c.bin(CTX_PART_MODE + 3, sym, CAT_MB_TYPE);
+          if (!sym) c.bypass(cu.part == PART_2NxnD || cu.part == PART_nRx2N, CAT_MB_TYPE);
+        } else if (cu.part != PART_2Nx2N) {
           c.bin(CTX_PART_MODE + 1, cu.part == PART_2NxN, CAT_MB_TYPE);
           if (cu.part != PART_2NxN && log2 == s.min_cb_log2 && log2 > 3)
             c.bin(CTX_PART_MODE + 2, cu.part == PART_Nx2N, CAT_MB_TYPE);
@@ -441,11 +497,12 @@ struct Writer {
       }
       if (cu.chroma_syntax == 4) c.bin(CTX_CHROMA_MODE, 0, CAT_INTRA_MODE);
       else { c.bin(CTX_CHROMA_MODE, 1, CAT_INTRA_MODE); c.bypass_bits(cu.chroma_syntax, 2, CAT_INTRA_MODE); }
+    } else if (cu.part == PART_2Nx2N) {
+      prediction_unit(x0, y0, n, n);
     } else {
-      const int h = n >> 1;
-      prediction_unit(x0, y0);
-      if (cu.part == PART_2NxN) prediction_unit(x0, y0 + h);
-      else if (cu.part == PART_Nx2N) prediction_unit(x0 + h, y0);
+      int r[4][4];
+      const int np = pu_rects(cu.part, x0, y0, n, r);
+      for (int k = 0; k < np; ++k) prediction_unit(r[k][0], r[k][1], r[k][2], r[k][3]);
     }
     int root = 1;
     bool force_split0 = false;
@@ -458,11 +515,21 @@ struct Writer {
     if (!root) return;
     const bool isplit = intra && cu.part == PART_NxN;
     const int maxd = intra ? s.max_tr_depth_intra + (isplit ? 1 : 0) : s.max_tr_depth_inter;
-    transform_tree(x0, y0, x0, y0, log2, 0, 0, maxd, isplit, intra, force_split0, 0, 0);
+    const bool inter_split = !intra && s.max_tr_depth_inter == 0 && cu.part != PART_2Nx2N;
+    transform_tree(x0, y0, x0, y0, log2, 0, 0, maxd, isplit, intra, force_split0, 0, 0, inter_split);
+  }
+
+  // cu_skip_flag as written: a merged 2Nx2N CU whose residual is dropped where no transform split
+  // is possible (max_transform_hierarchy_depth_inter 0: cbf_luma would be inferred 1) is written
+  // as the skipped CU with the same merge candidate, which it equals without residual.
+  bool written_skip(const Blk& b) const {
+    return b.pred == MODE_SKIP ||
+           (tex_off && s.max_tr_depth_inter == 0 && b.pred == MODE_INTER && b.part == PART_2Nx2N && b.merge);
   }
 
   void coding_quadtree(int x0, int y0, int log2, int depth) {
     const int n = 1 << log2;
+    if (sc.cu_qp_delta && log2 >= sc.log2_min_dqp) qp_coded = false;
     int split;
     if (x0 + n <= s.W && y0 + n <= s.H && log2 > s.min_cb_log2) {
       split = f.b(x0, y0).cu_log2 < log2;
@@ -551,8 +618,9 @@ int intra_mpm(const Frame& f, int x, int y, int cand[3]) {
 }
 
 void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry) {
-  if (rx > 0) c.bin(CTX_SAO_MERGE, p.merge_left, CAT_SAO);
-  if (ry > 0 && !p.merge_left) c.bin(CTX_SAO_MERGE, p.merge_up, CAT_SAO);
+  const int ctb = ry * sc.seq->ctu_cols + rx;
+  if (rx > 0 && ctb - 1 >= sc.slice_addr) c.bin(CTX_SAO_MERGE, p.merge_left, CAT_SAO);
+  if (ry > 0 && ctb - sc.seq->ctu_cols >= sc.slice_addr && !p.merge_left) c.bin(CTX_SAO_MERGE, p.merge_up, CAT_SAO);
   if (p.merge_left || p.merge_up) return;
   for (int comp = 0; comp < 3; ++comp) {
     if (!(comp == 0 ? sc.sao_luma : sc.sao_chroma)) continue;
@@ -562,10 +630,11 @@ void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry) 
       if (t) c.bypass(t == 2, CAT_SAO);
     }
     if (!t) continue;
+    const int cmax = sc.sao_max[comp ? 1 : 0];
     for (int i = 0; i < 4; ++i) {
       const int a = std::abs(p.offset[comp][i]);
       for (int k = 0; k < a; ++k) c.bypass(1, CAT_SAO);
-      if (a < 7) c.bypass(0, CAT_SAO);
+      if (a < cmax) c.bypass(0, CAT_SAO);
     }
     if (t == 1) {
       for (int i = 0; i < 4; ++i)
@@ -578,12 +647,12 @@ void write_sao(Cabac& c, const SliceCtx& sc, const SaoParam& p, int rx, int ry) 
 }
 
 void write_coding_quadtree(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2, int depth) {
-  Writer w{c, sc, *sc.f, *sc.seq, sc.cropped && sc.f->is_p};
+  Writer w{c, sc, *sc.f, *sc.seq, sc.cropped && (sc.f->is_p || sc.crop_intra_pictures)};
   w.coding_quadtree(x0, y0, log2, depth);
 }
 
 void write_coding_unit(Cabac& c, const SliceCtx& sc, int x0, int y0, int log2) {
-  Writer w{c, sc, *sc.f, *sc.seq, sc.cropped && sc.f->is_p};
+  Writer w{c, sc, *sc.f, *sc.seq, sc.cropped && (sc.f->is_p || sc.crop_intra_pictures)};
   w.coding_unit(x0, y0, log2);
 }
 

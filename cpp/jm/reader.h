@@ -2,6 +2,7 @@
 // block), mvd, block kinds and per-category bits out; optionally the stream rewritten from the
 // parsed records, with the residual of the named slice types removed (crop) or identical.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,6 +33,13 @@ struct ReadPicture {         // one picture, in decoding order
   int slices = 0;
   BitCounts bits{}, bits_out{};  // every byte of the input / the rewritten stream charged to this picture
   size_t bytes = 0, bytes_out = 0;
+  std::vector<int> ref_pocs[2];  // HEVC: POCs of RefPicList0 / RefPicList1 (of the first slice)
+  // HEVC explicit weighted prediction of the first slice (weighted = false: default weighting):
+  // log2 denominators (luma, chroma) and per list entry {luma weight, offset, Cb weight, offset,
+  // Cr weight, offset} as 7.4.7.3 derives them
+  bool weighted = false;
+  int wp_log2[2] = {0, 0};
+  std::vector<std::array<int16_t, 6>> wp[2];
 };
 
 struct ReadResult {

@@ -1,14 +1,17 @@
 """The receiving end: motion, mvd and per-syntax bits read straight out of an existing stream,
 and the stream cropped (residual removed) without re-encoding.
 
-* :func:`read_stream` parses an H.264 stream (Annex B bytes or file, or any container PyAV
+* :func:`read_stream` parses an H.264 or HEVC stream (Annex B bytes or file, or any container PyAV
   demuxes: mp4/mov/mkv/avi) into the same :class:`~mvclass.api.EncodeResult` that
   :func:`~mvclass.api.encode_cropped` returns, frames in display order, plus list-1 motion.
 * :func:`crop` writes the conforming stream with the residual of the named picture types
   removed, in the stream's own entropy mode; ``drop=""`` reproduces the input bytes.
 
-Nothing is decoded to samples: the native reader (cpp/jm/reader.cpp) parses the syntax and
-derives the vectors (median, directional, skip and direct prediction) as a decoder would.
+Nothing is decoded to samples: the native readers (cpp/jm/reader.cpp for H.264, cpp/hm/reader.cpp
+for HEVC) parse the syntax and derive the vectors (H.264: median, directional, skip and direct
+prediction; HEVC: merge, AMVP and temporal candidates) as a decoder would. HEVC bits follow our
+encoder's accounting: headers exactly, slice data shared among the categories in proportion to
+the estimated cost of their bins.
 """
 from __future__ import annotations
 
@@ -104,16 +107,18 @@ def _check_drop(drop) -> str:
 
 
 def _native(data: bytes, codec: str, name: str, **kw) -> dict:
-    if codec != "h264":
-        raise ValueError(f"{name}: reading {codec} streams is not supported yet (H.264 only)")
-    return _core.read_h264(data, **kw)
+    if codec == "h264":
+        return _core.read_h264(data, **kw)
+    if codec == "hevc":
+        return _core.read_hevc(data, **kw)
+    raise ValueError(f"{name}: reading {codec} streams is not supported")
 
 
 def read_stream(source, codec: str | None = None, *, drop: str = "PB", strict: bool = True,
                 fps: float | None = None) -> EncodeResult:
     """Motion, mvd, block kinds and per-category bits of an existing stream, frames in display order.
 
-    ``source``: Annex B bytes, a ``.264``/``.h264`` file, or any container PyAV demuxes. ``codec``
+    ``source``: Annex B bytes, a ``.264``/``.h264``/``.265``/``.hevc`` file, or any container PyAV demuxes. ``codec``
     is sniffed when None. ``drop`` names the picture types whose residual the cropped stream
     (``result.cropped``, ``rates.cropped``) drops. ``strict=False`` keeps the pictures read
     before a corrupt or truncated part, and warns. ``fps``: frame rate when neither the stream
