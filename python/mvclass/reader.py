@@ -27,6 +27,7 @@ StreamError = _core.StreamError  # corrupt or truncated stream data (a ValueErro
 KIND_DIRECT = _core.KIND_DIRECT  # B_Direct_16x16 and B_8x8 direct sub-macroblocks (B_Skip is KIND_SKIP)
 
 _BSF = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
+READ_CODECS = ("h264",)  # codecs the native reader parses (HEVC streams are not read yet)
 _DROP_TYPES = set("IPB")
 
 
@@ -104,7 +105,7 @@ def _check_drop(drop) -> str:
 
 
 def _native(data: bytes, codec: str, name: str, **kw) -> dict:
-    if codec != "h264":
+    if codec not in READ_CODECS:
         raise ValueError(f"{name}: reading {codec} streams is not supported yet (H.264 only)")
     return _core.read_h264(data, **kw)
 
