@@ -47,13 +47,13 @@ def served_set(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("served")
     clips = SyntheticMotion(4, 8, size=(96, 64), frames=24, seed=3)
-    build_mv_dataset(clips, out / "data", "h264", 30, workers=2, progress=False)
+    build_mv_dataset(clips, out / "data", "h264", 30, workers=0, progress=False)
     manifest = out / "data" / "manifest.csv"
     torch.set_num_threads(2)
     for name in ("3d", "2d"):
         frames, size = GEOMETRY[name]
         assert main(["train", "--model", name, "--data", str(manifest), "--frames", str(frames), "--size", str(size),
-                     "--batch-size", "12", "--clip-grad", "5", "--no-flip", "--workers", "0", "--iters", "30",
+                     "--batch-size", "12", "--clip-grad", "5", "--no-flip", "--workers", "0", "--iters", "25",
                      "--out", str(out / name), "--no-progress", "--seed", "1"]) == 0
     torch.manual_seed(0)
     vgg = build_model("spatial", 4)
