@@ -180,6 +180,24 @@ def test_requested_classifier_and_full_stream(served_set, server):
         np.testing.assert_allclose(_probs(r.json()), ref, atol=2e-5)
 
 
+def test_foreign_mp4_equals_the_in_process_pipeline(served_set, server, shared_data):
+    """An x264 mp4 (not our encoder, a container): the server's answer is the in-process
+    Pipeline's, and the MCNN choice follows the R_motion it reports."""
+    from mvclass.mcnn import select
+    from mvclass.serve import Pipeline, load_models
+
+    body = (shared_data / "clips" / "carphone_pristine.mp4").read_bytes()
+    local = Pipeline(load_models({"3d": served_set["checkpoints"]["3d"]}, "cpu"), volumes=VOLUMES)
+    expected = local.classify(body, classifier="3d", k=4)
+    r = httpx.post(server.url + "/classify", params={"classifier": "3d", "top_k": 4}, content=body, timeout=60)
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["rates"] == expected["rates"] and a["frames"] == expected["frames"] > 1
+    np.testing.assert_allclose(_probs(a), _probs(expected), atol=2e-5)
+    r = httpx.post(server.url + "/classify", content=body, timeout=60)
+    assert r.status_code == 200 and r.json()["classifier"] == select(a["rates"]["motion"], *_thresholds(served_set["test"]))[0]
+
+
 def test_concurrent_requests_are_batched_and_answered_alike(served_set, server):
     rec = served_set["test"][1]
     body = served_set["streams"][rec.name]
