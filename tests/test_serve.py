@@ -336,3 +336,15 @@ def test_cuda_server_batches_on_the_gpu_and_agrees_with_cpu(served_set, tmp_path
         assert max(r.json()["batch_requests"] for r in answers.values()) >= 2
     finally:
         s.close()
+
+
+def test_client_that_leaves_mid_body_frees_its_slot(server):
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n\x00\x00\x00\x01")
+    deadline = time.monotonic() + 10
+    while (h := httpx.get(server.url + "/health", timeout=5).json())["in_flight"]:
+        assert time.monotonic() < deadline, h
+        time.sleep(0.05)
+    assert server.proc.poll() is None
+    assert "Traceback" not in Path(server.log.name).read_text()

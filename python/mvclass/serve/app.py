@@ -140,6 +140,7 @@ def create_app(pipeline: Pipeline, limits: Limits | None = None):
     from contextlib import asynccontextmanager
 
     from starlette.applications import Starlette
+    from starlette.requests import ClientDisconnect
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
@@ -220,6 +221,8 @@ def create_app(pipeline: Pipeline, limits: Limits | None = None):
 
             try:
                 out = await asyncio.wait_for(handle(), limits.timeout)
+            except ClientDisconnect:
+                return _error(400, "the client closed the connection before the body was complete")
             except TooLarge as e:
                 return _error(413, str(e))
             except UnsupportedStream as e:

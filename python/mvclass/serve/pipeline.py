@@ -154,6 +154,16 @@ def parse_stream(body: bytes) -> ParsedStream:
                         r.bitstream, time.perf_counter() - t0)
 
 
+def _finite(x):
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
 def _short(e: Exception) -> str:
     text = " ".join(str(e).split())
     return (text[:300] + "...") if len(text) > 300 else (text or type(e).__name__)
@@ -261,10 +271,11 @@ class Pipeline:
         return self.thresholds.select(parsed.rates["motion"]), "mcnn"
 
     def describe(self, parsed: ParsedStream, name: str, how: str, probs: np.ndarray, k: int, timings: dict) -> dict:
-        return {"classifier": name, "selected_by": how, "thresholds": self.thresholds.as_json(),
+        """The JSON answer (non-finite numbers, which JSON cannot hold, become null)."""
+        return _finite({"classifier": name, "selected_by": how, "thresholds": self.thresholds.as_json(),
                 "rates": parsed.rates, "codec": parsed.codec, "width": parsed.width, "height": parsed.height,
                 "frames": parsed.frames, "fps": parsed.fps, "top": top_k(probs, self.class_names, k),
-                "timings_ms": {key: round(1000 * v, 3) for key, v in timings.items()}}
+                "timings_ms": {key: round(1000 * v, 3) for key, v in timings.items()}})
 
     def classify(self, body: bytes, *, classifier: str | None = None, k: int = 5) -> dict:
         t0 = time.perf_counter()
