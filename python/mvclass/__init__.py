@@ -14,6 +14,7 @@ Layers (each imports only the ones above it):
   datasets     UCF-101 / HMDB-51 indexes, synthetic motion set, dataset builder
   flow, viz    optical-flow cross-check, pictures and plots
   models/train temporal and spatial CNNs (torch), training and evaluation
+  serve        the classification service (Starlette app, batching, limits)
   cli          the `mvclass` command
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ _LAZY = {
     "crop": ("mvclass.reader", "crop"),
     "StreamError": ("mvclass.reader", "StreamError"),
 }
-_SUBMODULES = {"io", "grid", "api", "decode", "mcnn", "datasets", "flow", "viz", "models", "train", "cli", "synthetic", "reader"}
+_SUBMODULES = {"io", "grid", "api", "decode", "mcnn", "datasets", "flow", "viz", "models", "train", "cli", "synthetic", "reader", "serve"}
 
 __all__ = sorted(_LAZY) + ["__version__"]
 

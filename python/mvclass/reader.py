@@ -30,6 +30,7 @@ StreamError = _core.StreamError  # corrupt or truncated stream data (a ValueErro
 KIND_DIRECT = _core.KIND_DIRECT  # B_Direct_16x16 and B_8x8 direct sub-macroblocks (B_Skip is KIND_SKIP)
 
 _BSF = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
+READ_CODECS = ("h264", "hevc")  # codecs the native readers parse
 _DROP_TYPES = set("IPB")
 
 
@@ -107,11 +108,9 @@ def _check_drop(drop) -> str:
 
 
 def _native(data: bytes, codec: str, name: str, **kw) -> dict:
-    if codec == "h264":
-        return _core.read_h264(data, **kw)
-    if codec == "hevc":
-        return _core.read_hevc(data, **kw)
-    raise ValueError(f"{name}: reading {codec} streams is not supported")
+    if codec not in READ_CODECS:
+        raise ValueError(f"{name}: reading {codec} streams is not supported")
+    return _core.read_h264(data, **kw) if codec == "h264" else _core.read_hevc(data, **kw)
 
 
 def read_stream(source, codec: str | None = None, *, drop: str = "PB", strict: bool = True,

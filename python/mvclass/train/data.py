@@ -99,7 +99,20 @@ def load_motion_raw(path: str | Path, use_mvd: bool = False) -> np.ndarray:
         types = z["frame_type"] if "frame_type" in z.files else np.full(len(mv), "P")
     if mv.ndim != 4 or mv.shape[-1] != 2:
         raise ValueError(f"{path}: {key} has shape {mv.shape}, expected (T, H8, W8, 2)")
-    mv = mv[np.asarray(types) != "I"]
+    return p_frame_motion(mv, types)
+
+
+def p_frame_motion(mv: np.ndarray, frame_type) -> np.ndarray:
+    """The grids of the frames that are not I-frames (I-frames carry no motion); one zero frame
+    when there are none. ``frame_type``: one 'I' / 'P' / 'B' per frame (e.g.
+    ``EncodeResult.frame_bits['type']``). This is what a stored video and a stream read by
+    :func:`mvclass.read_stream` both go through before :func:`motion_test_views`."""
+    types = np.asarray(frame_type)
+    if types.dtype.kind == "S":
+        types = np.char.decode(types, "ascii")
+    if len(types) != len(mv):
+        raise ValueError(f"{len(types)} frame types for {len(mv)} motion grids")
+    mv = mv[types != "I"]
     if len(mv) == 0:
         mv = np.zeros((1,) + mv.shape[1:], dtype=np.int16)
     return mv
@@ -240,6 +253,45 @@ def to_layout(volume: np.ndarray, layout: str) -> np.ndarray:
     raise ValueError(f"layout must be '3d' or '2d', got {layout!r}")
 
 
+def motion_test_views(raw: np.ndarray, *, frames: int, size: int, layout: str, mean_mv=None,
+                      test_crop: float = 0.875, test_volumes: int = 10, flip: bool = True) -> np.ndarray:
+    """The test views of one video's P-frame motion ``raw`` (int16 quarter-pel (P, H8, W8, 2), as
+    :func:`load_motion_raw` / :func:`p_frame_motion` give): for each of ``test_volumes`` evenly
+    spaced starts, the 4 corner and centre crops (side ``test_crop`` x short side, resized to
+    ``size``), unflipped then flipped (unflipped only without ``flip``); in pixels with ``mean_mv``
+    (dx, dy) subtracted. float32 (views, *input shape of the '3d' or '2d' net)."""
+    mean = np.zeros(2, np.float32) if mean_mv is None else np.asarray(mean_mv, np.float32).reshape(2)
+    h, w = raw.shape[1], raw.shape[2]
+    side = max(1, int(round(min(h, w) * test_crop)))
+    views = []
+    for start in view_starts(len(raw), frames, test_volumes):
+        vol = take_frames(raw, int(start), frames).astype(np.float32) / 4.0 - mean
+        crops = [resize_grid(vol[:, y:y + ch, x:x + cw], size) for y, x, ch, cw in five_crop_boxes(h, w, side)]
+        for f in ((False, True) if flip else (False,)):
+            views += [to_layout(flip_motion(c) if f else c, layout) for c in crops]
+    return np.stack(views).astype(np.float32)
+
+
+def normalise_image(img: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (3, H, W) float32, ImageNet mean / std."""
+    x = (img.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def idr_test_views(img: np.ndarray, *, size: int, test_crop: float = 0.875, flip: bool = True) -> np.ndarray:
+    """The spatial net's test views of one decoded IDR frame (H, W, 3) uint8 RGB: resized so its
+    short side is ``size`` / ``test_crop``, 4 corner + centre crops of ``size``, then the same
+    flipped (without ``flip``: 5 views). float32 (views, 3, size, size), ImageNet-normalised."""
+    h, w = img.shape[:2]
+    short = int(round(size / test_crop))
+    img = resize_grid(img, (max(size, round(h * short / min(h, w))), max(size, round(w * short / min(h, w)))))
+    crops = [img[y:y + ch, x:x + cw] for y, x, ch, cw in five_crop_boxes(img.shape[0], img.shape[1], size)]
+    views = [normalise_image(c) for c in crops]
+    if flip:
+        views += [normalise_image(c[:, ::-1]) for c in crops]
+    return np.stack(views)
+
+
 class _LRU:
     """A small per-process cache of decoded videos (each loader worker holds its own)."""
 
@@ -349,16 +401,9 @@ class MotionVolumes(_ManifestSplit):
         the 4 corner and centre crops (side ``test_crop`` x short side, resized to ``size``),
         unflipped then flipped (unflipped only when ``flip`` is off). Shape
         (test_volumes * 10, *input shape), or test_volumes * 5 without flips."""
-        mv = self.raw_motion(index)
-        h, w = mv.shape[1], mv.shape[2]
-        side = max(1, int(round(min(h, w) * self.test_crop)))
-        views = []
-        for start in view_starts(len(mv), self.frames, self.test_volumes):
-            vol = self._pixels(take_frames(mv, int(start), self.frames))
-            crops = [resize_grid(vol[:, y:y + ch, x:x + cw], self.size) for y, x, ch, cw in five_crop_boxes(h, w, side)]
-            for flip in ((False, True) if self.flip else (False,)):
-                views += [to_layout(flip_motion(c) if flip else c, self.layout) for c in crops]
-        return np.stack(views).astype(np.float32)
+        return motion_test_views(self.raw_motion(index), frames=self.frames, size=self.size, layout=self.layout,
+                                 mean_mv=self.mean_mv, test_crop=self.test_crop, test_volumes=self.test_volumes,
+                                 flip=self.flip)
 
 
 class IDRFrames(_ManifestSplit):
@@ -377,8 +422,7 @@ class IDRFrames(_ManifestSplit):
         return self._cached(index, load_idr)
 
     def _normalise(self, img: np.ndarray) -> np.ndarray:
-        x = (img.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-        return np.ascontiguousarray(x.transpose(2, 0, 1))
+        return normalise_image(img)
 
     def __getitem__(self, item):
         index, position = item if isinstance(item, tuple) else (item, item)
@@ -391,15 +435,7 @@ class IDRFrames(_ManifestSplit):
         return self._normalise(crop), self.records[index].label
 
     def test_views(self, index: int) -> np.ndarray:
-        img = self.frame(index)
-        h, w = img.shape[:2]
-        short = int(round(self.size / self.test_crop))
-        img = resize_grid(img, (max(self.size, round(h * short / min(h, w))), max(self.size, round(w * short / min(h, w)))))
-        crops = [img[y:y + ch, x:x + cw] for y, x, ch, cw in five_crop_boxes(img.shape[0], img.shape[1], self.size)]
-        views = [self._normalise(c) for c in crops]
-        if self.flip:
-            views += [self._normalise(c[:, ::-1]) for c in crops]
-        return np.stack(views)
+        return idr_test_views(self.frame(index), size=self.size, test_crop=self.test_crop, flip=self.flip)
 
 
 class IterationSampler:
