@@ -26,6 +26,8 @@ def nb(cells):
     n.metadata["language_info"] = {"name": "python"}
     n.cells = [nbf.v4.new_markdown_cell(c[1:]) if c.startswith("#") and c[1] == "#" else nbf.v4.new_code_cell(c)
                for c in cells]
+    for i, cell in enumerate(n.cells):  # stable ids: regenerating gives the same files
+        cell.id = f"cell-{i:02d}"
     return n
 
 
@@ -215,6 +217,8 @@ fig.tight_layout()
 assert cm.sum() == len(res.labels)
 if not SMALL:
     assert res.accuracy > 1.5 / CLASSES, cm  # well above chance after a few hundred iterations''',
+    '''import shutil
+shutil.rmtree(work)  # the dataset and the checkpoint were temporary; keep them by skipping this cell''',
 ])
 
 for name, n in (("01_encode_and_look.ipynb", a), ("02_rate_accuracy_paper.ipynb", b), ("03_video_to_classifier.ipynb", c)):
