@@ -1,5 +1,7 @@
 """Encoding speed on the Boxing clip (320x240, QP 30, paper settings), side by side in one run
-with libx264 / libx265 through PyAV, one thread each. Prints a table.
+with libx264 / libx265 through PyAV, one thread each, given our GOP (common.PEER_GOP: an IDR every
+100 frames, 3 references, no B-frames). Prints a table; ``pytest benchmarks`` runs the same
+measurement (benchmarks/test_bench_encode.py).
 
     python benchmarks/bench_encode.py [--codec h264 hevc] [--frames 296] [--repeat 3]
 

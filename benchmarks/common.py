@@ -25,8 +25,13 @@ def load_planes(path=BOXING, max_frames=None):
     return tuple(np.stack([f[k] for f in frames]) for k in range(3))
 
 
+# The peers get our paper GOP: an IDR every 100 frames and nowhere else, 3 references, no B-frames.
+PEER_GOP = "keyint=100:min-keyint=100:scenecut=0:ref=3"
+
+
 def time_peer(codec: str, planes, qp: int, preset: str) -> tuple[float, int]:
-    """Frames/s and stream bytes of libx264/libx265 via PyAV: fixed QP, no B-frames, one thread."""
+    """Frames/s and stream bytes of libx264/libx265 via PyAV: fixed QP, the paper's GOP
+    (``PEER_GOP``, no B-frames), one thread."""
     import av
 
     ys, us, vs = planes
@@ -37,9 +42,10 @@ def time_peer(codec: str, planes, qp: int, preset: str) -> tuple[float, int]:
     ctx.framerate = 25
     ctx.thread_count = 1
     if codec == "libx264":
-        ctx.options = {"preset": preset, "qp": str(qp), "bf": "0", "threads": "1", "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0"}
+        ctx.options = {"preset": preset, "qp": str(qp), "bf": "0", "threads": "1",
+                       "x264-params": f"{PEER_GOP}:threads=1:lookahead-threads=1:sliced-threads=0"}
     else:
-        ctx.options = {"preset": preset, "x265-params": f"bframes=0:qp={qp}:pools=1:frame-threads=1:log-level=error"}
+        ctx.options = {"preset": preset, "x265-params": f"{PEER_GOP}:bframes=0:qp={qp}:pools=1:frame-threads=1:log-level=error"}
     frames = []
     for i in range(t):
         f = av.VideoFrame(w, h, "yuv420p")

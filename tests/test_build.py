@@ -61,6 +61,39 @@ def test_pool_build_writes_every_video(small_set, pool_build):
         assert len(f.read().strip().splitlines()) == 1  # header only
 
 
+def test_manifest_parquet_beside_csv_reads_the_same(pool_build, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    out, _ = pool_build
+    rows_csv = read_manifest(out / "manifest.csv")
+    rows_pq = read_manifest(out / "manifest.parquet")
+    assert rows_pq == rows_csv and len(rows_csv) == 6
+    table = pq.read_table(out / "manifest.parquet")
+    assert tuple(table.column_names) == MANIFEST_COLUMNS + MANIFEST_EXTRA_COLUMNS
+    assert str(table.schema.field("qp").type) == "int64" and str(table.schema.field("r_motion").type) == "double"
+    # a directory with only the Parquet file reads it; a CSV beside it is preferred
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "manifest.parquet").write_bytes((out / "manifest.parquet").read_bytes())
+    got = read_manifest(only)
+    assert [{k: v for k, v in r.items() if k != "abspath"} for r in got] == \
+        [{k: v for k, v in r.items() if k != "abspath"} for r in rows_csv]
+    assert got[0]["abspath"] == str(only / rows_csv[0]["path"])
+    # an unknown frame count is null in Parquet, None when read, as from an empty CSV cell
+    import pyarrow as pa
+
+    t2 = table.set_column(table.column_names.index("frames_declared"), "frames_declared",
+                          pa.array([None] * table.num_rows, pa.int64()))
+    pq.write_table(t2, only / "manifest.parquet")
+    assert all(r["frames_declared"] is None for r in read_manifest(only / "manifest.parquet"))
+    # not a manifest: missing columns, or not Parquet at all
+    pq.write_table(table.drop_columns(["r_motion"]), only / "bad.parquet")
+    with pytest.raises(ValueError, match="missing columns r_motion"):
+        read_manifest(only / "bad.parquet")
+    (only / "junk.parquet").write_bytes(b"name,path\n")
+    with pytest.raises(ValueError, match="Parquet"):
+        read_manifest(only / "junk.parquet")
+
+
 def test_manifest_rates_equal_encode_cropped(small_set, pool_build):
     out, _ = pool_build
     rows = {r["name"]: r for r in read_manifest(out)}
@@ -101,6 +134,8 @@ def test_dask_local_cluster_build_matches_pool(small_set, pool_build, tmp_path):
     a, b = read_manifest(out_pool), read_manifest(tmp_path)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "abspath"} for r in rows]
     assert strip(a) == strip(b)
+    if (out_pool / "manifest.parquet").exists():  # pyarrow installed: the Parquet tables agree too
+        assert strip(read_manifest(out_pool / "manifest.parquet")) == strip(read_manifest(tmp_path / "manifest.parquet")) == strip(a)
     for row in a:  # deterministic encoder: the same arrays wherever they were made
         x, y = load_mv_file(out_pool / row["path"]), load_mv_file(tmp_path / row["path"])
         for k in ("mv", "mvd", "mv_mask", "bits_full", "bits_cropped", "idr"):

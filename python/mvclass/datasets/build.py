@@ -4,6 +4,7 @@ Output layout (one directory per codec and QP)::
 
     out_dir/videos/<name>.npz   per-video arrays (see NPZ_KEYS)
     out_dir/manifest.csv        one row per video (MANIFEST_COLUMNS), rates in kbit/s
+    out_dir/manifest.parquet    the same rows, typed (written when pyarrow is installed)
     out_dir/errors.csv          videos that failed in the last run (name, source, error)
     out_dir/build.json          codec, QP and encoder options (a resume must use the same)
 
@@ -212,30 +213,103 @@ _INT_COLUMNS = {"label", "frames", "qp", "decode_errors"}
 _FLOAT_COLUMNS = {"fps", "r_orig", "r_cropped", "r_motion", "r_3d", "r_2d", "r_sp"}
 
 
+_STR_COLUMNS = {"name", "path", "label_name", "split", "codec"}
+
+
+def have_parquet() -> bool:
+    """Whether pyarrow is installed (``pip install mvclass[parquet]``): builds then also write
+    ``manifest.parquet``."""
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _parquet_schema(columns):
+    import pyarrow as pa
+
+    types = {c: pa.int64() for c in _INT_COLUMNS} | {c: pa.float64() for c in _FLOAT_COLUMNS}
+    types["frames_declared"] = pa.int64()  # nullable: unknown frame count
+    return pa.schema([(c, types.get(c, pa.string())) for c in columns])
+
+
+def write_parquet_atomic(path: Path, columns, rows) -> None:
+    """The manifest rows as a Parquet table with typed columns (ints, floats, strings; an unknown
+    ``frames_declared`` is null), written atomically like the CSV."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _parquet_schema(columns)
+    data = {}
+    for c in columns:
+        vals = [row.get(c) for row in rows]
+        if c in _INT_COLUMNS or c == "frames_declared":
+            vals = [None if v in (None, "") else int(v) for v in vals]
+        elif c in _FLOAT_COLUMNS:
+            vals = [float(v) for v in vals]
+        else:
+            vals = [str(v) for v in vals]
+        data[c] = vals
+    table = pa.Table.from_pydict(data, schema=schema)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _typed_row(raw: dict) -> dict:
+    row = {k: int(v) if k in _INT_COLUMNS else float(v) if k in _FLOAT_COLUMNS else v
+           for k, v in raw.items() if k != "frames_declared"}
+    declared = raw.get("frames_declared")
+    row["frames_declared"] = int(declared) if declared not in (None, "") else None
+    row.setdefault("decode_errors", 0)
+    return row
+
+
+def _raw_rows(path: Path):
+    """(column names, iterator of (line or row number, raw dict)) of a .csv or .parquet manifest."""
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ImportError(f"{path}: reading a Parquet manifest needs pyarrow (pip install mvclass[parquet])") from None
+        try:
+            table = pq.read_table(path)
+        except Exception as e:  # pyarrow raises its own ArrowInvalid etc.
+            raise ValueError(f"{path}: not a readable Parquet file ({e})") from None
+        return table.column_names, enumerate(table.to_pylist(), 1)
+    f = open(path, newline="")
+    reader = csv.DictReader(f)
+
+    def rows():
+        with f:
+            yield from enumerate(reader, 2)
+    return reader.fieldnames or [], rows()
+
+
 def read_manifest(path) -> list[dict]:
-    """Rows of a manifest.csv with typed values; ``path`` becomes absolute (``abspath``) too."""
+    """Rows of a manifest (``manifest.csv`` or ``manifest.parquet``) with typed values; ``path``
+    becomes absolute (``abspath``) too. A directory means its ``manifest.csv``, or its
+    ``manifest.parquet`` when there is no CSV. Both files of one build give the same rows."""
     path = Path(path)
     if path.is_dir():
-        path = path / "manifest.csv"
+        path = path / "manifest.csv" if (path / "manifest.csv").is_file() or not (path / "manifest.parquet").is_file() \
+            else path / "manifest.parquet"
     if not path.is_file():
         raise FileNotFoundError(f"manifest not found: {path}")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: not an mvclass manifest (missing columns {', '.join(missing)})")
-        rows = []
-        for no, raw in enumerate(reader, 2):
-            try:
-                row = {k: int(v) if k in _INT_COLUMNS else float(v) if k in _FLOAT_COLUMNS else v
-                       for k, v in raw.items() if k != "frames_declared"}
-                declared = raw.get("frames_declared")
-                row["frames_declared"] = int(declared) if declared not in (None, "") else None
-                row.setdefault("decode_errors", 0)
-            except (TypeError, ValueError):
-                raise ValueError(f"{path}:{no}: malformed row {raw}") from None
-            row["abspath"] = str(path.parent / row["path"])
-            rows.append(row)
+    fieldnames, raw_rows = _raw_rows(path)
+    missing = [c for c in MANIFEST_COLUMNS if c not in fieldnames]
+    if missing:
+        raise ValueError(f"{path}: not an mvclass manifest (missing columns {', '.join(missing)})")
+    rows = []
+    for no, raw in raw_rows:
+        try:
+            row = _typed_row(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}:{no}: malformed row {raw}") from None
+        row["abspath"] = str(path.parent / row["path"])
+        rows.append(row)
     return rows
 
 
@@ -521,6 +595,10 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
             bar.close()
         ordered = [rows[v.name] for v in videos if v.name in rows]
         write_csv_atomic(report.manifest, MANIFEST_COLUMNS + MANIFEST_EXTRA_COLUMNS, ordered)
+        if have_parquet():  # the same table, typed, for pandas / Arrow / Spark readers
+            write_parquet_atomic(out_dir / "manifest.parquet", MANIFEST_COLUMNS + MANIFEST_EXTRA_COLUMNS, ordered)
+        elif (out_dir / "manifest.parquet").exists():  # left by an earlier build: it would be stale
+            (out_dir / "manifest.parquet").unlink()
         write_csv_atomic(out_dir / "errors.csv", ("name", "source", "error"), [
             {"name": n, "source": s, "error": e} for n, s, e in errors])
     report.failed = [(n, e) for n, _, e in errors]
