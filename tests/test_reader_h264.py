@@ -248,3 +248,17 @@ def test_jm_reference_stream(shared_data):
     assert len(decode(r.cropped, strict=False)) == 296
     with pytest.raises(mvclass.StreamError, match="picture 0"):
         mvclass.read_stream(shared_data / "reference" / "jm_qp30_paper_cropped.264")
+
+
+def test_max_blocks_bounds_the_arrays(boxing30):
+    """A stream whose pictures would exceed max_blocks is refused before its arrays are made."""
+    data = x264_stream(boxing30[:10], "cabac=1:bframes=0")
+    per_picture = (240 // 4) * (320 // 4)
+    assert mvclass.read_stream(data, max_blocks=10 * per_picture).frames == 10
+    with pytest.raises(ValueError, match="max_blocks"):
+        mvclass.read_stream(data, max_blocks=10 * per_picture - 1)
+    hevc = mvclass.encode_cropped(planes(boxing30[:3]), codec="hevc").bitstream
+    with pytest.raises(ValueError, match="max_blocks"):
+        mvclass.read_stream(hevc, max_blocks=2 * per_picture)
+    with pytest.raises(ValueError, match="max_blocks must be"):
+        mvclass.read_stream(data, max_blocks=0)

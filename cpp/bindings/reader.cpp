@@ -30,13 +30,14 @@ py::array_t<T> adopt(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
   return py::array_t<T>(shape, owner->data(), free_when_done);
 }
 
-py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool strict) {
+py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool strict, uint64_t max_blocks) {
   check_read_drop(drop);
   std::string buf = data;  // a copy the reader can use without the GIL
   mvc::h264::ReadOptions opt;
   opt.drop = drop;
   opt.rewrite = rewrite;
   opt.strict = strict;
+  opt.max_blocks = max_blocks;
   mvc::h264::ReadResult r;
   {
     py::gil_scoped_release nogil;
@@ -126,6 +127,6 @@ void register_reader(py::module_& m) {
   py::register_exception<mvc::h264::ParseError>(m, "StreamError", PyExc_ValueError);
   m.attr("KIND_DIRECT") = int(mvc::h264::KIND_DIRECT);
   m.def("read_h264", &read_h264, py::arg("data"), py::arg("drop") = "PB", py::arg("rewrite") = true,
-        py::arg("strict") = true,
+        py::arg("strict") = true, py::arg("max_blocks") = 0,
         "Parse an H.264 Annex B stream: per-picture motion, kinds, mvd, bits, and the rewritten stream.");
 }

@@ -20,13 +20,14 @@ void check_read_drop(const std::string& drop);        // reader.cpp
 
 namespace {
 
-py::dict read_hevc(py::bytes data, const std::string& drop, bool rewrite, bool strict) {
+py::dict read_hevc(py::bytes data, const std::string& drop, bool rewrite, bool strict, uint64_t max_blocks) {
   check_read_drop(drop);
   std::string buf = data;  // a copy the reader can use without the GIL
   mvc::hevc::ReadOptions opt;
   opt.drop = drop;
   opt.rewrite = rewrite;
   opt.strict = strict;
+  opt.max_blocks = max_blocks;
   mvc::hevc::ReadResult r;
   {
     py::gil_scoped_release nogil;
@@ -144,7 +145,7 @@ py::tuple hevc_pred14(U8 y, U8 u, U8 v, py::array_t<int16_t, py::array::c_style 
 
 void register_reader_hevc(py::module_& m) {
   m.def("read_hevc", &read_hevc, py::arg("data"), py::arg("drop") = "PB", py::arg("rewrite") = true,
-        py::arg("strict") = true,
+        py::arg("strict") = true, py::arg("max_blocks") = 0,
         "Parse an HEVC Annex B stream: per-picture motion, kinds, mvd, bits, and the rewritten stream.");
   m.def("hevc_predict", &hevc_predict, py::arg("y"), py::arg("u"), py::arg("v"), py::arg("mv4"), py::arg("mask"),
         "HEVC uni-prediction (8-bit, unweighted) of the masked 4x4 blocks from one reference picture: (Y, U, V).");

@@ -326,6 +326,7 @@ struct Reader {
       in_pic = true;
       next_ctu = 0;
       first_sh = sh;
+      h264::check_block_budget(opt, res.pictures.size(), size_t(res.w4) * size_t(res.h4));
       res.pictures.emplace_back();
       ReadPicture& rp = res.pictures.back();
       rp.idr = sh.idr();

@@ -158,6 +158,7 @@ struct Reader {
         throw Unsupported("resolution change mid-stream (" + std::to_string(res.width) + "x" + std::to_string(res.height) +
                           " to " + std::to_string(sps.width) + "x" + std::to_string(sps.height) + ")");
       }
+      check_block_budget(opt, res.pictures.size(), size_t(sps.mbw) * 16 * size_t(sps.mbh));
       DecPic* p = dpb.begin_picture(sh, sps);
       cur = dpb.current();
       (void)p;

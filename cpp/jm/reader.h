@@ -23,7 +23,16 @@ struct ReadOptions {
   std::string drop = "PB";   // slice types whose residual the rewritten stream drops ("" = identity)
   bool rewrite = true;       // produce the rewritten stream
   bool strict = true;        // false: stop at the first error and keep the pictures read so far
+  uint64_t max_blocks = 0;   // > 0: refuse a stream whose pictures hold more 4x4 blocks in all (a few
+                             // bytes of skipped pictures can claim gigabytes of motion arrays)
 };
+
+// The max_blocks check, made as each picture starts (pictures: those already read).
+inline void check_block_budget(const ReadOptions& opt, size_t pictures, size_t blocks_per_picture) {
+  if (opt.max_blocks && (pictures + 1) * blocks_per_picture > opt.max_blocks)
+    throw Unsupported("stream too large: picture " + std::to_string(pictures) + " would bring the motion arrays past " +
+                      std::to_string(opt.max_blocks) + " 4x4 blocks (max_blocks)");
+}
 
 struct ReadPicture {         // one picture, in decoding order
   char type = 'I';           // 'I' (I slices only, IDR included), 'P' (P and I slices), 'B' (any B slice)

@@ -114,14 +114,16 @@ def _native(data: bytes, codec: str, name: str, **kw) -> dict:
 
 
 def read_stream(source, codec: str | None = None, *, drop: str = "PB", strict: bool = True,
-                fps: float | None = None) -> EncodeResult:
+                fps: float | None = None, max_blocks: int | None = None) -> EncodeResult:
     """Motion, mvd, block kinds and per-category bits of an existing stream, frames in display order.
 
     ``source``: Annex B bytes, a ``.264``/``.h264``/``.265``/``.hevc`` file, or any container PyAV demuxes. ``codec``
     is sniffed when None. ``drop`` names the picture types whose residual the cropped stream
     (``result.cropped``, ``rates.cropped``) drops. ``strict=False`` keeps the pictures read
     before a corrupt or truncated part, and warns. ``fps``: frame rate when neither the stream
-    (VUI timing) nor the container gives one (else 25).
+    (VUI timing) nor the container gives one (else 25). ``max_blocks``: refuse (ValueError) a
+    stream whose pictures hold more 4x4 blocks in all — a bound on the returned arrays (about 19
+    bytes a block) for untrusted input, where a few bytes of skipped pictures can claim gigabytes.
 
     Beyond :func:`~mvclass.api.encode_cropped`'s fields, the result holds ``mv4_l1``,
     ``ref4_l1``, ``mvd4_l1`` (list 1, ref -1 where unused), ``poc`` and ``kind4`` with
@@ -130,7 +132,9 @@ def read_stream(source, codec: str | None = None, *, drop: str = "PB", strict: b
     """
     drop = _check_drop(drop)
     data, codec, container_fps, name = load_stream(source, codec)
-    d = _native(data, codec, name, drop=drop, rewrite=True, strict=bool(strict))
+    if max_blocks is not None and (isinstance(max_blocks, bool) or not isinstance(max_blocks, int) or max_blocks < 1):
+        raise ValueError(f"max_blocks must be a positive integer or None, got {max_blocks!r}")
+    d = _native(data, codec, name, drop=drop, rewrite=True, strict=bool(strict), max_blocks=max_blocks or 0)
     if d["error"]:
         import warnings
 

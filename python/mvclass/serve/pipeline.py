@@ -119,6 +119,11 @@ class ParsedStream:
     seconds: float
 
 
+# The most 4x4 blocks a body's pictures may hold (about 1.2 GB of motion arrays): the body-size
+# limit alone does not bound them, since a few bytes of skipped pictures can claim a large size.
+MAX_BLOCKS = 64 * 2**20
+
+
 def parse_stream(body: bytes) -> ParsedStream:
     """Read the motion and rates of an H.264 or HEVC (Annex B or container) body. Raises
     :class:`UnsupportedStream` for codecs the readers do not parse and
@@ -140,7 +145,7 @@ def parse_stream(body: bytes) -> ParsedStream:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = reader.read_stream(bytes(body), codec, strict=True)
+            r = reader.read_stream(bytes(body), codec, strict=True, max_blocks=MAX_BLOCKS)
         if r.frames < 1:
             raise ValueError("no picture in the stream")
         types = r.frame_bits["type"]
