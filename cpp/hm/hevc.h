@@ -283,6 +283,10 @@ inline int pu_rects(int part, int x0, int y0, int n, int out[4][4]) {
     default: set(0, x0, y0, n, n); return 1;
   }
 }
+// 6.4.2 availability of the prediction block covering (xn, yn) for block g, and not intra.
+bool avail_pb(const Frame& f, const PuGeom& g, int xn, int yn);
+// A vector scaled by the POC distances tb / td (8.5.3.2.8, clipped as the standard says).
+Mv scale_mv(Mv mv, int td, int tb);
 // 8.5.3.2.2 merge candidate list (MaxNumMergeCand = 5), P slice.
 void merge_candidates(const Frame& f, const PuGeom& g, MvField out[5]);
 // 8.5.3.2.6 AMVP list for ref_idx.

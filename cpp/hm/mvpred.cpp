@@ -8,8 +8,6 @@
 namespace mvc {
 namespace hevc {
 
-namespace {
-
 // 6.4.2 availability of a neighbouring prediction block, then "not intra".
 bool avail_pb(const Frame& f, const PuGeom& g, int xn, int yn) {
   const Seq& s = *f.seq;
@@ -20,10 +18,11 @@ bool avail_pb(const Frame& f, const PuGeom& g, int xn, int yn) {
   return a && f.b(xn, yn).pred != MODE_INTRA;
 }
 
+// 8.5.3.2.8 scaling of a vector by POC distances (tb / td).
 Mv scale_mv(Mv mv, int td, int tb) {
   td = std::clamp(td, -128, 127);
   tb = std::clamp(tb, -128, 127);
-  if (td == tb) return mv;
+  if (td == tb || td == 0) return mv;  // the scale is then 1; td 0 only in a non-conforming stream
   const int tx = (16384 + (std::abs(td) >> 1)) / td;
   const int dsf = std::clamp((tb * tx + 32) >> 6, -4096, 4095);
   auto sc = [&](int v) {
@@ -33,6 +32,8 @@ Mv scale_mv(Mv mv, int td, int tb) {
   };
   return Mv{sc(mv.x), sc(mv.y)};
 }
+
+namespace {
 
 // 8.5.3.2.8 temporal luma motion vector prediction for ref_idx.
 bool temporal_mv(const Frame& f, const PuGeom& g, int ref_idx, Mv& out) {

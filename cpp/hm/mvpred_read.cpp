@@ -21,30 +21,6 @@ PuMotion motion_at(const Frame& f, int x, int y) {
   return m;
 }
 
-// 6.4.2 availability of a neighbouring prediction block, then "not intra".
-bool avail_pb(const Frame& f, const PuGeom& g, int xn, int yn) {
-  const Seq& s = *f.seq;
-  const bool same_cb = xn >= g.xCb && yn >= g.yCb && xn < g.xCb + g.nCbS && yn < g.yCb + g.nCbS;
-  bool a;
-  if (!same_cb) a = s.zavail(g.xPb, g.yPb, xn, yn);
-  else a = !((g.w << 1) == g.nCbS && (g.h << 1) == g.nCbS && g.partIdx == 1 && g.yCb + g.h <= yn && g.xCb + g.w > xn);
-  return a && f.b(xn, yn).pred != MODE_INTRA;
-}
-
-Mv scale(Mv mv, int td, int tb) {
-  td = std::clamp(td, -128, 127);
-  tb = std::clamp(tb, -128, 127);
-  if (td == 0) return mv;  // not reachable in a conforming stream (distinct POCs)
-  const int tx = (16384 + (std::abs(td) >> 1)) / td;
-  const int dsf = std::clamp((tb * tx + 32) >> 6, -4096, 4095);
-  auto sc = [&](int v) {
-    const int p = dsf * v;
-    const int r = (std::abs(p) + 127) >> 8;
-    return static_cast<int16_t>(std::clamp(p < 0 ? -r : r, -32768, 32767));
-  };
-  return Mv{sc(mv.x), sc(mv.y)};
-}
-
 // 8.5.3.2.8 / 8.5.3.2.9: temporal candidate of list X for ref_idx.
 bool temporal(const MvCtx& c, const PuGeom& g, int X, int ref_idx, Mv& out) {
   const Frame& f = *c.f;
@@ -71,7 +47,7 @@ bool temporal(const MvCtx& c, const PuGeom& g, int X, int ref_idx, Mv& out) {
     if (m.ref >= int(pocs.size())) return false;
     const int col_diff = col->poc - pocs[size_t(m.ref)];
     const int cur_diff = f.poc - lx[size_t(ref_idx)]->poc;
-    out = col_diff == cur_diff ? m.mv : scale(m.mv, col_diff, cur_diff);
+    out = col_diff == cur_diff ? m.mv : scale_mv(m.mv, col_diff, cur_diff);
     return true;
   };
   const int xbr = g.xPb + g.w, ybr = g.yPb + g.h;
@@ -171,7 +147,7 @@ void amvp_motion(const MvCtx& c, const PuGeom& g, int X, int ref_idx, Mv out[2])
       if (m.m[l].ref < 0) continue;
       const RefPic* p = ref_pic(l, m.m[l].ref);
       if (!p) continue;
-      mv = p == target ? m.m[l].mv : scale(m.m[l].mv, f.poc - p->poc, f.poc - target->poc);
+      mv = p == target ? m.m[l].mv : scale_mv(m.m[l].mv, f.poc - p->poc, f.poc - target->poc);
       return true;
     }
     return false;
