@@ -12,6 +12,11 @@
 
 namespace py = pybind11;
 
+// A native reader (H.264 or HEVC) run on a copy of data without the GIL; read_result_dict's dict.
+using ReaderFn = mvc::h264::ReadResult (*)(const uint8_t*, size_t, const mvc::h264::ReadOptions&);
+py::dict run_reader(ReaderFn fn, py::bytes data, const std::string& drop, bool rewrite, bool strict,
+                    uint64_t max_blocks);
+
 // Shared with reader_hevc.cpp: the result dict both readers return (they share
 // mvc::h264::ReadResult) and the check of the drop argument.
 py::dict read_result_dict(mvc::h264::ReadResult&& r);
@@ -31,6 +36,13 @@ py::array_t<T> adopt(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
 }
 
 py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool strict, uint64_t max_blocks) {
+  return run_reader(&mvc::h264::read_h264, data, drop, rewrite, strict, max_blocks);
+}
+
+}  // namespace
+
+py::dict run_reader(ReaderFn fn, py::bytes data, const std::string& drop, bool rewrite, bool strict,
+                    uint64_t max_blocks) {
   check_read_drop(drop);
   std::string buf = data;  // a copy the reader can use without the GIL
   mvc::h264::ReadOptions opt;
@@ -41,12 +53,10 @@ py::dict read_h264(py::bytes data, const std::string& drop, bool rewrite, bool s
   mvc::h264::ReadResult r;
   {
     py::gil_scoped_release nogil;
-    r = mvc::h264::read_h264(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), opt);
+    r = fn(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), opt);
   }
   return read_result_dict(std::move(r));
 }
-
-}  // namespace
 
 void check_read_drop(const std::string& drop) {
   for (char c : drop)

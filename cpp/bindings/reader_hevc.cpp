@@ -15,25 +15,14 @@
 
 namespace py = pybind11;
 
-py::dict read_result_dict(mvc::h264::ReadResult&& r);  // reader.cpp
-void check_read_drop(const std::string& drop);        // reader.cpp
+using ReaderFn = mvc::h264::ReadResult (*)(const uint8_t*, size_t, const mvc::h264::ReadOptions&);
+py::dict run_reader(ReaderFn fn, py::bytes data, const std::string& drop, bool rewrite, bool strict,
+                    uint64_t max_blocks);  // reader.cpp
 
 namespace {
 
 py::dict read_hevc(py::bytes data, const std::string& drop, bool rewrite, bool strict, uint64_t max_blocks) {
-  check_read_drop(drop);
-  std::string buf = data;  // a copy the reader can use without the GIL
-  mvc::hevc::ReadOptions opt;
-  opt.drop = drop;
-  opt.rewrite = rewrite;
-  opt.strict = strict;
-  opt.max_blocks = max_blocks;
-  mvc::hevc::ReadResult r;
-  {
-    py::gil_scoped_release nogil;
-    r = mvc::hevc::read_hevc(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), opt);
-  }
-  return read_result_dict(std::move(r));
+  return run_reader(&mvc::hevc::read_hevc, data, drop, rewrite, strict, max_blocks);
 }
 
 using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
