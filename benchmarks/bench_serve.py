@@ -90,7 +90,7 @@ def main() -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    env = dict(os.environ, PYTHONPATH=str(Path(mvclass.__file__).resolve().parents[1]))  # the mvclass imported here
     log = open(tmp / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "mvclass", "serve", "--port", str(port), "--host", "127.0.0.1",
                              "--model", f"3d={ck['3d']}", "--model", f"2d={ck['2d']}", "--mcnn", str(tmp / "mcnn.json"),

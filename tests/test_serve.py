@@ -78,7 +78,8 @@ class Server:
     def __init__(self, args, log):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), OMP_NUM_THREADS="2")
+        # the mvclass this test imported (the installed package in CI, python/ in a dev tree)
+        env = dict(os.environ, PYTHONPATH=str(Path(mvclass.__file__).resolve().parents[1]), OMP_NUM_THREADS="2")
         self.log = open(log, "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "mvclass", "serve", "--host", "127.0.0.1",
                                       "--port", str(self.port), "--threads", "2", *map(str, args)],
