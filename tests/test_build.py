@@ -150,6 +150,42 @@ RUNNER = textwrap.dedent("""
 """)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+def test_workers_exit_when_the_build_is_killed(tmp_path):
+    """SIGKILL of the building process (only it: not its process group) ends its pool workers too."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(mvclass.__file__).parents[1])] +
+                                                       os.environ.get("PYTHONPATH", "").split(os.pathsep)))
+    runner = RUNNER.replace("workers=1", "workers=2").replace("videos_per_class=4", "videos_per_class=40")
+    proc = subprocess.Popen([sys.executable, "-c", runner, str(tmp_path)], env=env, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        kids = []
+        while time.time() < deadline and proc.poll() is None and not list((tmp_path / "videos").glob("*.npz")):
+            time.sleep(0.05)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        kids = [int(k) for k in children.read_text().split()] if children.exists() else []
+        assert len(kids) >= 2, "the build should be running its pool"
+        proc.kill()  # the parent alone
+        proc.wait()
+        deadline = time.time() + 20
+        while time.time() < deadline and any(_alive(k) for k in kids):
+            time.sleep(0.1)
+        assert not any(_alive(k) for k in kids), "pool workers outlived the killed build"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_killed_build_resumes(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(mvclass.__file__).parents[1])] +
                                                        os.environ.get("PYTHONPATH", "").split(os.pathsep)))

@@ -337,15 +337,46 @@ class BuildReport:
                 f"{len(self.failed)} failed; manifest {self.manifest}")
 
 
+def _exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """Worker initializer: a daemon thread that ends this worker as soon as the process that
+    started it is gone (killed with SIGKILL, say), so no orphan keeps encoding and writing. On
+    Linux the kernel also kills the worker when its parent dies (PR_SET_PDEATHSIG)."""
+    import threading
+
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the watcher alone
+        pass
+    if os.getppid() != parent_pid:  # the parent died before the prctl took effect
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="mvclass-parent-watch", daemon=True).start()
+
+
 class _LocalPool:
-    """A process pool (spawned workers, so nothing inherited can deadlock them)."""
+    """A process pool (spawned workers, so nothing inherited can deadlock them; each exits when
+    the building process dies, see :func:`_exit_with_parent`)."""
 
     def __init__(self, workers: int):
         import multiprocessing
 
         self.workers = workers
         self._ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(workers, mp_context=self._ctx)
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_exit_with_parent,
+                                   initargs=(os.getpid(),))
 
     def submit(self, fn, *args):
         return self._pool.submit(fn, *args)
@@ -355,7 +386,7 @@ class _LocalPool:
 
     def restart(self):
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx)
+        self._pool = self._new_pool()
 
     def close(self, abort: bool = False):
         if abort:  # Ctrl-C or an error here: do not wait for the videos in flight
