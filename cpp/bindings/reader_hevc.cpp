@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "common/picture.h"
 #include "hm/hevc.h"
@@ -26,12 +27,12 @@ py::dict read_hevc(py::bytes data, const std::string& drop, bool rewrite, bool s
 }
 
 using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+using I16 = py::array_t<int16_t, py::array::c_style | py::array::forcecast>;
+using B8 = py::array_t<bool, py::array::c_style | py::array::forcecast>;
 
-// Uni-directional HEVC motion-compensated prediction (8.5.3.3.3, 8-bit, no weighting) of every
-// 4x4 block where mask is set, from one reference picture (its Y, U, V planes, 4:2:0), with the
-// block's quarter-sample vector: the samples a residual-free inter block decodes to.
-py::tuple hevc_predict(U8 y, U8 u, U8 v, py::array_t<int16_t, py::array::c_style | py::array::forcecast> mv4,
-                       py::array_t<bool, py::array::c_style | py::array::forcecast> mask) {
+// The prediction bindings' arguments: 4:2:0 planes with luma sizes multiples of 4, a (H/4, W/4, 2)
+// vector field and a (H/4, W/4) mask; returns (W, H).
+std::pair<int, int> check_pred_args(const U8& y, const U8& u, const U8& v, const I16& mv4, const B8& mask) {
   if (y.ndim() != 2 || u.ndim() != 2 || v.ndim() != 2) throw std::invalid_argument("planes must be 2-D");
   const int H = int(y.shape(0)), W = int(y.shape(1));
   if ((W & 3) || (H & 3) || u.shape(0) != H / 2 || u.shape(1) != W / 2 || v.shape(0) != H / 2 || v.shape(1) != W / 2)
@@ -40,6 +41,16 @@ py::tuple hevc_predict(U8 y, U8 u, U8 v, py::array_t<int16_t, py::array::c_style
   if (mv4.ndim() != 3 || mv4.shape(0) != h4 || mv4.shape(1) != w4 || mv4.shape(2) != 2 || mask.ndim() != 2 ||
       mask.shape(0) != h4 || mask.shape(1) != w4)
     throw std::invalid_argument("mv4 must be (H/4, W/4, 2) and mask (H/4, W/4)");
+  return {W, H};
+}
+
+// Uni-directional HEVC motion-compensated prediction (8.5.3.3.3, 8-bit, no weighting) of every
+// 4x4 block where mask is set, from one reference picture (its Y, U, V planes, 4:2:0), with the
+// block's quarter-sample vector: the samples a residual-free inter block decodes to.
+py::tuple hevc_predict(U8 y, U8 u, U8 v, py::array_t<int16_t, py::array::c_style | py::array::forcecast> mv4,
+                       py::array_t<bool, py::array::c_style | py::array::forcecast> mask) {
+  const auto [W, H] = check_pred_args(y, u, v, mv4, mask);
+  const int h4 = H / 4, w4 = W / 4;
   mvc::Picture ref;
   ref.alloc(W, H, 80);
   ref.y.load(y.data(), W, W, H);
@@ -97,14 +108,8 @@ int pred14(const uint8_t* p, int W, int H, int xi, int yi, int fx, int fy, const
 
 py::tuple hevc_pred14(U8 y, U8 u, U8 v, py::array_t<int16_t, py::array::c_style | py::array::forcecast> mv4,
                       py::array_t<bool, py::array::c_style | py::array::forcecast> mask) {
-  if (y.ndim() != 2 || u.ndim() != 2 || v.ndim() != 2) throw std::invalid_argument("planes must be 2-D");
-  const int H = int(y.shape(0)), W = int(y.shape(1));
-  if ((W & 3) || (H & 3) || u.shape(0) != H / 2 || u.shape(1) != W / 2 || v.shape(0) != H / 2 || v.shape(1) != W / 2)
-    throw std::invalid_argument("planes must be 4:2:0 with luma sizes multiple of 4");
+  const auto [W, H] = check_pred_args(y, u, v, mv4, mask);
   const int h4 = H / 4, w4 = W / 4;
-  if (mv4.ndim() != 3 || mv4.shape(0) != h4 || mv4.shape(1) != w4 || mv4.shape(2) != 2 || mask.ndim() != 2 ||
-      mask.shape(0) != h4 || mask.shape(1) != w4)
-    throw std::invalid_argument("mv4 must be (H/4, W/4, 2) and mask (H/4, W/4)");
   py::array_t<int16_t> oy({H, W}), ou({H / 2, W / 2}), ov({H / 2, W / 2});
   int16_t *py_ = oy.mutable_data(), *pu = ou.mutable_data(), *pv = ov.mutable_data();
   std::fill(py_, py_ + size_t(W) * H, 0);
