@@ -189,7 +189,6 @@ constexpr uint8_t kBPairs[9][2] = {{1, 1}, {2, 2}, {1, 2}, {2, 1}, {1, 3}, {2, 3
 // B sub_mb_type (Table 7-18): prediction (0 = direct) and shape (0 8x8, 1 8x4, 2 4x8, 3 4x4).
 constexpr uint8_t kBSubPred[13] = {0, 1, 2, 3, 1, 1, 2, 2, 3, 3, 1, 2, 3};
 constexpr uint8_t kBSubShape[13] = {0, 0, 0, 0, 1, 2, 1, 2, 1, 2, 3, 3, 3};
-constexpr int kShapeParts[4] = {1, 2, 2, 4};
 constexpr int kShapeW[4] = {2, 2, 1, 1}, kShapeH[4] = {2, 1, 2, 1};  // in 4x4 blocks
 // luma4x4BlkIdx -> position in 4x4 blocks
 // ctxBlockCatOffset (Table 9-40) per ctxBlockCat 0..4
@@ -731,7 +730,6 @@ void Slice<Io>::macroblock(int mb, Mb& m, uint8_t* pcm) {
     return;
   }
   c.inxn = m.type == MB_I4x4 || m.type == MB_I8x8;
-  bool no_sub_lt8 = true;
   if (m.type == MB_P8x8 || m.type == MB_B8x8) {
     // ---- sub_mb_pred
     int sub[4], pred[4];
@@ -741,9 +739,6 @@ void Slice<Io>::macroblock(int mb, Mb& m, uint8_t* pcm) {
       sub_mb_type(sub[k]);
       if (Io::kRead) m.sub[k] = static_cast<uint8_t>(sub[k]);
       pred[k] = B ? kBSubPred[sub[k]] : 1;
-      const int shape = B ? kBSubShape[sub[k]] : sub[k];
-      if (pred[k] && kShapeParts[shape] > 1) no_sub_lt8 = false;
-      if (!pred[k] && !s_.direct_8x8_inference) no_sub_lt8 = false;
     }
     for (int list = 0; list < 2; ++list)
       for (int k = 0; k < 4; ++k) {
@@ -760,7 +755,7 @@ void Slice<Io>::macroblock(int mb, Mb& m, uint8_t* pcm) {
         if (!uses(pred[k], list)) continue;
         const int shape = B ? kBSubShape[sub[k]] : sub[k];
         const int w = kShapeW[shape], h = kShapeH[shape];
-        for (int j = 0; j < kShapeParts[shape]; ++j) {
+        for (int j = 0; j < kSubN[shape]; ++j) {
           const int x = (k & 1) * 2 + (shape == 3 ? (j & 1) : (shape == 2 ? j : 0));
           const int y = (k >> 1) * 2 + (shape == 3 ? (j >> 1) : (shape == 1 ? j : 0));
           mvd(mb, list, x, y, w, h, m);
@@ -831,8 +826,7 @@ void Slice<Io>::macroblock(int mb, Mb& m, uint8_t* pcm) {
   if (m.type != MB_I16x16) {
     coded_block_pattern(mb, cbp);
     if (Io::kRead) m.cbp = static_cast<uint8_t>(cbp);
-    if ((cbp & 15) && s_.transform_8x8_mode && !c.inxn && no_sub_lt8 &&
-        (m.type != MB_BDIRECT || s_.direct_8x8_inference)) {
+    if (inter_t8x8_flag_present(s_, m, cbp & 15)) {
       const int a = pic_.neighbour(mb, -1, 0), b = pic_.neighbour(mb, 0, -1);
       const int inc = (a >= 0 && st(a).t8) + (b >= 0 && st(b).t8);
       int t8 = Io::kRead ? 0 : m.t8x8;

@@ -153,7 +153,6 @@ struct Cavlc {
       return;
     }
     mb_type(m, cbp);
-    bool no_sub_lt8x8 = true;
     if (type == MB_P8x8 || type == MB_B8x8) {
       for (int k = 0; k < 4; ++k) w.ue(m.sub[k], CAT_MB_TYPE);
       for (int k = 0; k < 4; ++k)
@@ -170,10 +169,6 @@ struct Cavlc {
             mvd(l ? m.mvd1[r] : m.mvd[r]);
           }
         }
-      for (int k = 0; k < 4; ++k) {
-        if (sub_pred(m, k) == 0) { if (!s.direct_8x8_inference) no_sub_lt8x8 = false; }
-        else if (sub_shape(m, k) != SUB_8x8) no_sub_lt8x8 = false;
-      }
     } else {
       if (s.transform_8x8_mode && (type == MB_I4x4 || type == MB_I8x8)) w.u(type == MB_I8x8, 1, CAT_INTRA_MODE);
       if (type == MB_I4x4) {
@@ -212,9 +207,7 @@ struct Cavlc {
       const int code = s.chroma_format_idc ? (intra ? kCbpIntraToCode[cbp] : kCbpInterToCode[cbp])
                                            : kCbpToCode400[intra][cbpl];
       w.ue(static_cast<uint32_t>(code), CAT_CBP_QP);
-      if (cbpl && s.transform_8x8_mode && !is_intra(type) && no_sub_lt8x8 &&
-          (type != MB_BDIRECT || s.direct_8x8_inference))
-        w.u(m.t8x8, 1, CAT_INTRA_MODE);
+      if (!is_intra(type) && inter_t8x8_flag_present(s, m, cbpl)) w.u(m.t8x8, 1, CAT_INTRA_MODE);
     }
     tc.clear(mb);
     if (cbp == 0 && type != MB_I16x16) return;

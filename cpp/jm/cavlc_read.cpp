@@ -167,7 +167,6 @@ struct CavlcReader {
       m.cbp = 0x2F;
       return;
     }
-    bool no_sub_lt8x8 = true;
     if (m.type == MB_P8x8 || m.type == MB_B8x8) {
       for (int k = 0; k < 4; ++k) {
         const uint32_t st = ue(CAT_MB_TYPE);
@@ -189,10 +188,6 @@ struct CavlcReader {
             fill_mvd(l ? m.mvd1 : m.mvd, x8 + kSubXY[sh][j][0], y8 + kSubXY[sh][j][1], kSubW[sh], kSubH[sh], d);
           }
         }
-      for (int k = 0; k < 4; ++k) {
-        if (sub_pred(m, k) == 0) { if (!s.direct_8x8_inference) no_sub_lt8x8 = false; }
-        else if (sub_shape(m, k) != SUB_8x8) no_sub_lt8x8 = false;
-      }
     } else {
       if (s.transform_8x8_mode && m.type == MB_I4x4 && u(1, CAT_INTRA_MODE)) { m.type = MB_I8x8; m.t8x8 = true; }
       if (m.type == MB_I4x4 || m.type == MB_I8x8) {
@@ -251,9 +246,7 @@ struct CavlcReader {
         if (code >= 16) br.fail("coded_block_pattern out of range");
         m.cbp = kCodeToCbp400[intra][code];
       }
-      if ((m.cbp & 15) && s.transform_8x8_mode && !is_intra(m.type) && no_sub_lt8x8 &&
-          (m.type != MB_BDIRECT || s.direct_8x8_inference))
-        m.t8x8 = u(1, CAT_INTRA_MODE) != 0;
+      if (inter_t8x8_flag_present(s, m, m.cbp & 15)) m.t8x8 = u(1, CAT_INTRA_MODE) != 0;
     }
     const int cbpl = m.cbp & 15, cbpc = m.cbp >> 4;
     tcs.clear(mbaddr);

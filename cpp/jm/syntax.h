@@ -87,6 +87,22 @@ inline int mb_parts(const Mb& m) { return (m.type == MB_P16x16 || m.type == MB_B
 inline bool parts_16x8(const Mb& m) { return m.type == MB_P16x8 || m.type == MB_B16x8; }
 inline int part_8x8(const Mb& m, int p) { return p == 0 ? 0 : parts_16x8(m) ? 2 : 1; }
 inline int part_pred(const Mb& m, int p) { return is_b(m.type) ? m.pred[p] : 1; }
+// 7.3.5: an inter macroblock with luma coded_block_pattern bits carries transform_size_8x8_flag
+// when the PPS allows the 8x8 transform and no partition is smaller than 8x8 (a direct 8x8 block,
+// or B_Direct_16x16, counts as 8x8 only under direct_8x8_inference_flag).
+inline bool inter_t8x8_flag_present(const SliceSyntax& s, const Mb& m, int cbp_luma) {
+  if (!cbp_luma || !s.transform_8x8_mode || is_intra(m.type)) return false;
+  if (m.type == MB_BDIRECT) return s.direct_8x8_inference;
+  if (m.type == MB_P8x8 || m.type == MB_B8x8)
+    for (int k = 0; k < 4; ++k) {
+      if (sub_pred(m, k) == 0) {
+        if (!s.direct_8x8_inference) return false;
+      } else if (sub_shape(m, k) != SUB_8x8) {
+        return false;
+      }
+    }
+  return true;
+}
 // coded_block_pattern for ChromaArrayType 0 (Table 9-4): [0 inter / 1 intra][cbp or codeNum]; codeNum -> cbp for 4:2:0
 extern const uint8_t kCbpToCode400[2][16];
 extern const uint8_t kCodeToCbp400[2][16];
