@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--volumes", type=int, default=10, help="temporal volumes per video (x 10 crops; the paper: 10)")
-    p.add_argument("--workers", type=int, default=2, help="threads that parse streams and build the views")
+    p.add_argument("--workers", type=int, default=None,
+                   help="threads that parse streams and build the views (default: one per CPU, 2..16)")
     p.add_argument("--max-body-mb", type=float, default=64.0, help="largest accepted body, MiB (413 above)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per request (504 after)")
     p.add_argument("--max-concurrent", type=int, default=8, help="requests handled at once (503 beyond)")
@@ -38,7 +39,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mvclass.serve.app import Limits, check_limits, create_app
+    from mvclass.serve.app import Limits, check_limits, create_app, default_workers
     from mvclass.serve.pipeline import Pipeline, load_models, load_thresholds
 
     try:
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536 and args.port != 0:
         raise ValueError(f"--port must be 0..65535, got {args.port}")
     limits = check_limits(Limits(max_body=int(args.max_body_mb * 1024 * 1024), timeout=args.timeout,
-                                 max_concurrent=args.max_concurrent, workers=args.workers,
+                                 max_concurrent=args.max_concurrent,
+                                 workers=default_workers() if args.workers is None else args.workers,
                                  batch_window=args.batch_window_ms / 1000.0, max_batch_views=args.max_batch_views))
     thresholds = load_thresholds(args.mcnn) if args.mcnn else None
     if args.threads:

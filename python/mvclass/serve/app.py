@@ -25,12 +25,23 @@ import numpy as np
 from .pipeline import BadStream, Pipeline, UnsupportedStream, model_inputs, parse_stream, predict
 
 
+def default_workers() -> int:
+    """Parse threads by default: one per CPU this process may run on, 2 to 16 (the native
+    readers release the GIL, so parsing scales with cores; a 2-thread pool left a 16-core GPU
+    server parse-bound at one request per forward batch)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 2
+    return max(2, min(16, n))
+
+
 @dataclass
 class Limits:
     max_body: int = 64 * 1024 * 1024  # bytes
     timeout: float = 60.0  # seconds per request
     max_concurrent: int = 8  # requests handled at once; more get 503
-    workers: int = 2  # threads that parse streams and build views
+    workers: int = field(default_factory=default_workers)  # threads that parse streams and build views
     batch_window: float = 0.005  # seconds a batch waits for more requests
     max_batch_views: int = 256  # views per forward pass
 
