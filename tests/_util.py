@@ -2,6 +2,11 @@
 module, and decoding with FFmpeg (PyAV) as the independent oracle."""
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tempfile
+
 import numpy as np
 
 from mvclass import _core
@@ -150,3 +155,63 @@ def x265_stream(frames, params: str, *, preset: str = "medium", qp: int = 30, fp
     x265 options go through ``x265-params`` (e.g. "bframes=4:b-pyramid=1:ref=4")."""
     params = "log-level=error" + (":" + params if params else "")
     return x264_stream(frames, params, preset=preset, qp=qp, fps=fps, fmt=fmt, pix_fmt=pix_fmt, codec="libx265", crf=crf)
+
+
+def _exact_planes(frame):
+    """(Y, U, V) of a 4:2:0 PyAV frame without conversion: uint8 for 8-bit, uint16 for 10-bit."""
+    name = frame.format.name
+    assert name in ("yuv420p", "yuv420p10le"), name
+    dt = np.uint16 if "10" in name else np.uint8
+    out = []
+    for i, plane in enumerate(frame.planes):
+        w, h = (frame.width, frame.height) if i == 0 else ((frame.width + 1) // 2, (frame.height + 1) // 2)
+        out.append(np.ascontiguousarray(np.frombuffer(plane, dt).reshape(-1, plane.line_size // dt().itemsize)[:h, :w]))
+    return tuple(out)
+
+
+DEC265 = shutil.which("libde265-dec265") or shutil.which("dec265")
+
+
+def _dec265(data: bytes, d: str):
+    src, out = os.path.join(d, "in.265"), os.path.join(d, "out.yuv")
+    with open(src, "wb") as f:
+        f.write(data)
+    p = subprocess.run([DEC265, "-q", "-t", "0", "-o", out, src], capture_output=True, text=True, timeout=300)
+    log = (p.stdout + p.stderr).strip()
+    clean = p.returncode == 0 and "error" not in log.lower() and "warning" not in log.lower()
+    return clean, log, out
+
+
+def _dec265_vs_ffmpeg(data: bytes) -> str | None:
+    """None when libde265 decodes ``data`` cleanly to exactly FFmpeg's pictures, else why not."""
+    with tempfile.TemporaryDirectory() as d:
+        clean, log, out = _dec265(data, d)
+        if not clean:
+            return f"dec265: {log[-500:]}"
+        ffmpeg_frames = decode_frames(data, "hevc", strict=True)
+        f0 = _exact_planes(ffmpeg_frames[0])
+        yuv = np.fromfile(out, f0[0].dtype)
+    per = sum(a.size for a in f0)
+    if yuv.size != per * len(ffmpeg_frames):
+        return f"dec265 wrote {yuv.size / per:g} pictures, FFmpeg {len(ffmpeg_frames)}"
+    for t, fr in enumerate(ffmpeg_frames):
+        off = t * per
+        for k, a in enumerate(_exact_planes(fr)):
+            if not np.array_equal(yuv[off:off + a.size].reshape(a.shape), a):
+                return f"picture {t} plane {k}: libde265 and FFmpeg differ"
+            off += a.size
+    return None
+
+
+def dec265_matches_ffmpeg(data: bytes, source: bytes | None = None) -> bool:
+    """Decode an HEVC Annex B stream with libde265 (Debian's libde265-examples) and with FFmpeg
+    (strict), and check that every output picture is identical, samples at the stream's bit depth.
+    ``source``: the stream ``data`` was cropped from. Where the two decoders already disagree on
+    that one (libde265 warns of missing references on x265's open-GOP streams, and its SAO
+    differs from FFmpeg's at x265's slice boundaries), nothing is compared. Returns False where
+    nothing was compared (no dec265, or such a source); fails on a decode error or any difference."""
+    if DEC265 is None or (source is not None and _dec265_vs_ffmpeg(source) is not None):
+        return False
+    why = _dec265_vs_ffmpeg(data)
+    assert why is None, why
+    return True

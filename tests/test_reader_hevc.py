@@ -157,7 +157,7 @@ def test_not_hevc_or_empty():
 
 # ------------------------------------------------------------------ x265 streams
 from mvclass.decode import decode  # noqa: E402
-from _util import x265_stream  # noqa: E402
+from _util import dec265_matches_ffmpeg, x265_stream  # noqa: E402
 
 X265_P = [
     "bframes=0:wpp=0:ref=1",
@@ -212,6 +212,7 @@ def check_x265(frames, params, qp=30, crf=None):
     for t, (a, b) in enumerate(zip(full, dec)):
         if order[t] == "I":
             assert all(np.array_equal(p, q) for p, q in zip(a, b)), f"I picture {t} differs"
+    dec265_matches_ffmpeg(cropped, source=data)  # a second decoder, where libde265-examples is installed
     # the cropped stream carries the same motion; a merged 2Nx2N CU without residual is written
     # as skipped where the SPS allows no inter transform split (x265's default)
     c = mvclass.read_stream(cropped)
@@ -286,6 +287,7 @@ def test_x265_main10(boxing10, params):
     cropped = s.cropped
     full, dec = decode(data, "hevc"), decode(cropped, "hevc")
     assert len(full) == len(dec) == s.frames
+    dec265_matches_ffmpeg(cropped, source=data)
     for t, c in enumerate(s.frame_bits["type"]):
         if c == "I":
             assert all(np.array_equal(p, q) for p, q in zip(full[t], dec[t]))
@@ -407,3 +409,23 @@ def test_x265_containers(boxing10, tmp_path):
         for f in FIELDS + ("mv4_l1", "ref4_l1"):
             assert np.array_equal(getattr(a, f), getattr(b, f)), (fmt, f)
         assert len(mvclass.crop(path)) < len(data)
+
+
+from _util import DEC265  # noqa: E402
+
+
+@pytest.mark.skipif(DEC265 is None, reason="libde265's dec265 not installed (apt-get install libde265-examples)")
+@pytest.mark.parametrize("source", ["own", "x265-B", "x265-wpp-slices"])
+def test_libde265_decodes_cropped_streams_like_ffmpeg(boxing10, source):
+    """A second decoder: cropped streams (ours and of x265 streams) decode in libde265 to the
+    same pictures as in FFmpeg; our own stream's full decode equals our encoder's reconstruction."""
+    if source == "own":
+        r = mvclass.encode_cropped(boxing10, codec="hevc", qp=30)
+        full, cropped = r.bitstream, r.cropped
+    else:
+        full = x265_stream(boxing10, "bframes=3:b-pyramid=1:ref=3" if source == "x265-B" else
+                           "bframes=0:wpp=1:slices=3:amp=1:no-sao=1")  # libde265 and FFmpeg differ on SAO at x265 slice edges
+        cropped = mvclass.crop(full)
+    for data in (full, cropped):
+        assert len(decode(data, "hevc")) == len(boxing10)
+        assert dec265_matches_ffmpeg(data)
