@@ -1,12 +1,15 @@
-"""Stream-reading speed: mvclass's H.264 reader against FFmpeg decoding the same stream with
-``export_mvs`` through PyAV, one thread each, side by side in one run. Prints a table.
+"""Stream-reading speed: mvclass's stream readers against FFmpeg decoding the same stream
+through PyAV (H.264 with ``export_mvs``; HEVC plainly, FFmpeg exports no HEVC motion), one thread
+each, side by side in one run. Prints a table.
 
-    python benchmarks/bench_read.py [--frames 100] [--repeat 5] [--size 1280x720]
+    python benchmarks/bench_read.py [--codec h264|hevc] [--frames 100] [--repeat 5] [--size 1280x720]
 
-The stream: the Boxing clip scaled to 1280x720 (bicubic), libx264 preset medium (CABAC,
-B-frames, 3 references, 8x8 transform), QP 26; and the same stream cropped by mvclass.
-Targets (issue 14): the full stream read at >= 3x FFmpeg's frames/s, the cropped one at >= 10x.
-The verdict is the median of per-pair ratios (ours and FFmpeg alternate, so load changes hit both).
+The stream: the Boxing clip scaled to 1280x720 (bicubic), encoded by libx264 preset medium
+(CABAC, B-frames, 3 references, 8x8 transform) or libx265 preset medium (B-frames, WPP,
+SAO, AMP off, TMVP), QP 26; and the same stream cropped by mvclass.
+Targets (issues 14 and 15): the full stream read at >= 3x FFmpeg's frames/s, the cropped one at
+>= 10x. The verdict is the median of per-pair ratios (ours and FFmpeg alternate, so load changes
+hit both).
 """
 from __future__ import annotations
 
@@ -25,10 +28,10 @@ import numpy as np  # noqa: E402
 TARGET = {"full": 3.0, "cropped": 10.0}
 
 
-def make_stream(frames: int, width: int, height: int, qp: int) -> bytes:
+def make_stream(frames: int, width: int, height: int, qp: int, codec: str = "h264") -> bytes:
     import av
 
-    from _util import x264_stream
+    from _util import x264_stream, x265_stream
 
     scaled = []
     with av.open(str(BOXING)) as c:
@@ -39,22 +42,22 @@ def make_stream(frames: int, width: int, height: int, qp: int) -> bytes:
             scaled.append(tuple(np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[: (height if k == 0 else height // 2),
                                                                                      : (width if k == 0 else width // 2)].copy()
                                 for k, p in enumerate(g.planes)))
-    return x264_stream(scaled, "", preset="medium", qp=qp)
+    return (x264_stream if codec == "h264" else x265_stream)(scaled, "", preset="medium", qp=qp)
 
 
-def time_ffmpeg(data: bytes) -> tuple[float, int]:
+def time_ffmpeg(data: bytes, codec: str = "h264") -> tuple[float, int]:
     from mvclass.decode import decode_frames
 
     t = time.perf_counter()
-    n = len(decode_frames(data, "h264", strict=False, export_mvs=True))
+    n = len(decode_frames(data, codec, strict=False, export_mvs=codec == "h264"))
     return time.perf_counter() - t, n
 
 
-def time_native(data: bytes) -> tuple[float, dict]:
+def time_native(data: bytes, codec: str = "h264") -> tuple[float, dict]:
     from mvclass import _core
 
     t = time.perf_counter()
-    d = _core.read_h264(data, "PB", False, True)
+    d = (_core.read_h264 if codec == "h264" else _core.read_hevc)(data, "PB", False, True)
     return time.perf_counter() - t, d
 
 
@@ -65,6 +68,7 @@ def median(xs):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--codec", choices=("h264", "hevc"), default="h264")
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--qp", type=int, default=26)
@@ -73,20 +77,24 @@ def main(argv=None) -> int:
     w, h = map(int, args.size.lower().split("x"))
     import mvclass
 
-    full = make_stream(args.frames, w, h, args.qp)
+    codec = args.codec
+    full = make_stream(args.frames, w, h, args.qp, codec)
     r = mvclass.read_stream(full)
     streams = {"full": full, "cropped": r.cropped}
-    print(f"Boxing clip scaled to {w}x{h}, {r.frames} frames, libx264 medium QP {args.qp} "
-          f"({''.join(sorted(set(r.frame_bits['type'])))} pictures, {r.options['entropy'].upper()}); one thread; "
+    peer = "FFmpeg+export_mvs" if codec == "h264" else "FFmpeg decode"
+    coder = f"libx264 medium QP {args.qp}, {r.options['entropy'].upper()}" if codec == "h264" else \
+        f"libx265 medium QP {args.qp}"
+    print(f"Boxing clip scaled to {w}x{h}, {r.frames} frames, {coder} "
+          f"({''.join(sorted(set(r.frame_bits['type'])))} pictures); one thread; "
           f"best of {args.repeat}, verdict: median of alternating pairs\n")
-    print(f"{'stream':<9}{'kbit/s':>9}{'FFmpeg+export_mvs':>19}{'mvclass read':>14}{'read_stream':>13}{'ratio':>8}{'target':>8}")
+    print(f"{'stream':<9}{'kbit/s':>9}{peer:>19}{'mvclass read':>14}{'read_stream':>13}{'ratio':>8}{'target':>8}")
     print("-" * 80)
     status = 0
     for name, data in streams.items():
         ff, ours, ratios = [], [], []
         for _ in range(args.repeat):
-            tf, n = time_ffmpeg(data)
-            to, d = time_native(data)
+            tf, n = time_ffmpeg(data, codec)
+            to, d = time_native(data, codec)
             ff.append(n / tf)
             ours.append(len(d["type"]) / to)
             ratios.append(tf / to)
@@ -101,7 +109,7 @@ def main(argv=None) -> int:
         print(f"{'':<9}pairs: " + ", ".join(f"{x:.2f}" for x in ratios))
     # memory: the arrays a read returns per frame, and the process's peak growth
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    d = time_native(full)[1]
+    d = time_native(full, codec)[1]
     out = sum(v.nbytes for v in d.values() if isinstance(v, np.ndarray))
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"\nmemory: {out / r.frames / 1024:.0f} KiB of motion / mvd / ref / kind arrays per frame "
