@@ -1,5 +1,6 @@
 // H.264 encoder front: frame loop (IDR + P pictures, IPPP), sliding-window DPB, the two
-// output streams (full and cropped) written from one set of decisions, and the per-frame
+// output streams (full and cropped) written from one set of decisions in CAVLC or CABAC (the
+// decisions do not depend on the entropy coder: CABAC changes the rate only), and the per-frame
 // motion field / distortion / reconstruction outputs.
 #include <algorithm>
 #include <cmath>
