@@ -24,7 +24,8 @@ export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
 export PYTHONPATH=build/asan/python
 tests=(tests/test_kernels.py tests/test_encoders.py tests/test_h264.py tests/test_hevc.py tests/test_h264_mvs.py
        tests/test_grid.py tests/test_api.py tests/test_io.py
-       tests/test_h264_stream.py tests/test_h264_cabac.py tests/test_reader_h264.py tests/test_reader_hevc.py)
+       tests/test_h264_stream.py tests/test_h264_cabac.py tests/test_h264_cabac_encoder.py tests/test_reader_h264.py
+       tests/test_reader_hevc.py)
 python -c "import mvclass._core as c, sys; sys.exit(0 if 'build/asan' in c.__file__ else 'sanitize: wrong _core: ' + c.__file__)"
 echo "sanitize: AVX2 kernels (where the CPU has them)"
 python -m pytest -q -p no:cacheprovider --capture=sys -x "${tests[@]}" "$@"

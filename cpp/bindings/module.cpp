@@ -58,6 +58,7 @@ EncoderConfig make_config(const std::string& codec, int width, int height, const
     else if (k == "fps_num") c.fps_num = option<int>(k, v);
     else if (k == "fps_den") c.fps_den = option<int>(k, v);
     else if (k == "partitions_all") c.partitions_all = option<bool>(k, v);
+    else if (k == "cabac") c.cabac = option<bool>(k, v);
     else if (k == "ctu_size") c.ctu_size = option<int>(k, v);
     else if (k == "max_depth") c.max_depth = option<int>(k, v);
     else if (k == "tmvp") c.tmvp = option<bool>(k, v);

@@ -14,7 +14,9 @@ size_t write_nal(std::vector<uint8_t>& out, const uint8_t* header, size_t header
     out.push_back(b);
     zeros = (b == 0) ? zeros + 1 : 0;
   }
-  // A NAL unit must not end in 0x00 (cabac_zero_words aside); RBSPs end in trailing bits so this holds.
+  // A NAL unit must not end in 0x00: an RBSP that does (it ends in cabac_zero_words) gets a final
+  // 0x03 (H.264 7.4.1, H.265 7.4.2).
+  if (!rbsp.empty() && rbsp.back() == 0) out.push_back(3);
   return out.size() - start;
 }
 

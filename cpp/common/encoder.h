@@ -36,6 +36,7 @@ struct EncoderConfig {
   bool keep_recon = false;     // return the full stream's reconstruction per frame
   // H.264
   bool partitions_all = true;  // false: P_L0_16x16 (and skip) only
+  bool cabac = false;          // entropy_coding_mode_flag: CABAC instead of CAVLC (HEVC is always CABAC)
   // HEVC
   int ctu_size = 16;           // 16 | 32 | 64
   int max_depth = 2;           // CU depth below the CTU

@@ -28,6 +28,8 @@ class HevcEncoder final : public Encoder {
     if ((cfg.width & 1) || (cfg.height & 1))
       throw std::invalid_argument("frame width and height must be even for 4:2:0, got " + std::to_string(cfg.width) +
                                   "x" + std::to_string(cfg.height));
+    if (cfg.cabac)  // the option chooses H.264's entropy coder
+      throw std::invalid_argument("option 'cabac' applies to h264 only: HEVC always codes CABAC");
     if (cfg.ctu_size != 16 && cfg.ctu_size != 32 && cfg.ctu_size != 64)
       throw std::invalid_argument("ctu_size must be 16, 32 or 64, got " + std::to_string(cfg.ctu_size));
     // max_depth counts CU sizes as HM's MaxPartitionDepth does: 2 with CTU 16 gives CUs 16 and 8

@@ -49,11 +49,14 @@ class Writer : public IoBase {
  public:
   static constexpr bool kRead = false;
   int mb = -1;
+  uint64_t bins = 0;  // bins coded (BinCountsInNALunits, 7.4.2.10)
   void bin(int ci, int& b, int cat) {
     const uint32_t r = eng_.range();
+    ++bins;
     charge(cat, cabac::bin_bits(r, eng_.decision(ctx[ci], b)));
   }
   void bypass(int& b, int cat) {
+    ++bins;
     eng_.bypass(b);
     charge(cat, 1.0);
   }
@@ -61,6 +64,7 @@ class Writer : public IoBase {
   // charged to its bins (the flush, the final bin) go to CAT_END.
   void term(int& b, int cat) {
     const uint32_t r = eng_.range();
+    ++bins;
     eng_.terminate(b);
     if (b) (*counts)[CAT_END] += static_cast<double>(eng_.out().bits() - seg_start_) - charged;
     else charge(cat, cabac::bin_bits(r, r - 2));
@@ -910,7 +914,7 @@ void read_slice_data_cabac(const SliceSyntax& s, PicSyntax& pic, BitReader& br, 
   }
 }
 
-void write_slice_data_cabac(const SliceSyntax& s, const PicSyntax& pic, SyntaxWriter& w, bool texture_off) {
+uint64_t write_slice_data_cabac(const SliceSyntax& s, const PicSyntax& pic, SyntaxWriter& w, bool texture_off) {
   check_slice(s, pic);
   while (!w.bw.byte_aligned()) w.u(1, 1, CAT_HEADER);  // cabac_alignment_one_bit
   Writer io;
@@ -950,6 +954,7 @@ void write_slice_data_cabac(const SliceSyntax& s, const PicSyntax& pic, SyntaxWr
   const BitWriter& out = io.out();
   for (const uint8_t byte : out.bytes()) w.bw.put(byte, 8);
   w.bw.put(out.pending_value(), out.pending_bits());
+  return io.bins;
 }
 
 }  // namespace h264

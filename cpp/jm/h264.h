@@ -1,6 +1,7 @@
-// Internal declarations of the H.264 encoder (ITU-T H.264, CAVLC, progressive 4:2:0, 8-bit).
+// Internal declarations of the H.264 encoder (ITU-T H.264, CAVLC or CABAC, progressive 4:2:0, 8-bit).
 // Stages follow the standard's clauses: tables, transform (8.5), intra (8.3), mc (8.4.2),
-// me (motion search), analyse (mode decision + reconstruction), cavlc (7.3.5, 9.2),
+// me (motion search), analyse (mode decision + reconstruction), cavlc (7.3.5, 9.2) or
+// cabac_syntax (9.3; the same decisions, bit estimates of CAVLC),
 // deblock (8.7), headers (7.3.2), h264_encoder (frame loop, DPB).
 #pragma once
 #include <algorithm>

@@ -1,5 +1,6 @@
 // H.264 encoder front: frame loop (IDR + P pictures, IPPP), sliding-window DPB, the two
-// output streams (full and cropped) written from one set of decisions, and the per-frame
+// output streams (full and cropped) written from one set of decisions in CAVLC or CABAC (the
+// decisions do not depend on the entropy coder: CABAC changes the rate only), and the per-frame
 // motion field / distortion / reconstruction outputs.
 #include <algorithm>
 #include <cmath>
@@ -119,9 +120,29 @@ class H264Encoder final : public Encoder {
     s.type = c.idr ? SLICE_I : SLICE_P;
     s.num_ref[0] = c.num_ref_active;
     s.qp = c.qp;
-    write_slice_data_cavlc(s, c.pic, w, cropped && !c.idr);
+    s.cabac = c.cfg.cabac;
+    s.cabac_init_idc = 0;
+    const bool texture_off = cropped && !c.idr;
+    uint64_t bins = 0;
+    if (s.cabac) bins = write_slice_data_cabac(s, c.pic, w, texture_off);  // its flush ends with the stop bit
+    else write_slice_data_cavlc(s, c.pic, w, texture_off);
     const uint64_t before = w.bw.bits();
-    w.bw.trailing_bits();
+    if (s.cabac) w.bw.align_zero();
+    else w.bw.trailing_bits();
+    if (s.cabac) {
+      // 7.4.2.10: BinCountsInNALunits <= 32/3 * NumBytesInVclNALunits + RawMbBits * PicSizeInMbs / 32
+      // (RawMbBits = 3072 for 8-bit 4:2:0). Each cabac_zero_word (0x0000, written 00 00 03 after
+      // emulation prevention) adds 3 bytes to the NAL unit. Checked in integers (times 96 = 3 * 32);
+      // the NAL unit's bytes are the RBSP's, its header byte and the emulation prevention bytes,
+      // at least one per word (counted conservatively as that one).
+      const uint64_t pic_mbs = static_cast<uint64_t>(c.mbw) * c.mbh;
+      auto allowed96 = [&](uint64_t nal_bytes) { return 32 * 32 * nal_bytes + 3 * 3072 * pic_mbs; };
+      uint64_t nal_bytes = w.bw.bits() / 8 + 1;
+      while (96 * bins > allowed96(nal_bytes)) {
+        w.bw.put(0, 16);
+        nal_bytes += 3;
+      }
+    }
     counts[CAT_HEADER] += static_cast<double>(w.bw.bits() - before);
     emit_nal(3, c.idr ? 5 : 1, w.bw, nal, counts);
   }

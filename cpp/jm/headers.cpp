@@ -1,6 +1,7 @@
 // Parameter sets and slice header (H.264 7.3.2.1 SPS + E.1.1 VUI, 7.3.2.2 PPS, 7.3.3 slice
 // header) and NAL encapsulation. High profile is signalled because CAVLC escapes with
-// level_prefix > 15 (needed at very low QP) are allowed only there; no 8x8 transform is used.
+// level_prefix > 15 (needed at very low QP) are allowed only there (and CABAC, the other
+// entropy mode, needs Main or High); no 8x8 transform is used.
 #include "jm/h264.h"
 
 namespace mvc {
@@ -75,7 +76,7 @@ void write_pps(const EncCtx& c, std::vector<uint8_t>& out, BitCounts& counts) {
   const int H = CAT_HEADER;
   w.ue(0, H);                     // pic_parameter_set_id
   w.ue(0, H);                     // seq_parameter_set_id
-  w.u(0, 1, H);                   // entropy_coding_mode_flag: CAVLC
+  w.u(c.cfg.cabac, 1, H);         // entropy_coding_mode_flag: 0 CAVLC, 1 CABAC
   w.u(0, 1, H);                   // bottom_field_pic_order_in_frame_present_flag
   w.ue(0, H);                     // num_slice_groups_minus1
   w.ue(c.cfg.ref_frames - 1, H);  // num_ref_idx_l0_default_active_minus1
@@ -108,6 +109,7 @@ void write_slice_header(const EncCtx& c, SyntaxWriter& w) {
   }
   if (c.idr) { w.u(0, 1, H); w.u(0, 1, H); }  // no_output_of_prior_pics_flag, long_term_reference_flag
   else w.u(0, 1, H);                          // adaptive_ref_pic_marking_mode_flag: sliding window
+  if (c.cfg.cabac && !c.idr) w.ue(0, H);      // cabac_init_idc 0 (Table 9-12 .. 9-33, m,n column 0)
   w.se(0, H);                               // slice_qp_delta
 }
 

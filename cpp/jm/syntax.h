@@ -247,8 +247,9 @@ void write_slice_data_cavlc(const SliceSyntax& s, const PicSyntax& pic, SyntaxWr
 void read_slice_data_cabac(const SliceSyntax& s, PicSyntax& pic, BitReader& br, BitCounts& counts);
 // Writes cabac_alignment_one_bits, slice_data() and the arithmetic code's flush (9.3.4.5), whose
 // last bit is the rbsp_stop_one_bit; the caller adds only the alignment zero bits (and any
-// cabac_zero_words). Bits are charged as the reader charges them.
-void write_slice_data_cabac(const SliceSyntax& s, const PicSyntax& pic, SyntaxWriter& w, bool texture_off);
+// cabac_zero_words). Bits are charged as the reader charges them. Returns the number of bins
+// coded (decision, bypass and terminate), the slice's share of BinCountsInNALunits (7.4.2.10).
+uint64_t write_slice_data_cabac(const SliceSyntax& s, const PicSyntax& pic, SyntaxWriter& w, bool texture_off);
 
 }  // namespace h264
 }  // namespace mvc

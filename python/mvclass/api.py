@@ -23,7 +23,7 @@ EXTENSIONS = {"h264": ".264", "hevc": ".265"}
 # JM's "Motion Info" = ref_idx + mvd bits; HM's decoder statistics = mvd bins only.
 MOTION_CATEGORIES = {"h264": ("ref_idx", "mvd"), "hevc": ("mvd",)}
 
-_H264_ONLY = ("partitions",)
+_H264_ONLY = ("partitions", "entropy")
 _HEVC_ONLY = ("ctu_size", "max_depth", "tmvp", "sao", "rdoq")
 
 
@@ -116,6 +116,8 @@ class EncodeResult:
                 f"cropped={r.cropped:.1f}, motion={r.motion:.1f}) kbit/s, psnr_y={self.psnr_y:.2f} dB)")
 
 
+ENTROPY_CODERS = ("cavlc", "cabac")  # H.264's entropy_coding_mode_flag 0 / 1; HEVC always codes CABAC
+
 MAX_INTRA_PERIOD = 2**31 - 1  # a C int in the encoder
 
 
@@ -134,7 +136,7 @@ def _bool_option(name, value):
     return bool(value)
 
 
-def encoder_options(codec: str, *, qp, search_range, ref_frames, intra_period, partitions=None,
+def encoder_options(codec: str, *, qp, search_range, ref_frames, intra_period, partitions=None, entropy=None,
                     ctu_size=None, max_depth=None, tmvp=None, sao=None, rdoq=None) -> tuple[str, dict]:
     """Validate user options; returns (canonical codec, options for ``_core.Encoder``)."""
     if not isinstance(codec, str) or codec.lower() not in CODECS:
@@ -144,8 +146,10 @@ def encoder_options(codec: str, *, qp, search_range, ref_frames, intra_period, p
             "search_range": _int_option("search_range", search_range, 1, 256),
             "ref_frames": _int_option("ref_frames", ref_frames, 1, 4),
             "intra_period": _int_option("intra_period", intra_period, 0, MAX_INTRA_PERIOD)}
-    given = {"partitions": partitions, "ctu_size": ctu_size, "max_depth": max_depth, "tmvp": tmvp, "sao": sao,
+    given = {"partitions": partitions, "entropy": entropy, "ctu_size": ctu_size, "max_depth": max_depth, "tmvp": tmvp, "sao": sao,
              "rdoq": rdoq}
+    if codec == "hevc" and entropy is not None:
+        raise ValueError(f"entropy={entropy!r}: the entropy coder is an H.264 option; HEVC always codes CABAC")
     wrong = [k for k in (_HEVC_ONLY if codec == "h264" else _H264_ONLY) if given[k] is not None]
     if wrong:
         raise ValueError(f"option(s) {', '.join(wrong)} do not apply to codec {codec!r}")
@@ -154,6 +158,10 @@ def encoder_options(codec: str, *, qp, search_range, ref_frames, intra_period, p
         if partitions not in ("all", "16x16"):
             raise ValueError(f"partitions must be 'all' or '16x16', got {partitions!r}")
         opts["partitions_all"] = partitions == "all"
+        entropy = "cavlc" if entropy is None else entropy
+        if entropy not in ENTROPY_CODERS:
+            raise ValueError(f"entropy must be 'cavlc' or 'cabac', got {entropy!r}")
+        opts["cabac"] = entropy == "cabac"
     else:
         opts["ctu_size"] = _int_option("ctu_size", 16 if ctu_size is None else ctu_size, 16, 64)
         if opts["ctu_size"] not in (16, 32, 64):
@@ -177,6 +185,7 @@ def _fps_fraction(fps: float) -> tuple[int, int]:
 
 
 def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str | None = None,
+                   entropy: str | None = None,
                    search_range: int = 16, ref_frames: int = 3, intra_period: int = 0,
                    fps: float | None = None, max_frames: int | None = None, keep_recon: bool = False,
                    ctu_size: int | None = None, max_depth: int | None = None, tmvp: bool | None = None,
@@ -187,7 +196,10 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
 
     ``source``: a video path (anything FFmpeg reads, ``.y4m``, raw ``.yuv`` with ``width``/
     ``height``), a uint8 array (T,H,W,3) RGB, a (Y,U,V) tuple of plane stacks, or a
-    :class:`mvclass.io.VideoSource`. H.264 options: ``partitions`` ('all' or '16x16').
+    :class:`mvclass.io.VideoSource`. H.264 options: ``partitions`` ('all' or '16x16'), ``entropy``
+    ('cavlc', the default as in the paper's JM configuration, or 'cabac': the same decisions, hence
+    the same motion fields and pictures, in a smaller stream; HEVC always codes CABAC and refuses
+    the option).
     HEVC options: ``ctu_size``, ``max_depth``, ``tmvp``, ``sao``, ``rdoq`` (rate-distortion optimised
     quantisation: about 4% less rate at QP 30 for about a fifth more encoding time; off by default). Options of the other codec
     raise ``ValueError``. The cropped stream keeps I-picture texture and drops all P-picture
@@ -199,7 +211,7 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
     if unknown:
         raise ValueError(f"unknown option(s) for encode_cropped: {', '.join(sorted(unknown))}")
     codec, opts = encoder_options(codec, qp=qp, search_range=search_range, ref_frames=ref_frames,
-                                  intra_period=intra_period, partitions=partitions, ctu_size=ctu_size,
+                                  intra_period=intra_period, partitions=partitions, entropy=entropy, ctu_size=ctu_size,
                                   max_depth=max_depth, tmvp=tmvp, sao=sao, rdoq=rdoq)
     keep_recon = _bool_option("keep_recon", keep_recon)
     src = read_video(source, fps=fps, max_frames=max_frames, width=width, height=height, strict=strict)
@@ -242,9 +254,10 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
     mvd = mvd_grid(mvd4a, kind4a, src.height, src.width)
     npix = src.width * src.height
     psnr = [100.0 if s == 0 else min(100.0, 10 * math.log10(255.0 ** 2 * npix / s)) for s in sse_y]
-    user_opts = {k: v for k, v in opts.items() if k != "partitions_all"}
+    user_opts = {k: v for k, v in opts.items() if k not in ("partitions_all", "cabac")}
     if codec == "h264":
         user_opts["partitions"] = "all" if opts["partitions_all"] else "16x16"
+        user_opts["entropy"] = "cabac" if opts["cabac"] else "cavlc"
     return EncodeResult(
         codec=codec, qp=opts["qp"], width=src.width, height=src.height, fps=src.fps, frames=len(rows),
         name=src.name, bitstream=b"".join(full), cropped=b"".join(cropped), mv=mv, mv_mask=mask, ref=ref,

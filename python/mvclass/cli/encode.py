@@ -18,6 +18,8 @@ def add_encoder_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--height", type=positive_int, default=None, help="frame height of a raw .yuv input")
     g = p.add_argument_group("H.264 only")
     g.add_argument("--partitions", choices=("all", "16x16"), default=None)
+    g.add_argument("--entropy", choices=("cavlc", "cabac"), default=None,
+                   help="entropy coder (default cavlc, as in the paper's JM configuration; HEVC is always CABAC)")
     g = p.add_argument_group("HEVC only")
     g.add_argument("--ctu-size", type=int, default=None)
     g.add_argument("--max-depth", type=int, default=None)
@@ -32,7 +34,7 @@ def encoder_kwargs(args) -> dict:
     return dict(codec=args.codec, search_range=args.search_range, ref_frames=args.ref_frames,
                 intra_period=args.intra_period, fps=args.fps, max_frames=args.max_frames,
                 **({"width": args.width, "height": args.height} if args.width or args.height else {}),
-                partitions=args.partitions, ctu_size=args.ctu_size, max_depth=args.max_depth,
+                partitions=args.partitions, entropy=args.entropy, ctu_size=args.ctu_size, max_depth=args.max_depth,
                 tmvp=onoff(args.tmvp), sao=onoff(args.sao), rdoq=onoff(args.rdoq))
 
 
