@@ -16,14 +16,5 @@ Log2Table::Log2Table() {
 }
 const Log2Table kLog2;
 
-void Encoder::put_bit(int b) {
-  if (first_) first_ = false;
-  else out_.put1(static_cast<uint32_t>(b));
-  if (outstanding_) {
-    out_.put_run(static_cast<uint32_t>(1 - b), outstanding_);
-    outstanding_ = 0;
-  }
-}
-
 }  // namespace cabac
 }  // namespace mvc

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "common/bitstream.h"
 
@@ -70,14 +71,23 @@ inline double bin_bits(uint32_t range, uint32_t sub) { return kLog2.v[range] - k
 
 // Arithmetic encoder (H.264 9.3.4.1-9.3.4.5, H.265 9.3.4.3 / 9.3.5). Bits go to out(); raw bits
 // (H.264 I_PCM samples) may be written there between a flush and the next start().
+//
+// The same code word as the standard's bit-serial description (RenormE, PutBit with
+// bitsOutstanding and firstBitFlag), produced a byte at a time. Seen as one integer X, the coder
+// adds the MPS subrange to X on an LPS and doubles X at every renormalisation step (and every
+// bypass bin); PutBit writes, one step late, each bit that leaves X's 10-bit window, its final
+// value once no carry can reach it any more. Here low_ holds the window and the bits above it
+// not yet written (pend_ of them, with room for a carry above), whole bytes move to bytes_ as
+// soon as eight are complete, and a carry out of low_ is added to bytes_ (running back through
+// 0xff bytes). The flush appends bytes_ and the rest to out() without the first bit (firstBitFlag).
 class Encoder {
  public:
   // 9.3.4.1: codILow = 0, codIRange = 510, firstBitFlag = 1, bitsOutstanding = 0. out() is kept.
   void start() {
     low_ = 0;
     range_ = 510;
-    outstanding_ = 0;
-    first_ = true;
+    pend_ = 0;
+    bytes_.clear();
   }
   uint32_t range() const { return range_; }
   // EncodeDecision; returns the subrange chosen (codIRange after the bin, before renormalisation).
@@ -91,15 +101,27 @@ class Encoder {
     }
     const uint32_t sub = range_;
     s = kNext.t[s][b];
-    renorm();
+    if (range_ < 256) {  // RenormE: as many doublings as bring the range to 256 or more (1..7)
+      const int n = __builtin_clz(range_) - 23;
+      range_ <<= n;
+      shift(n);
+    }
     return sub;
   }
   void bypass(int b) {  // EncodeBypass
-    low_ <<= 1;
-    if (b) low_ += range_;
-    if (low_ >= 1024) { put_bit(1); low_ -= 1024; }
-    else if (low_ < 512) put_bit(0);
-    else { low_ -= 512; ++outstanding_; }
+    low_ = (low_ << 1) + (b ? range_ : 0);
+    if (++pend_ >= 8) drain();
+  }
+  // n bypass bins, the bits of v from the most significant (n in 0..32): doubling X and adding
+  // the range per one-bin is X * 2^n + v * range for the lot.
+  void bypass_bits(uint32_t v, int n) {
+    while (n > 0) {
+      const int k = n < 16 ? n : 16;
+      n -= k;
+      low_ = (low_ << k) + uint64_t((v >> n) & ((1u << k) - 1u)) * range_;
+      pend_ += k;
+      drain();
+    }
   }
   // EncodeTerminate; b = 1 also performs EncodeFlush, whose last written bit is 1 (the
   // rbsp_stop_one_bit at the end of a slice).
@@ -108,30 +130,61 @@ class Encoder {
     if (b) {
       low_ += range_;
       range_ = 2;
-      renorm();
-      put_bit((low_ >> 9) & 1);
-      out_.put((((low_ >> 7) & 3) | 1), 2);
-    } else {
-      renorm();
+      shift(7);  // RenormE of range 2
+      flush();
+    } else if (range_ < 256) {
+      const int n = __builtin_clz(range_) - 23;
+      range_ <<= n;
+      shift(n);
     }
   }
   BitWriter& out() { return out_; }
   const BitWriter& out() const { return out_; }
 
  private:
-  void renorm() {  // RenormE
-    while (range_ < 256) {
-      if (low_ < 256) put_bit(0);
-      else if (low_ >= 512) { low_ -= 512; put_bit(1); }
-      else { low_ -= 256; ++outstanding_; }
-      range_ <<= 1;
-      low_ <<= 1;
+  void shift(int n) {
+    low_ <<= n;
+    pend_ += n;
+    if (pend_ >= 8) drain();
+  }
+  // Moves the complete bytes above the window (and a carry above them) out of low_.
+  void drain() {
+    while (pend_ >= 8) {
+      pend_ -= 8;
+      const int sh = 10 + pend_;
+      const uint64_t t = low_ >> sh;  // eight bits and a possible carry
+      low_ &= (uint64_t{1} << sh) - 1;
+      if (t >> 8) carry();
+      bytes_.push_back(static_cast<uint8_t>(t));
     }
   }
-  void put_bit(int b);  // PutBit (cabac.cpp: once per output bit, kept out of the bin paths)
-  uint32_t low_ = 0, range_ = 510;
-  int outstanding_ = 0;
-  bool first_ = true;
+  void carry() {  // X's bits already in bytes_ plus one at their last position
+    for (size_t i = bytes_.size(); i-- > 0;)
+      if (++bytes_[i] != 0) return;
+  }
+  // After EncodeFlush's renormalisation: PutBit of bit 9 and the two bits below it (the last
+  // one set), so the code word ends 7 bits above the window's bottom.
+  void flush() {
+    const int nb = pend_ + 3;  // bits of low_ still to write: the pending ones, bits 9, 8 and 7
+    uint64_t last = (low_ >> 7) | 1;
+    if (last >> nb) {
+      carry();
+      last &= (uint64_t{1} << nb) - 1;
+    }
+    // the first bit of the code word is not written (firstBitFlag)
+    if (!bytes_.empty()) {
+      out_.put(bytes_[0], 7);
+      if (bytes_.size() > 1) out_.append_bytes(bytes_.data() + 1, bytes_.size() - 1);
+      out_.put(static_cast<uint32_t>(last), nb);
+    } else {
+      out_.put(static_cast<uint32_t>(last), nb - 1);
+    }
+    bytes_.clear();
+  }
+  uint64_t low_ = 0;   // X's window (bits 0..9), pend_ bits above it and room for a carry
+  uint32_t range_ = 510;
+  int pend_ = 0;
+  std::vector<uint8_t> bytes_;  // X's complete bytes above low_ (with the first bit still in)
   BitWriter out_;
 };
 

@@ -167,6 +167,14 @@ void Cabac::encode_bypass(int b, int cat) {
   eng_.bypass(b);
 }
 
+void Cabac::encode_bypass_bits(uint32_t v, int n, int cat) {
+  for (int i = 0; i < n; ++i) {  // the same sums, one bin at a time, as n calls of encode_bypass
+    cost_ += 1.0;
+    cat_bits[cat] += 1.0;
+  }
+  eng_.bypass_bits(v, n);
+}
+
 void Cabac::terminate(int b, int cat) {
   if (est_) { qcost_ += b ? uint64_t(7 * kQBit) : 0; return; }
   cost_ += b ? 7.0 : 0.0;

@@ -176,7 +176,7 @@ class Cabac {
   }
   void bypass_bits(uint32_t v, int n, int cat) {
     if (est_) { qcost_ += uint64_t(kQBit) * n; return; }
-    for (int i = n - 1; i >= 0; --i) bypass((v >> i) & 1, cat);
+    encode_bypass_bits(v, n, cat);
   }
   void terminate(int b, int cat);
   void flush_to(BitWriter& out);  // EncodeFlush then append the arithmetic code word bits
@@ -191,6 +191,7 @@ class Cabac {
  private:
   void encode_bin(int ci, int b, int cat);
   void encode_bypass(int b, int cat);
+  void encode_bypass_bits(uint32_t v, int n, int cat);
   bool est_;
   double cost_ = 0;
   uint64_t qcost_ = 0;
