@@ -146,8 +146,9 @@ py::dict read_result_dict(mvc::h264::ReadResult&& r) {
 
 namespace {
 
-// _core.StreamReader: a stream read chunk by chunk (mvc::h264::StreamReader). feed(bytes) and
-// finish() return read_h264's dict for the pictures completed so far (decoding order), with
+// _core.StreamReader: a stream read chunk by chunk (mvc::h264::StreamReader). feed(bytes,
+// max_pictures) and finish() return read_h264's dict for the pictures completed so far (decoding
+// order; feed(b"") returns those still queued), with
 // au_data / au_rewritten: each picture's access-unit bytes of the input and the rewritten stream.
 // close() frees the native state (parameter sets, reference pictures, buffered bytes).
 class PyStreamReader {
@@ -163,9 +164,9 @@ class PyStreamReader {
     else if (codec == "hevc") r_ = mvc::hevc::make_stream_reader_hevc(opt);
     else throw std::invalid_argument("codec must be 'h264' or 'hevc', got '" + codec + "'");
   }
-  py::dict feed(py::bytes data) {
+  py::dict feed(py::bytes data, size_t max_pictures) {
     std::string buf = data;
-    return run([&] { return r_->feed(reinterpret_cast<const uint8_t*>(buf.data()), buf.size()); });
+    return run([&] { return r_->feed(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), max_pictures); });
   }
   py::dict finish() {
     return run([&] { return r_->finish(); });
@@ -200,7 +201,7 @@ void register_reader(py::module_& m) {
                              "pictures completed so far (read_h264's dict, plus au_data / au_rewritten).")
       .def(py::init<const std::string&, const std::string&, bool, uint64_t>(), py::arg("codec"), py::arg("drop") = "PB",
            py::arg("strict") = true, py::arg("max_blocks") = 0)
-      .def("feed", &PyStreamReader::feed, py::arg("data"))
+      .def("feed", &PyStreamReader::feed, py::arg("data"), py::arg("max_pictures") = 0)
       .def("finish", &PyStreamReader::finish)
       .def("close", &PyStreamReader::close)
       .def_property_readonly("closed", &PyStreamReader::closed);

@@ -83,7 +83,9 @@ ReadResult read_h264(const uint8_t* data, size_t size, const ReadOptions& opt);
 
 // An Annex B stream read incrementally: feed() takes chunks of any size and returns the pictures
 // completed so far (decoding order; a picture is complete once the next one begins: until then
-// header NAL units may still be charged to it), finish() the rest. The arrays and bits of every
+// header NAL units may still be charged to it), at most max_pictures (> 0) of them: the NAL units
+// not read yet stay queued for the next call (feed with no bytes drains them); finish() reads
+// the rest. The arrays and bits of every
 // picture equal read_h264's / read_hevc's; the pictures' access-unit bytes concatenate to the
 // input and to read_*'s rewritten stream. Memory: the bytes of the NAL unit being received, the
 // decoder state (parameter sets, reference pictures) and the pictures not yet returned. Strict
@@ -93,7 +95,7 @@ ReadResult read_h264(const uint8_t* data, size_t size, const ReadOptions& opt);
 class StreamReader {
  public:
   virtual ~StreamReader() = default;
-  virtual ReadResult feed(const uint8_t* data, size_t size) = 0;
+  virtual ReadResult feed(const uint8_t* data, size_t size, size_t max_pictures) = 0;
   virtual ReadResult finish() = 0;
 };
 std::unique_ptr<StreamReader> make_stream_reader_h264(const ReadOptions& opt);

@@ -21,29 +21,45 @@ class StreamDriver final : public StreamReader {
  public:
   explicit StreamDriver(const ReadOptions& o) : opt_(o), r_(nullptr, 0, opt_) { r_.streaming = true; }
 
-  ReadResult feed(const uint8_t* p, size_t n) override {
+  ReadResult feed(const uint8_t* p, size_t n, size_t max_pictures) override {
     check_open();
     buf_.insert(buf_.end(), p, p + n);
     return guarded([&] {
-      units_.clear();
-      const size_t used = split_annexb_complete(buf_.data(), buf_.size(), units_, nunits_);
-      nunits_ += units_.size();
-      acc_.insert(acc_.end(), buf_.begin(), buf_.begin() + std::ptrdiff_t(used));
-      r_.data = buf_.data();
-      r_.size = buf_.size();
-      r_.in_base = buf_base_;
-      for (const NalUnit& u : units_) r_.unit(u);
-      buf_.erase(buf_.begin(), buf_.begin() + std::ptrdiff_t(used));
-      buf_base_ += used;
-      // every picture but the last is final: the last may still be charged header NAL units
-      const size_t n_pics = r_.res.pictures.size();
-      return take(n_pics ? n_pics - 1 : 0);
+      size_t sealed = 0;
+      for (;;) {
+        if (qi_ == q_.size()) {  // every complete unit read: split what has arrived since
+          drop_read();
+          split_annexb_complete(buf_.data(), buf_.size(), q_, nunits_);
+          nunits_ += q_.size();
+          if (q_.empty()) break;
+        }
+        r_.data = buf_.data();
+        r_.size = buf_.size();
+        r_.in_base = buf_base_;
+        const NalUnit& u = q_[qi_++];
+        acc_.insert(acc_.end(), buf_.begin() + std::ptrdiff_t(u.lead_offset), buf_.begin() + std::ptrdiff_t(u.offset + u.size));
+        r_.unit(u);
+        // every picture but the last is final: the last may still be charged header NAL units
+        sealed = r_.res.pictures.empty() ? 0 : r_.res.pictures.size() - 1;
+        if (max_pictures && sealed >= max_pictures) break;
+      }
+      drop_read();
+      return take(sealed);
     });
   }
 
   ReadResult finish() override {
     check_open();
     return guarded([&] {
+      for (; qi_ < q_.size(); ++qi_) {  // units a feed left queued
+        const NalUnit& u = q_[qi_];
+        r_.data = buf_.data();
+        r_.size = buf_.size();
+        r_.in_base = buf_base_;
+        acc_.insert(acc_.end(), buf_.begin() + std::ptrdiff_t(u.lead_offset), buf_.begin() + std::ptrdiff_t(u.offset + u.size));
+        r_.unit(u);
+      }
+      drop_read();
       const AnnexB ab = split_annexb(buf_.data(), buf_.size());  // the rest of the stream
       acc_.insert(acc_.end(), buf_.begin(), buf_.end());
       r_.data = buf_.data();
@@ -62,6 +78,19 @@ class StreamDriver final : public StreamReader {
   }
 
  private:
+  // Drops the bytes of the units read from buf_; the units still queued move with the rest.
+  void drop_read() {
+    const size_t used = qi_ < q_.size() ? q_[qi_].lead_offset : q_.empty() ? 0 : q_.back().offset + q_.back().size;
+    buf_.erase(buf_.begin(), buf_.begin() + std::ptrdiff_t(used));
+    buf_base_ += used;
+    q_.erase(q_.begin(), q_.begin() + std::ptrdiff_t(qi_));
+    qi_ = 0;
+    for (NalUnit& u : q_) {
+      u.lead_offset -= used;
+      u.offset -= used;
+    }
+  }
+
   void check_open() const {
     if (failed_) throw std::invalid_argument("the stream reader stopped at an earlier error");
     if (done_) throw std::invalid_argument("the stream reader has finished");
@@ -142,8 +171,8 @@ class StreamDriver final : public StreamReader {
   uint64_t buf_base_ = 0;
   std::vector<uint8_t> acc_;   // bytes read into units, from byte acc_base_ on, not yet handed out
   uint64_t acc_base_ = 0;
-  std::vector<NalUnit> units_;
-  size_t nunits_ = 0;
+  std::vector<NalUnit> q_;     // complete units of buf_, read up to q_[qi_]
+  size_t qi_ = 0, nunits_ = 0;
   bool failed_ = false, done_ = false;
 };
 
