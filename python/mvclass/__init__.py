@@ -10,6 +10,7 @@ Layers (each imports only the ones above it):
   api          encode_cropped(), EncodeResult, Rates
   decode       FFmpeg decoding of any H.264/HEVC stream, exported H.264 MVs
   reader       read_stream() / crop(): motion, bits and cropped streams of existing streams
+  stream       encode_iter() / read_iter(): the same frame by frame; write_frames() / load_result()
   mcnn         rate models and the Multi-CNN selector (numpy/scipy only)
   datasets     UCF-101 / HMDB-51 indexes, synthetic motion set, dataset builder
   flow, viz    optical-flow cross-check, pictures and plots
@@ -32,8 +33,13 @@ _LAZY = {
     "read_stream": ("mvclass.reader", "read_stream"),
     "crop": ("mvclass.reader", "crop"),
     "StreamError": ("mvclass.reader", "StreamError"),
+    "encode_iter": ("mvclass.stream", "encode_iter"),
+    "read_iter": ("mvclass.stream", "read_iter"),
+    "write_frames": ("mvclass.stream", "write_frames"),
+    "load_result": ("mvclass.stream", "load_result"),
+    "Frame": ("mvclass.stream", "Frame"),
 }
-_SUBMODULES = {"io", "grid", "api", "decode", "mcnn", "datasets", "flow", "viz", "models", "train", "cli", "synthetic", "reader", "serve"}
+_SUBMODULES = {"io", "grid", "api", "decode", "mcnn", "datasets", "flow", "viz", "models", "train", "cli", "synthetic", "reader", "serve", "stream"}
 
 __all__ = sorted(_LAZY) + ["__version__"]
 

@@ -168,6 +168,27 @@ def encoder_options(codec: str, *, qp, search_range, ref_frames, intra_period, p
     return codec, opts
 
 
+def user_options(codec: str, opts: dict) -> dict:
+    """The options as the result reports them (from :func:`encoder_options`'s)."""
+    user_opts = {k: v for k, v in opts.items() if k != "partitions_all"}
+    if codec == "h264":
+        user_opts["partitions"] = "all" if opts["partitions_all"] else "16x16"
+    return user_opts
+
+
+def frame_row(out: dict, codec: str) -> tuple:
+    """One frame_bits row from the native encoder's output for a frame."""
+    bf, bc = out["bits_full"], out["bits_cropped"]
+    motion = sum(bc[c] for c in MOTION_CATEGORIES[codec]) if out["type"] == "P" else 0.0
+    return (out["type"], sum(bf.values()), sum(bc.values()), motion,
+            *(bf[c] for c in CATEGORIES), *(bc[c] for c in CATEGORIES))
+
+
+def frame_psnr(sse: float, npix: int) -> float:
+    """PSNR-Y (dB, at most 100) of a frame from its luma SSE."""
+    return 100.0 if sse == 0 else min(100.0, 10 * math.log10(255.0 ** 2 * npix / sse))
+
+
 def _fps_fraction(fps: float) -> tuple[int, int]:
     for den in (1, 1001, 1000):  # exact for integer and NTSC-style rates
         num = fps * den
@@ -182,7 +203,7 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
                    ctu_size: int | None = None, max_depth: int | None = None, tmvp: bool | None = None,
                    sao: bool | None = None, rdoq: bool | None = None, width: int | None = None,
                    height: int | None = None, strict: bool = False,
-                   progress: bool = False, **unknown) -> EncodeResult:
+                   progress: bool = False, out=None, flush_every: int = 64, **unknown) -> EncodeResult:
     """Encode ``source`` into a full and a cropped bitstream and return MV grids and rates.
 
     ``source``: a video path (anything FFmpeg reads, ``.y4m``, raw ``.yuv`` with ``width``/
@@ -195,9 +216,23 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
 
     A file that FFmpeg decodes with errors, or to another frame count than its container declares,
     gives a :class:`mvclass.io.VideoDecodeWarning`; ``strict=True`` raises ``ValueError`` instead.
+
+    ``out``: a directory to write the streams, grids and rates into frame by frame (the layout of
+    :mod:`mvclass.stream`; ``flush_every`` frames between header updates); the result is then
+    :func:`mvclass.stream.load_result`'s, memory-mapped, and memory stays bounded in the video's
+    length. Without ``out`` every frame's fields are held: :func:`mvclass.stream.encode_iter` yields
+    them frame by frame instead.
     """
     if unknown:
         raise ValueError(f"unknown option(s) for encode_cropped: {', '.join(sorted(unknown))}")
+    if out is not None:
+        from mvclass.stream import encode_iter, load_result, write_frames
+
+        it = encode_iter(source, qp, codec, partitions=partitions, search_range=search_range, ref_frames=ref_frames,
+                         intra_period=intra_period, fps=fps, max_frames=max_frames, keep_recon=keep_recon,
+                         ctu_size=ctu_size, max_depth=max_depth, tmvp=tmvp, sao=sao, rdoq=rdoq, width=width,
+                         height=height, strict=strict, progress=progress)
+        return load_result(write_frames(it, out, flush_every=flush_every))
     codec, opts = encoder_options(codec, qp=qp, search_range=search_range, ref_frames=ref_frames,
                                   intra_period=intra_period, partitions=partitions, ctu_size=ctu_size,
                                   max_depth=max_depth, tmvp=tmvp, sao=sao, rdoq=rdoq)
@@ -216,15 +251,11 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
     full, cropped, rows, recon, pocs = [], [], [], [], []
     mv4, mvd4, ref4, kind4, sse_y = [], [], [], [], []
     h4, w4 = -(-src.height // 4), -(-src.width // 4)
-    motion_cats = MOTION_CATEGORIES[codec]
     for y, u, v in frames_iter:
         out = enc.encode(y, u, v)
         full.append(out["nal_full"])
         cropped.append(out["nal_cropped"])
-        bf, bc = out["bits_full"], out["bits_cropped"]
-        motion = sum(bc[c] for c in motion_cats) if out["type"] == "P" else 0.0
-        rows.append((out["type"], sum(bf.values()), sum(bc.values()), motion,
-                     *(bf[c] for c in CATEGORIES), *(bc[c] for c in CATEGORIES)))
+        rows.append(frame_row(out, codec))
         mv4.append(out["mv"][:h4, :w4])
         mvd4.append(out["mvd"][:h4, :w4])
         ref4.append(out["ref"][:h4, :w4])
@@ -241,10 +272,8 @@ def encode_cropped(source, qp: int = 30, codec: str = "h264", *, partitions: str
     mv, mask, ref = mv_grid(mv4a, ref4a, kind4a, src.height, src.width)
     mvd = mvd_grid(mvd4a, kind4a, src.height, src.width)
     npix = src.width * src.height
-    psnr = [100.0 if s == 0 else min(100.0, 10 * math.log10(255.0 ** 2 * npix / s)) for s in sse_y]
-    user_opts = {k: v for k, v in opts.items() if k != "partitions_all"}
-    if codec == "h264":
-        user_opts["partitions"] = "all" if opts["partitions_all"] else "16x16"
+    psnr = [frame_psnr(s, npix) for s in sse_y]
+    user_opts = user_options(codec, opts)
     return EncodeResult(
         codec=codec, qp=opts["qp"], width=src.width, height=src.height, fps=src.fps, frames=len(rows),
         name=src.name, bitstream=b"".join(full), cropped=b"".join(cropped), mv=mv, mv_mask=mask, ref=ref,

@@ -114,7 +114,8 @@ def _native(data: bytes, codec: str, name: str, **kw) -> dict:
 
 
 def read_stream(source, codec: str | None = None, *, drop: str = "PB", strict: bool = True,
-                fps: float | None = None, max_blocks: int | None = None) -> EncodeResult:
+                fps: float | None = None, max_blocks: int | None = None, out=None,
+                flush_every: int = 64) -> EncodeResult:
     """Motion, mvd, block kinds and per-category bits of an existing stream, frames in display order.
 
     ``source``: Annex B bytes, a ``.264``/``.h264``/``.265``/``.hevc`` file, or any container PyAV demuxes. ``codec``
@@ -129,7 +130,16 @@ def read_stream(source, codec: str | None = None, *, drop: str = "PB", strict: b
     ``ref4_l1``, ``mvd4_l1`` (list 1, ref -1 where unused), ``poc`` and ``kind4`` with
     ``KIND_DIRECT`` for direct-predicted blocks. The 8x8 grids follow the paper's rules on
     list 0 (blocks predicted from list 1 only have no list-0 vector).
+
+    ``out``: a directory to write the result into picture by picture, reading the stream
+    incrementally (:func:`mvclass.stream.read_iter`, the layout of :mod:`mvclass.stream`); the
+    result is then memory-mapped from it and memory stays bounded in the stream's length.
     """
+    if out is not None:
+        from mvclass.stream import load_result, read_iter, write_frames
+
+        it = read_iter(source, codec, drop=drop, strict=strict, fps=fps, max_blocks=max_blocks)
+        return load_result(write_frames(it, out, flush_every=flush_every))
     drop = _check_drop(drop)
     data, codec, container_fps, name = load_stream(source, codec)
     if max_blocks is not None and (isinstance(max_blocks, bool) or not isinstance(max_blocks, int) or max_blocks < 1):
