@@ -1,0 +1,253 @@
+"""The streaming forms (mvclass.stream): encode_iter / read_iter frame by frame equal the
+whole-result encode_cropped / read_stream field by field; the directory layout (out=) round-trips;
+display order through the reorder window; errors mid-stream; closing early."""
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+import mvclass
+from mvclass.stream import Frame, encode_iter, join_frames, load_result, read_iter, write_frames
+from _util import load_yuv, x264_stream, x265_stream
+
+ARRAYS = ("mv", "mv_mask", "ref", "mvd", "mv4", "mvd4", "ref4", "kind4", "poc", "mv4_l1", "ref4_l1", "mvd4_l1")
+META = ("codec", "qp", "width", "height", "fps", "frames", "name", "options", "frames_declared", "decode_errors")
+
+
+def assert_same(a, b):
+    """Two EncodeResults equal field by field: metadata, arrays (dtype too), stream bytes, rates."""
+    for k in META:
+        assert getattr(a, k) == getattr(b, k), k
+    for k in ARRAYS:
+        x, y = getattr(a, k), getattr(b, k)
+        if x is None:
+            assert y is None, k
+            continue
+        assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), k
+    assert np.array_equal(a.frame_bits, b.frame_bits)
+    assert bytes(a.bitstream) == bytes(b.bitstream)
+    assert bytes(a.cropped) == bytes(b.cropped)
+    assert a.rates == b.rates and a.bits == b.bits
+    assert (math.isnan(a.psnr_y) and math.isnan(b.psnr_y)) or a.psnr_y == b.psnr_y
+    if a.recon is not None:
+        assert len(a.recon) == len(b.recon)
+        for p, q in zip(a.recon, b.recon):
+            assert all(np.array_equal(x, y) for x, y in zip(p, q))
+
+
+def planes(frames):
+    return tuple(np.stack(p) for p in zip(*frames))
+
+
+@pytest.fixture(scope="module")
+def clip(boxing_clip):
+    """8 frames of the Boxing clip, cropped to 96x64 (odd macroblock columns: 6 x 4)."""
+    return planes([(y[40:104, 100:196], u[20:52, 50:98], v[20:52, 50:98]) for y, u, v in load_yuv(boxing_clip, 8)])
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_encode_iter_equals_encode_cropped(clip, codec):
+    opts = dict(qp=30, codec=codec, intra_period=5, keep_recon=True)
+    whole = mvclass.encode_cropped(clip, **opts)
+    it = encode_iter(clip, **opts)
+    assert (it.codec, it.width, it.height, it.fps, it.frames) == (codec, 96, 64, 25.0, 0)
+    frames = list(it)
+    assert [f.index for f in frames] == list(range(8)) and all(isinstance(f, Frame) for f in frames)
+    assert "".join(f.type for f in frames) == "IPPPPIPP"
+    f = frames[1]
+    assert f.mv.shape == (8, 12, 2) and f.mv_mask.shape == (8, 12) and f.mv4.shape == (16, 24, 2)
+    # the per-frame slices of the whole result, and their concatenation
+    for t, f in enumerate(frames):
+        for k in ("mv", "mv_mask", "ref", "mvd", "mv4", "mvd4", "ref4", "kind4"):
+            assert np.array_equal(getattr(f, k), getattr(whole, k)[t]), (t, k)
+        assert f.frame_bits == whole.frame_bits[t] and f.poc == whole.poc[t]
+        assert f.bits["full"]["mvd"] == whole.frame_bits["full_mvd"][t]
+    assert b"".join(f.nal_full for f in frames) == whole.bitstream
+    assert b"".join(f.nal_cropped for f in frames) == whole.cropped
+    assert np.array_equal(np.stack([f.mv for f in frames]), whole.mv)
+    assert_same(join_frames(frames, **it._meta(), **it._extra()), whole)
+    # running totals, and collect() on a fresh run
+    assert it.frames == 8 and it.rates == pytest.approx(whole.rates, rel=1e-12)
+    assert it.psnr_y == pytest.approx(whole.psnr_y, rel=1e-12)
+    assert it.bits["cropped"] == pytest.approx(whole.bits["cropped"])
+    assert_same(encode_iter(clip, **opts).collect(), whole)
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_out_directory_round_trip(clip, codec, tmp_path):
+    whole = mvclass.encode_cropped(clip, qp=30, codec=codec, intra_period=5)
+    r = mvclass.encode_cropped(clip, qp=30, codec=codec, intra_period=5, out=tmp_path / "run", flush_every=3)
+    assert_same(r, whole)
+    assert isinstance(r.mv, np.memmap)
+    ext = ".264" if codec == "h264" else ".265"
+    assert (tmp_path / "run" / f"full{ext}").read_bytes() == whole.bitstream
+    assert (tmp_path / "run" / f"cropped{ext}").read_bytes() == whole.cropped
+    assert np.array_equal(np.load(tmp_path / "run" / "mvd.npy"), whole.mvd)  # plain .npy files
+    meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+    assert meta["complete"] and meta["frames"] == 8 and meta["rates"]["orig"] == pytest.approx(whole.rates.orig)
+    assert_same(load_result(tmp_path / "run", mmap_mode=None), whole)
+
+
+def test_out_directory_interrupted(clip, tmp_path):
+    """A run stopped mid-way leaves a directory marked incomplete whose .npy files map the frames
+    written (a killed process: those of the last flush); load_result refuses it."""
+    whole = mvclass.encode_cropped(clip, qp=30)
+    it = encode_iter(clip, qp=30)
+    with pytest.raises(KeyboardInterrupt):
+        write_frames(_Stopping(it, 5), tmp_path / "run", flush_every=2)
+    assert it.closed
+    meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+    assert not meta["complete"] and meta["frames"] == 5
+    mv = np.load(tmp_path / "run" / "mv.npy", mmap_mode="r")
+    assert len(mv) == 5 and np.array_equal(mv, whole.mv[:5])  # the frames written, closed on the error
+    with pytest.raises(ValueError, match="incomplete"):
+        load_result(tmp_path / "run")
+    with pytest.raises(FileNotFoundError):
+        load_result(tmp_path / "nothing")
+    with pytest.raises(ValueError, match="encode_iter or read_iter"):
+        write_frames([], tmp_path / "x")
+
+
+class _Stopping:
+    """An EncodeIter that raises KeyboardInterrupt instead of yielding frame `at`."""
+
+    def __new__(cls, it, at):
+        orig = it._gen
+
+        def gen():
+            for f in orig:
+                if f.index == at:
+                    raise KeyboardInterrupt
+                yield f
+
+        it._gen = gen()
+        return it
+
+
+def collect(it_or_src, **kw):
+    return (read_iter(it_or_src, **kw) if not isinstance(it_or_src, mvclass.stream.ReadIter) else it_or_src).collect()
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_read_iter_own_streams(clip, codec, tmp_path):
+    data = mvclass.encode_cropped(clip, qp=30, codec=codec, intra_period=5).bitstream
+    whole = mvclass.read_stream(data)
+    for chunk in (1, 100, 1 << 20):
+        assert_same(collect(data, chunk_size=chunk), whole)
+    # our streams declare no reordering: each frame carries its own access unit
+    frames = list(read_iter(data, chunk_size=100))
+    assert [8 * len(f.nal_full) for f in frames] == pytest.approx(list(whole.frame_bits["full"]), abs=1e-6)
+    path = tmp_path / f"s.{'264' if codec == 'h264' else '265'}"
+    path.write_bytes(data)
+    assert_same(collect(path, chunk_size=50), mvclass.read_stream(path))
+    r = mvclass.read_stream(path, out=tmp_path / "run")
+    assert_same(r, mvclass.read_stream(path))
+
+
+class CountingReader(io.BytesIO):
+    """A binary file object that records how many bytes were read."""
+
+    def read(self, n=-1):
+        b = super().read(n)
+        self.consumed = self.tell()
+        return b
+
+
+@pytest.mark.parametrize("params", ["cabac=0:bframes=2:b-adapt=0:ref=3",
+                                    "cabac=1:bframes=3:b-adapt=0:b-pyramid=normal:8x8dct=1:keyint=12"])
+def test_read_iter_x264_b_frames(boxing_clip, params):
+    frames = [(y[:96, :128], u[:48, :64], v[:48, :64]) for y, u, v in load_yuv(boxing_clip, 40)]
+    data = x264_stream(frames, params)
+    whole = mvclass.read_stream(data)
+    assert "B" in "".join(whole.frame_bits["type"])
+    assert_same(collect(data, chunk_size=777), whole)
+    src = CountingReader(data)
+    it = read_iter(src, chunk_size=512)
+    first = next(it)
+    assert first.poc == whole.poc[0] and src.consumed < len(data) // 2  # before the stream's end
+    rest = list(it)
+    assert [f.index for f in [first] + rest] == list(range(40))
+    assert b"".join(f.nal_full for f in [first] + rest) == data
+    # display order needs the window: without it the stream's order is refused, not silently changed
+    with pytest.raises(mvclass.StreamError, match="reorder"):
+        list(read_iter(data, reorder=0))
+
+
+def test_read_iter_x265_and_containers(boxing_clip, tmp_path):
+    frames = [(y[:64, :96], u[:32, :48], v[:32, :48]) for y, u, v in load_yuv(boxing_clip, 10)]
+    hevc = x265_stream(frames, "bframes=3:b-pyramid=1:ref=3:keyint=8")
+    assert_same(collect(hevc, chunk_size=300), mvclass.read_stream(hevc))
+    mp4 = x264_stream(frames, "cabac=1:bframes=2", fmt="mp4")
+    (tmp_path / "v.mp4").write_bytes(mp4)
+    for src in (mp4, tmp_path / "v.mp4"):
+        assert_same(collect(src), mvclass.read_stream(src))
+
+
+def test_read_iter_carphone_mp4(shared_data):
+    path = shared_data / "clips" / "carphone_pristine.mp4"
+    assert_same(collect(path), mvclass.read_stream(path))
+
+
+def test_errors_mid_stream(boxing_clip):
+    frames = [(y[:64, :96], u[:32, :48], v[:32, :48]) for y, u, v in load_yuv(boxing_clip, 10)]
+    data = x264_stream(frames, "cabac=0:bframes=0")
+    cut = data[: len(data) * 2 // 3]
+    with pytest.raises(mvclass.StreamError) as whole_err:
+        mvclass.read_stream(cut)
+    it = read_iter(cut, chunk_size=64)
+    got = []
+    with pytest.raises(mvclass.StreamError) as stream_err:
+        for f in it:
+            got.append(f)
+    assert got and str(stream_err.value) == str(whole_err.value)
+    assert it.closed
+    with pytest.warns(RuntimeWarning, match="read only up to picture"):
+        part = mvclass.read_stream(cut, strict=False)
+    with pytest.warns(RuntimeWarning, match="read only up to picture"):
+        it = read_iter(cut, strict=False, chunk_size=64)
+        sp = it.collect()
+    assert sp.frames == part.frames and it.error
+    for k in ("mv4", "ref4", "kind4", "mvd4", "mv", "frame_bits"):
+        assert np.array_equal(getattr(sp, k), getattr(part, k)), k
+    junk = b"\x00\x00\x01" + bytes(range(256)) * 4
+    with pytest.raises(ValueError) as whole_err:
+        mvclass.read_stream(junk, codec="h264")
+    with pytest.raises(ValueError) as stream_err:
+        list(read_iter(junk, codec="h264", chunk_size=100))
+    assert type(stream_err.value) is type(whole_err.value) and str(stream_err.value) == str(whole_err.value)
+    with pytest.raises(ValueError, match="drop"):
+        read_iter(data, drop="X")
+    with pytest.raises(ValueError, match="chunk_size"):
+        read_iter(data, chunk_size=0)
+    with pytest.raises(ValueError, match="empty"):
+        read_iter(b"")
+    with pytest.raises(ValueError, match="Annex B"):
+        read_iter(io.BytesIO(b"RIFF" + bytes(100)))
+    with pytest.raises(ValueError, match="max_blocks|stream too large"):
+        list(read_iter(data, max_blocks=3 * 16 * 24))
+    with pytest.raises(ValueError, match="unknown option"):
+        encode_iter(frames, qp=30, bogus=1)
+
+
+def test_closing_early_frees_native_state(clip, boxing_clip):
+    it = encode_iter(boxing_clip, qp=30)
+    with it:
+        f = next(it)
+        assert f.type == "I" and it.frames == 1
+    assert it.closed
+    with pytest.raises(StopIteration):
+        next(it)
+    it.close()  # idempotent
+    data = mvclass.encode_cropped(clip, qp=30).bitstream
+    r = read_iter(data, chunk_size=64)
+    next(r)
+    reader = r._gen.gi_frame.f_locals["reader"]
+    assert not reader.closed
+    r.close()
+    assert reader.closed and r.closed
+    with pytest.raises(ValueError, match="closed"):
+        reader.feed(b"")
