@@ -34,6 +34,8 @@ Directory layout (``write_frames``, ``encode_cropped(..., out=dir)``, ``read_str
 from __future__ import annotations
 
 import heapq
+from array import array
+from collections import Counter
 import io as _io
 import json
 import math
@@ -110,7 +112,7 @@ class _FrameIter:
         self._gen = None
         self.frames = 0  # frames yielded so far
         self._sum = np.zeros(3 + 2 * len(CATEGORIES))
-        self._psnr: list[float] = []  # 8 bytes a frame: psnr_y as np.mean gives it
+        self._psnr = array("d")  # 8 bytes a frame: psnr_y as np.mean of them gives it
 
     def __iter__(self):
         return self
@@ -228,7 +230,7 @@ class EncodeIter(_FrameIter):
 
     @property
     def psnr_y(self) -> float:
-        return float(np.mean(self._psnr)) if self._psnr else math.nan
+        return float(np.mean(np.frombuffer(self._psnr))) if self._psnr else math.nan
 
     @property
     def frames_declared(self):
@@ -435,7 +437,7 @@ class ReadIter(_FrameIter):
         self.error = None  # strict=False: why reading stopped early
         self._inp, self._drop, self._fps_arg = inp, drop, fps
         self._reorder = reorder
-        self._qps = []
+        self._qps: Counter = Counter()  # the pictures' slice QPs (at most 52 values, whatever the length)
         try:
             reader = _core.StreamReader(inp.codec, drop=drop, strict=bool(strict), max_blocks=max_blocks)
         except BaseException:
@@ -450,7 +452,7 @@ class ReadIter(_FrameIter):
     def _meta(self) -> dict:
         m = super()._meta()
         # read_stream's qp: the median of the pictures' slice QPs
-        m["qp"] = int(np.median(self._qps)) if self._qps else 0
+        m["qp"] = _median_int(self._qps)
         return m
 
     def _start(self, d: dict) -> None:
@@ -550,7 +552,7 @@ class ReadIter(_FrameIter):
                  decode_index=int(d["decode_index"][i]), reorder=min(int(d["reorder"][i]), MAX_REORDER),
                  bits=d["bits"][i].copy(), bits_out=d["bits_out"][i].copy(), au_data=d["au_data"][i],
                  au_rewritten=d["au_rewritten"][i])
-        self._qps.append(int(d["qp"][i]))
+        self._qps[int(d["qp"][i])] += 1
         return p
 
     def _frame(self, p: dict, index: int, full: bytes, cropped: bytes) -> Frame:
@@ -568,6 +570,21 @@ class ReadIter(_FrameIter):
                      mvd4=p["mvd"], ref4=p["ref"], kind4=p["kind"],
                      frame_bits=np.array([row], frame_bits_dtype())[0], nal_full=full, nal_cropped=cropped,
                      mv4_l1=p["mv_l1"], ref4_l1=p["ref_l1"], mvd4_l1=p["mvd_l1"], decode_index=p["decode_index"])
+
+
+def _median_int(counts: Counter) -> int:
+    """int(np.median(values)) from the values' counts (0 when there are none)."""
+    n = sum(counts.values())
+    if n == 0:
+        return 0
+    mid = []
+    seen = 0
+    for v in sorted(counts):
+        for k in ((n - 1) // 2, n // 2):
+            if seen <= k < seen + counts[v]:
+                mid.append(v)
+        seen += counts[v]
+    return int(np.mean(np.array(mid[:2], dtype=np.float64)))
 
 
 def read_iter(source, codec: str | None = None, *, drop: str = "PB", strict: bool = True,
