@@ -251,3 +251,56 @@ def test_closing_early_frees_native_state(clip, boxing_clip):
     assert reader.closed and r.closed
     with pytest.raises(ValueError, match="closed"):
         reader.feed(b"")
+
+
+@pytest.mark.filterwarnings("ignore:.*read only up to picture:RuntimeWarning")
+def test_fuzz_streamed_equals_whole(boxing_clip):
+    """Mutated and truncated streams read in random chunks: read_iter gives read_stream's result or
+    its exception (same type and message); the one difference allowed is a stream that reorders
+    beyond its declared bound, which read_iter refuses."""
+    rng = np.random.default_rng(7)
+    small = [(y[:48, :64], u[:24, :32], v[:24, :32]) for y, u, v in load_yuv(boxing_clip, 6)]
+    seeds = [x264_stream(small, "cabac=0:bframes=2:b-adapt=0"), x264_stream(small, "cabac=1:bframes=1:ref=2"),
+             mvclass.encode_cropped(planes(small), qp=30).bitstream,
+             mvclass.encode_cropped(planes(small), qp=30, codec="hevc").bitstream]
+    outcomes = {"same result": 0, "same error": 0, "reorder": 0}
+    for i in range(400):
+        d = bytearray(seeds[i % len(seeds)])
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(0, len(d)))
+            if rng.integers(0, 3):
+                d[pos] = int(rng.integers(0, 256))
+            else:
+                d = d[:max(pos, 1)]
+        data, strict = bytes(d), bool(i % 3)
+        codec = "hevc" if i % len(seeds) == 3 else "h264"
+        try:
+            whole, err = mvclass.read_stream(data, codec, strict=strict), None
+        except (ValueError, FileNotFoundError) as e:
+            whole, err = None, e
+        it = read_iter(data, codec, strict=strict, chunk_size=int(rng.integers(1, 200))) if err is None else None
+        try:
+            if it is None:  # the same error when the iterator is made or read
+                it = read_iter(data, codec, strict=strict, chunk_size=int(rng.integers(1, 200)))
+            streamed = it.collect()
+        except mvclass.StreamError as e:
+            if "reordering bound" in str(e):
+                outcomes["reorder"] += 1
+                continue
+            assert err is not None and (type(e), str(e)) == (type(err), str(err)), i
+            outcomes["same error"] += 1
+            continue
+        except ValueError as e:
+            assert err is not None and type(e) is type(err) and str(e) == str(err), (i, e, err)
+            outcomes["same error"] += 1
+            continue
+        assert err is None, (i, err)
+        if it.error:  # strict=False stopped early: read_stream keeps the input, drops the cropped stream;
+            # the frames carry the bytes read up to the error
+            assert it.error in str(whole.options) or whole.cropped == b""
+            assert data.startswith(bytes(streamed.bitstream))
+            whole.bitstream, whole.cropped = streamed.bitstream, streamed.cropped
+        assert_same(streamed, whole)
+        outcomes["same result"] += 1
+    print(outcomes)
+    assert outcomes["same result"] > 20 and outcomes["same error"] > 20, outcomes

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include "hm/reader.h"
@@ -171,21 +172,27 @@ class PyStreamReader {
   py::dict finish() {
     return run([&] { return r_->finish(); });
   }
-  void close() { r_.reset(); }
+  void close() {
+    py::gil_scoped_release nogil;
+    std::lock_guard<std::mutex> lock(mu_);  // after a feed running in another thread
+    r_.reset();
+  }
   bool closed() const { return !r_; }
 
  private:
   template <class F>
   py::dict run(F&& f) {
-    if (!r_) throw std::invalid_argument("the stream reader is closed");
     mvc::h264::ReadResult r;
     {
       py::gil_scoped_release nogil;
+      std::lock_guard<std::mutex> lock(mu_);  // one call at a time: the reader is not thread-safe
+      if (!r_) throw std::invalid_argument("the stream reader is closed");
       r = f();
     }
     return read_result_dict(std::move(r));
   }
   std::unique_ptr<mvc::h264::StreamReader> r_;
+  std::mutex mu_;
 };
 
 }  // namespace

@@ -29,7 +29,7 @@ class StreamDriver final : public StreamReader {
       for (;;) {
         if (qi_ == q_.size()) {  // every complete unit read: split what has arrived since
           drop_read();
-          split_annexb_complete(buf_.data(), buf_.size(), q_, nunits_);
+          split_annexb_complete(buf_.data(), buf_.size(), q_, buf_base_, nunits_);
           nunits_ += q_.size();
           if (q_.empty()) break;
         }
@@ -60,15 +60,12 @@ class StreamDriver final : public StreamReader {
         r_.unit(u);
       }
       drop_read();
-      const AnnexB ab = split_annexb(buf_.data(), buf_.size());  // the rest of the stream
+      const AnnexB ab = split_annexb(buf_.data(), buf_.size(), buf_base_, nunits_);  // the rest of the stream
       acc_.insert(acc_.end(), buf_.begin(), buf_.end());
       r_.data = buf_.data();
       r_.size = buf_.size();
       r_.in_base = buf_base_;
-      for (NalUnit u : ab.units) {
-        u.index += nunits_;
-        r_.unit(u);
-      }
+      for (const NalUnit& u : ab.units) r_.unit(u);
       r_.end(ab.tail_offset, ab.tail_size);
       buf_base_ += buf_.size();
       buf_.clear();

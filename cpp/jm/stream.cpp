@@ -163,7 +163,8 @@ NalUnit make_unit(const uint8_t* data, size_t lead, size_t p, size_t e, size_t i
 
 }  // namespace
 
-size_t split_annexb_complete(const uint8_t* data, size_t size, std::vector<NalUnit>& units, size_t first_index) {
+size_t split_annexb_complete(const uint8_t* data, size_t size, std::vector<NalUnit>& units, uint64_t base,
+                             size_t first_index) {
   // the scans below look at most 3 bytes ahead of what they return, so a unit whose payload end
   // and following start code both lie in data[0, size) ends there in the whole stream too
   size_t sc = find_start(data, size, 0), lead = 0;
@@ -173,7 +174,7 @@ size_t split_annexb_complete(const uint8_t* data, size_t size, std::vector<NalUn
     if (e >= size) break;
     const size_t next = find_start(data, size, e);
     if (next >= size) break;
-    if (e == p) fail("empty NAL unit after the start code at byte " + std::to_string(sc) + " of the chunk");
+    if (e == p) fail("empty NAL unit after the start code at byte " + std::to_string(base + sc));
     units.push_back(make_unit(data, lead, p, e, first_index++));
     lead = e;
     sc = next;
@@ -181,7 +182,7 @@ size_t split_annexb_complete(const uint8_t* data, size_t size, std::vector<NalUn
   return lead;
 }
 
-AnnexB split_annexb(const uint8_t* data, size_t size) {
+AnnexB split_annexb(const uint8_t* data, size_t size, uint64_t base, size_t first_index) {
   auto find_start = [&](size_t i) { return mvc::h264::find_start(data, size, i); };
   auto find_end = [&](size_t i) { return mvc::h264::find_end(data, size, i); };
   AnnexB out;
@@ -197,8 +198,8 @@ AnnexB split_annexb(const uint8_t* data, size_t size) {
       while (e > p && data[e - 1] == 0) --e;
       last = true;
     }
-    if (e == p) fail("empty NAL unit after the start code at byte " + std::to_string(sc));
-    out.units.push_back(make_unit(data, lead, p, e, out.units.size()));
+    if (e == p) fail("empty NAL unit after the start code at byte " + std::to_string(base + sc));
+    out.units.push_back(make_unit(data, lead, p, e, first_index + out.units.size()));
     if (!last) {
       const size_t next = find_start(e);
       if (next < size) {
