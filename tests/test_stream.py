@@ -205,12 +205,13 @@ def test_errors_mid_stream(boxing_clip):
             got.append(f)
     assert got and str(stream_err.value) == str(whole_err.value)
     assert it.closed
-    with pytest.warns(RuntimeWarning, match="read only up to picture"):
+    with pytest.warns(RuntimeWarning, match="read only up to picture") as whole_warn:
         part = mvclass.read_stream(cut, strict=False)
-    with pytest.warns(RuntimeWarning, match="read only up to picture"):
+    with pytest.warns(RuntimeWarning, match="read only up to picture") as stream_warn:
         it = read_iter(cut, strict=False, chunk_size=64)
         sp = it.collect()
     assert sp.frames == part.frames and it.error
+    assert str(stream_warn[0].message) == str(whole_warn[0].message)
     for k in ("mv4", "ref4", "kind4", "mvd4", "mv", "frame_bits"):
         assert np.array_equal(getattr(sp, k), getattr(part, k)), k
     junk = b"\x00\x00\x01" + bytes(range(256)) * 4

@@ -438,6 +438,7 @@ class ReadIter(_FrameIter):
         self._inp, self._drop, self._fps_arg = inp, drop, fps
         self._reorder = reorder
         self._qps: Counter = Counter()  # the pictures' slice QPs (at most 52 values, whatever the length)
+        self._decoded = 0  # pictures read (decoding order)
         try:
             reader = _core.StreamReader(inp.codec, drop=drop, strict=bool(strict), max_blocks=max_blocks)
         except BaseException:
@@ -512,11 +513,11 @@ class ReadIter(_FrameIter):
             d = None
             for chunk in self._inp.chunks():
                 d = reader.feed(chunk, _BATCH)
-                while len(d["type"]):
+                while True:  # at most _BATCH pictures a call: drain what this chunk completed
                     self._warn_error(d, warnings)
                     for p in pictures(d):
                         yield from frames(emit_ready(p))
-                    if d["error"]:
+                    if d["error"] or not len(d["type"]):
                         break
                     d = reader.feed(b"", _BATCH)
                 if d["error"]:
@@ -534,7 +535,7 @@ class ReadIter(_FrameIter):
     def _warn_error(self, d, warnings):
         if d["error"]:
             self.error = d["error"]
-            warnings.warn(f"{self.name}: stream read only up to picture {self.frames + len(d['type'])}: "
+            warnings.warn(f"{self.name}: stream read only up to picture {self._decoded + len(d['type'])}: "
                           f"{d['error']}", RuntimeWarning, stacklevel=4)
 
     def _window_of(self, pending) -> int:
@@ -553,6 +554,7 @@ class ReadIter(_FrameIter):
                  bits=d["bits"][i].copy(), bits_out=d["bits_out"][i].copy(), au_data=d["au_data"][i],
                  au_rewritten=d["au_rewritten"][i])
         self._qps[int(d["qp"][i])] += 1
+        self._decoded += 1
         return p
 
     def _frame(self, p: dict, index: int, full: bytes, cropped: bytes) -> Frame:
