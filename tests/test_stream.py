@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import mvclass
+from mvclass.decode import decode
 from mvclass.stream import Frame, encode_iter, join_frames, load_result, read_iter, write_frames
 from _util import load_yuv, x264_stream, x265_stream
 
@@ -87,6 +88,8 @@ def test_out_directory_round_trip(clip, codec, tmp_path):
     assert (tmp_path / "run" / f"full{ext}").read_bytes() == whole.bitstream
     assert (tmp_path / "run" / f"cropped{ext}").read_bytes() == whole.cropped
     assert np.array_equal(np.load(tmp_path / "run" / "mvd.npy"), whole.mvd)  # plain .npy files
+    # the mapped streams (memoryviews) go where bytes go: FFmpeg decodes both, strictly
+    assert len(decode(r.bitstream, codec)) == len(decode(r.cropped, codec)) == 8
     meta = json.loads((tmp_path / "run" / "meta.json").read_text())
     assert meta["complete"] and meta["frames"] == 8 and meta["rates"]["orig"] == pytest.approx(whole.rates.orig)
     assert_same(load_result(tmp_path / "run", mmap_mode=None), whole)
@@ -305,3 +308,26 @@ def test_fuzz_streamed_equals_whole(boxing_clip):
         outcomes["same result"] += 1
     print(outcomes)
     assert outcomes["same result"] > 20 and outcomes["same error"] > 20, outcomes
+
+
+def test_encode_iter_bad_source_mid_stream(tmp_path, boxing_clip):
+    """A video that breaks off: strict=True raises encode_cropped's ValueError after the frames
+    before it were yielded; otherwise the same warning and the same frames_declared / errors."""
+    from mvclass.io import VideoDecodeWarning
+
+    data = boxing_clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[:len(data) // 12])
+    with pytest.raises(ValueError) as whole_err:
+        mvclass.encode_cropped(cut, strict=True)
+    got = []
+    with pytest.raises(ValueError) as stream_err:
+        for f in encode_iter(cut, strict=True):
+            got.append(f.index)
+    assert got and str(stream_err.value) == str(whole_err.value)
+    with pytest.warns(VideoDecodeWarning):
+        whole = mvclass.encode_cropped(cut)
+    with pytest.warns(VideoDecodeWarning):
+        streamed = encode_iter(cut).collect()
+    assert streamed.frames_declared == 296 and streamed.decode_errors > 0
+    assert_same(streamed, whole)
