@@ -238,6 +238,7 @@ def test_errors_mid_stream(boxing_clip):
 
 
 def test_closing_early_frees_native_state(clip, boxing_clip):
+    assert (mvclass.encode_iter, mvclass.read_iter, mvclass.load_result) == (encode_iter, read_iter, load_result)
     it = encode_iter(boxing_clip, qp=30)
     with it:
         f = next(it)
