@@ -332,3 +332,14 @@ def test_encode_iter_bad_source_mid_stream(tmp_path, boxing_clip):
         streamed = encode_iter(cut).collect()
     assert streamed.frames_declared == 296 and streamed.decode_errors > 0
     assert_same(streamed, whole)
+
+
+def test_cli_stream_dir(boxing_clip, tmp_path, capsys):
+    from mvclass.cli import main
+
+    assert main(["encode", str(boxing_clip), "--qp", "30", "40", "--max-frames", "3", "-q",
+                 "--stream-dir", str(tmp_path / "runs")]) == 0
+    for qp in (30, 40):
+        r = load_result(tmp_path / "runs" / f"qp{qp}")
+        assert_same(r, mvclass.encode_cropped(boxing_clip, qp=qp, max_frames=3))
+    assert "Rcropped" in capsys.readouterr().out
