@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ASan + UBSan check of the native core: builds mvclass._core instrumented (build/asan, -O1, no LTO;
 # a few minutes on 2 cores) and runs the fast native tests against it (encoders, and the stream
-# readers with their fuzz tests), AVX2 kernels on and off.
+# readers with their fuzz tests, streamed too), AVX2 kernels on and off.
 # Any sanitizer finding aborts the interpreter (UBSan halt_on_error, ASan by default) and fails
 # the run. Usage: .ci/sanitize.sh [extra pytest args]
 set -euo pipefail
@@ -25,7 +25,7 @@ export PYTHONPATH=build/asan/python
 tests=(tests/test_kernels.py tests/test_encoders.py tests/test_h264.py tests/test_hevc.py tests/test_h264_mvs.py
        tests/test_grid.py tests/test_api.py tests/test_io.py
        tests/test_h264_stream.py tests/test_h264_cabac.py tests/test_h264_cabac_encoder.py tests/test_reader_h264.py
-       tests/test_reader_hevc.py)
+       tests/test_reader_hevc.py tests/test_stream.py)
 python -c "import mvclass._core as c, sys; sys.exit(0 if 'build/asan' in c.__file__ else 'sanitize: wrong _core: ' + c.__file__)"
 echo "sanitize: AVX2 kernels (where the CPU has them)"
 python -m pytest -q -p no:cacheprovider --capture=sys -x "${tests[@]}" "$@"

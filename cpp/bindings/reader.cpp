@@ -6,8 +6,10 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <mutex>
 #include <string>
 
+#include "hm/reader.h"
 #include "jm/reader.h"
 
 namespace py = pybind11;
@@ -130,8 +132,70 @@ py::dict read_result_dict(mvc::h264::ReadResult&& r) {
   }
   d["kind"] = adopt(std::move(r.kind), {T, H, W});
   d["rewritten"] = py::bytes(reinterpret_cast<const char*>(r.rewritten.data()), r.rewritten.size());
+  py::array_t<int32_t> reorder(T);
+  for (py::ssize_t t = 0; t < T; ++t) reorder.mutable_at(t) = P[size_t(t)].reorder;
+  d["reorder"] = reorder;
+  if (!r.au_data.empty()) {
+    py::list au_data, au_rewritten;
+    for (const auto& b : r.au_data) au_data.append(py::bytes(reinterpret_cast<const char*>(b.data()), b.size()));
+    for (const auto& b : r.au_rewritten) au_rewritten.append(py::bytes(reinterpret_cast<const char*>(b.data()), b.size()));
+    d["au_data"] = au_data;
+    d["au_rewritten"] = au_rewritten;
+  }
   return d;
 }
+
+namespace {
+
+// _core.StreamReader: a stream read chunk by chunk (mvc::h264::StreamReader). feed(bytes,
+// max_pictures) and finish() return read_h264's dict for the pictures completed so far (decoding
+// order; feed(b"") returns those still queued), with
+// au_data / au_rewritten: each picture's access-unit bytes of the input and the rewritten stream.
+// close() frees the native state (parameter sets, reference pictures, buffered bytes).
+class PyStreamReader {
+ public:
+  PyStreamReader(const std::string& codec, const std::string& drop, bool strict, uint64_t max_blocks) {
+    check_read_drop(drop);
+    mvc::h264::ReadOptions opt;
+    opt.drop = drop;
+    opt.rewrite = true;
+    opt.strict = strict;
+    opt.max_blocks = max_blocks;
+    if (codec == "h264") r_ = mvc::h264::make_stream_reader_h264(opt);
+    else if (codec == "hevc") r_ = mvc::hevc::make_stream_reader_hevc(opt);
+    else throw std::invalid_argument("codec must be 'h264' or 'hevc', got '" + codec + "'");
+  }
+  py::dict feed(py::bytes data, size_t max_pictures) {
+    std::string buf = data;
+    return run([&] { return r_->feed(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), max_pictures); });
+  }
+  py::dict finish() {
+    return run([&] { return r_->finish(); });
+  }
+  void close() {
+    py::gil_scoped_release nogil;
+    std::lock_guard<std::mutex> lock(mu_);  // after a feed running in another thread
+    r_.reset();
+  }
+  bool closed() const { return !r_; }
+
+ private:
+  template <class F>
+  py::dict run(F&& f) {
+    mvc::h264::ReadResult r;
+    {
+      py::gil_scoped_release nogil;
+      std::lock_guard<std::mutex> lock(mu_);  // one call at a time: the reader is not thread-safe
+      if (!r_) throw std::invalid_argument("the stream reader is closed");
+      r = f();
+    }
+    return read_result_dict(std::move(r));
+  }
+  std::unique_ptr<mvc::h264::StreamReader> r_;
+  std::mutex mu_;
+};
+
+}  // namespace
 
 void register_reader(py::module_& m) {
   py::register_exception<mvc::h264::ParseError>(m, "StreamError", PyExc_ValueError);
@@ -139,4 +203,13 @@ void register_reader(py::module_& m) {
   m.def("read_h264", &read_h264, py::arg("data"), py::arg("drop") = "PB", py::arg("rewrite") = true,
         py::arg("strict") = true, py::arg("max_blocks") = 0,
         "Parse an H.264 Annex B stream: per-picture motion, kinds, mvd, bits, and the rewritten stream.");
+  py::class_<PyStreamReader>(m, "StreamReader",
+                             "An H.264 or HEVC Annex B stream read chunk by chunk: feed(bytes) / finish() return the "
+                             "pictures completed so far (read_h264's dict, plus au_data / au_rewritten).")
+      .def(py::init<const std::string&, const std::string&, bool, uint64_t>(), py::arg("codec"), py::arg("drop") = "PB",
+           py::arg("strict") = true, py::arg("max_blocks") = 0)
+      .def("feed", &PyStreamReader::feed, py::arg("data"), py::arg("max_pictures") = 0)
+      .def("finish", &PyStreamReader::finish)
+      .def("close", &PyStreamReader::close)
+      .def_property_readonly("closed", &PyStreamReader::closed);
 }

@@ -9,6 +9,7 @@
 // shared among the categories in proportion to the estimated cost (-log2 p) of the bins parsed
 // for them, so a picture's categories sum to its bytes x 8.
 #include "hm/reader.h"
+#include "jm/reader_stream.h"
 
 #include <algorithm>
 #include <cstring>
@@ -107,8 +108,23 @@ struct Reader {
   BitCounts pending{}, pending_out{};
   size_t pending_bytes = 0, pending_bytes_out = 0;
   std::vector<uint8_t> rbsp, nal;
+  // Streaming (h264::StreamDriver): data is a window of the stream starting at byte in_base; the
+  // pictures and rewritten bytes handed out so far; where the next access unit begins (marked).
+  bool streaming = false;
+  uint64_t in_base = 0, out_base = 0;
+  size_t taken = 0;
+  bool marked = false;
+  uint64_t mark_in = 0, mark_out = 0;
 
   Reader(const uint8_t* d, size_t n, const ReadOptions& o) : data(d), size(n), opt(o) {}
+
+  size_t npics() const { return taken + res.pictures.size(); }
+  void mark(const NalUnit& u) {
+    if (marked) return;
+    marked = true;
+    mark_in = in_base + u.lead_offset;
+    mark_out = out_base + res.rewritten.size();
+  }
 
   void add_header_bytes(size_t n) {
     pending[CAT_HEADER] += 8.0 * double(n);
@@ -230,6 +246,7 @@ struct Reader {
     if ((nal_type == 8 || nal_type == 9) && skip_rasl) {
       // RASL pictures of a CRA that starts the stream (or follows an end of sequence) are not
       // decoded (8.1.3): their bytes are header bits of the next picture, copied unchanged
+      mark(u);
       add_header_bytes(u.lead_size + u.size);
       if (opt.rewrite) res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.offset + u.size);
       return;
@@ -239,7 +256,7 @@ struct Reader {
       finish_picture();
       if (seq_sps != pps.sps_id || seq.W != sps.width || seq.H != sps.height ||
           seq.ctu_log2 != sps.ctb_log2) {
-        if (!res.pictures.empty() && (seq.W != sps.width || seq.H != sps.height))
+        if (npics() > 0 && (seq.W != sps.width || seq.H != sps.height))
           throw Unsupported("resolution change mid-stream");
         make_seq(sps, seq);
         seq_sps = pps.sps_id;
@@ -250,7 +267,7 @@ struct Reader {
       seq.min_cb_log2 = sps.min_cb_log2;
       seq.max_tr_depth_inter = sps.max_tr_depth_inter;
       seq.max_tr_depth_intra = sps.max_tr_depth_intra;
-      if (res.pictures.empty()) {
+      if (npics() == 0) {
         res.width = seq.vis_w;
         res.height = seq.vis_h;
         res.w4 = seq.w4;
@@ -326,9 +343,13 @@ struct Reader {
       in_pic = true;
       next_ctu = 0;
       first_sh = sh;
-      h264::check_block_budget(opt, res.pictures.size(), size_t(res.w4) * size_t(res.h4));
+      h264::check_block_budget(opt, npics(), size_t(res.w4) * size_t(res.h4));
       res.pictures.emplace_back();
       ReadPicture& rp = res.pictures.back();
+      mark(u);
+      rp.au_in = npics() == 1 ? 0 : mark_in;
+      rp.au_out = npics() == 1 ? 0 : mark_out;
+      rp.reorder = sps.max_num_reorder;
       rp.idr = sh.idr();
       rp.qp = sh.qp;
       rp.type = sh.type == SLICE_I ? 'I' : sh.type == SLICE_P ? 'P' : 'B';
@@ -362,6 +383,7 @@ struct Reader {
     ReadPicture& rp = res.pictures.back();
     take_pending(rp);
     ++rp.slices;
+    marked = false;
 
     // slice data
     const int init_type = sh.type == SLICE_I ? 0 : sh.type == SLICE_P ? (sh.cabac_init ? 2 : 1) : (sh.cabac_init ? 1 : 2);
@@ -518,48 +540,57 @@ struct Reader {
     rp.bytes_out += u.lead_size + nal.size();
   }
 
-  void run() {
-    const AnnexB ab = h264::split_annexb(data, size);
-    for (const NalUnit& u : ab.units) {
-      if (u.size < 2) throw ParseError("NAL unit " + std::to_string(u.index) + " shorter than its 2-byte header", -1);
-      const uint8_t* p = data + u.offset;
-      const int t = (p[0] >> 1) & 63, layer = ((p[0] & 1) << 5) | (p[1] >> 3), tid = (p[1] & 7) - 1;
-      if (tid < 0) throw ParseError("NAL unit " + std::to_string(u.index) + ": nuh_temporal_id_plus1 is 0", -1);
-      if (layer > 0) throw Unsupported("multi-layer streams (nuh_layer_id " + std::to_string(layer) + ") are not supported");
-      if (t <= 21 && !(t >= 10 && t <= 15)) {
-        try {
-          slice(u, t, tid);
-        } catch (const ParseError& e) {
-          throw ParseError(where(res.pictures.size() - (in_pic ? 1 : 0), f.poc, e.mb) + ": " + e.what(), e.mb);
-        } catch (const Unsupported& e) {
-          throw Unsupported(where(res.pictures.size() - (in_pic ? 1 : 0), f.poc, -1) + ": " + e.what());
-        }
-        continue;
+  // One NAL unit of data, in stream order.
+  void unit(const NalUnit& u) {
+    if (u.size < 2) throw ParseError("NAL unit " + std::to_string(u.index) + " shorter than its 2-byte header", -1);
+    const uint8_t* p = data + u.offset;
+    const int t = (p[0] >> 1) & 63, layer = ((p[0] & 1) << 5) | (p[1] >> 3), tid = (p[1] & 7) - 1;
+    if (tid < 0) throw ParseError("NAL unit " + std::to_string(u.index) + ": nuh_temporal_id_plus1 is 0", -1);
+    if (layer > 0) throw Unsupported("multi-layer streams (nuh_layer_id " + std::to_string(layer) + ") are not supported");
+    if (t <= 21 && !(t >= 10 && t <= 15)) {
+      try {
+        slice(u, t, tid);
+      } catch (const ParseError& e) {
+        throw ParseError(where(npics() - (in_pic ? 1 : 0), f.poc, e.mb) + ": " + e.what(), e.mb);
+      } catch (const Unsupported& e) {
+        throw Unsupported(where(npics() - (in_pic ? 1 : 0), f.poc, -1) + ": " + e.what());
       }
-      if (t < 32) throw Unsupported("reserved VCL NAL unit type " + std::to_string(t));
-      if (t == NAL_VPS || t == NAL_SPS || t == NAL_PPS) {
-        nal_to_rbsp(p, u.size, rbsp);
-        if (t == NAL_VPS) parse_vps(rbsp, *ps);
-        else if (t == NAL_SPS) parse_sps(rbsp, *ps);
-        else parse_pps(rbsp, *ps);
-      }
-      if (t == 36 || t == 37) after_eos = true;  // end of sequence / bitstream
-      add_header_bytes(u.lead_size + u.size);
-      if (opt.rewrite) res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.offset + u.size);
+      return;
     }
+    if (t < 32) throw Unsupported("reserved VCL NAL unit type " + std::to_string(t));
+    if (t == NAL_VPS || t == NAL_SPS || t == NAL_PPS) {
+      nal_to_rbsp(p, u.size, rbsp);
+      if (t == NAL_VPS) parse_vps(rbsp, *ps);
+      else if (t == NAL_SPS) parse_sps(rbsp, *ps);
+      else parse_pps(rbsp, *ps);
+    }
+    if (t == 36 || t == 37) after_eos = true;  // end of sequence / bitstream
+    mark(u);
+    add_header_bytes(u.lead_size + u.size);
+    if (opt.rewrite) res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.offset + u.size);
+  }
+
+  // The end of the stream: data[tail_offset, + tail_size) are the bytes after the last NAL unit.
+  void end(size_t tail_offset, size_t tail_size) {
     try {
       finish_picture();
     } catch (const ParseError& e) {
-      throw ParseError(where(res.pictures.size() - 1, f.poc, e.mb) + ": " + e.what(), e.mb);
+      throw ParseError(where(npics() - 1, f.poc, e.mb) + ": " + e.what(), e.mb);
     }
-    if (res.pictures.empty()) throw ParseError("no picture in the stream", -1);
+    if (npics() == 0) throw ParseError("no picture in the stream", -1);
     ReadPicture& last = res.pictures.back();
     take_pending(last);
-    last.bits[CAT_HEADER] += 8.0 * double(ab.tail_size);
-    last.bits_out[CAT_HEADER] += 8.0 * double(ab.tail_size);
-    last.bytes += ab.tail_size;
-    last.bytes_out += ab.tail_size;
-    if (opt.rewrite) res.rewritten.insert(res.rewritten.end(), data + ab.tail_offset, data + ab.tail_offset + ab.tail_size);
+    last.bits[CAT_HEADER] += 8.0 * double(tail_size);
+    last.bits_out[CAT_HEADER] += 8.0 * double(tail_size);
+    last.bytes += tail_size;
+    last.bytes_out += tail_size;
+    if (opt.rewrite) res.rewritten.insert(res.rewritten.end(), data + tail_offset, data + tail_offset + tail_size);
+  }
+
+  void run() {
+    const AnnexB ab = h264::split_annexb(data, size);
+    for (const NalUnit& u : ab.units) unit(u);
+    end(ab.tail_offset, ab.tail_size);
   }
 };
 
@@ -584,6 +615,10 @@ ReadResult read_hevc(const uint8_t* data, size_t size, const ReadOptions& opt) {
     if (r.res.pictures.empty()) throw;
   }
   return std::move(r.res);
+}
+
+std::unique_ptr<h264::StreamReader> make_stream_reader_hevc(const ReadOptions& opt) {
+  return std::make_unique<h264::StreamDriver<Reader>>(opt);
 }
 
 }  // namespace hevc

@@ -62,6 +62,8 @@ int read_slice_data(const SliceReadCtx& sc, BitReader& br, int first_ctu, BitCou
 // Reads an Annex B HEVC stream. Throws ParseError (corrupt data; message names the picture and
 // CTU) or Unsupported (features outside the reader's scope) in strict mode.
 ReadResult read_hevc(const uint8_t* data, size_t size, const ReadOptions& opt);
+// The same, incrementally (h264::StreamReader).
+std::unique_ptr<h264::StreamReader> make_stream_reader_hevc(const ReadOptions& opt);
 
 }  // namespace hevc
 }  // namespace mvc

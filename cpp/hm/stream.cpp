@@ -302,7 +302,11 @@ void parse_sps(const std::vector<uint8_t>& rbsp, ParamSets& ps) {
                       " (range extensions: Main and Main 10 depths, 8 to 10 bits, are supported)");
   s.log2_max_poc_lsb = 4 + static_cast<int>(ue_max(br, 12, "log2_max_pic_order_cnt_lsb_minus4"));
   const bool ordering = br.u1();
-  for (int i = ordering ? 0 : sub; i <= sub; ++i) { br.ue(); br.ue(); br.ue(); }
+  for (int i = ordering ? 0 : sub; i <= sub; ++i) {  // the last loop is HighestTid's
+    br.ue();
+    s.max_num_reorder = static_cast<int>(std::min<uint32_t>(br.ue(), 16));  // sps_max_num_reorder_pics (<= 15)
+    br.ue();
+  }
   s.min_cb_log2 = 3 + static_cast<int>(ue_max(br, 3, "log2_min_luma_coding_block_size_minus3"));
   s.ctb_log2 = s.min_cb_log2 + static_cast<int>(ue_max(br, 3, "log2_diff_max_min_luma_coding_block_size"));
   s.min_tb_log2 = 2 + static_cast<int>(ue_max(br, 3, "log2_min_luma_transform_block_size_minus2"));

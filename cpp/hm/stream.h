@@ -44,6 +44,7 @@ struct Vps {
 
 struct Sps {
   int id = 0, vps_id = 0, profile_idc = 0, max_sub_layers = 1;
+  int max_num_reorder = 16;  // sps_max_num_reorder_pics[HighestTid] (at most 16 kept)
   int chroma_format_idc = 1, bit_depth_luma = 8, bit_depth_chroma = 8;
   int width = 0, height = 0;            // pic_width / pic_height_in_luma_samples
   int conf_left = 0, conf_right = 0, conf_top = 0, conf_bottom = 0;  // in luma samples

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "jm/reader.h"
+#include "jm/reader_stream.h"
 
 namespace mvc {
 namespace h264 {
@@ -59,10 +60,24 @@ struct Reader {
   BitCounts pending{}, pending_out{};
   size_t pending_bytes = 0, pending_bytes_out = 0;
   std::vector<uint8_t> rbsp, nal;
+  // Streaming (StreamDriver): data is a window of the stream starting at byte in_base; the
+  // pictures and rewritten bytes handed out so far; where the next access unit begins (marked).
+  bool streaming = false;
+  uint64_t in_base = 0, out_base = 0;
+  size_t taken = 0;
+  bool marked = false;
+  uint64_t mark_in = 0, mark_out = 0;
 
   Reader(const uint8_t* d, size_t n, const ReadOptions& o) : data(d), size(n), opt(o) {}
 
   ReadPicture* current() { return cur ? &res.pictures.back() : nullptr; }
+  size_t npics() const { return taken + res.pictures.size(); }
+  void mark(const NalUnit& u) {
+    if (marked) return;
+    marked = true;
+    mark_in = in_base + u.lead_offset;
+    mark_out = out_base + res.rewritten.size();
+  }
 
   // Non-VCL NAL units wait for the next slice: they go to the picture it starts (parameter sets,
   // SEI, delimiters precede their access unit) or continues; end of sequence / stream and filler
@@ -133,6 +148,7 @@ struct Reader {
     SliceHeader sh;
     parse_slice_header(rbsp, u.type, u.ref_idc, *ps, sh);
     if (sh.redundant_pic_cnt > 0) {  // redundant slices carry nothing the primary picture lacks
+      mark(u);
       add_header_bytes(u.lead_size + u.size, u.lead_size + u.size, false);
       res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.offset + u.size);
       return;
@@ -158,7 +174,7 @@ struct Reader {
         throw Unsupported("resolution change mid-stream (" + std::to_string(res.width) + "x" + std::to_string(res.height) +
                           " to " + std::to_string(sps.width) + "x" + std::to_string(sps.height) + ")");
       }
-      check_block_budget(opt, res.pictures.size(), size_t(sps.mbw) * 16 * size_t(sps.mbh));
+      check_block_budget(opt, npics(), size_t(sps.mbw) * 16 * size_t(sps.mbh));
       DecPic* p = dpb.begin_picture(sh, sps);
       cur = dpb.current();
       (void)p;
@@ -178,7 +194,12 @@ struct Reader {
       rp.idr = sh.idr;
       rp.qp = sh.qp;
       rp.type = 'I';
+      mark(u);
+      rp.au_in = npics() == 1 ? 0 : mark_in;
+      rp.au_out = npics() == 1 ? 0 : mark_out;
+      rp.reorder = sps.max_num_reorder_frames >= 0 ? sps.max_num_reorder_frames : sps.poc_type == 2 ? 0 : 16;
     }
+    marked = false;
     ReadPicture& rp = res.pictures.back();
     take_pending(rp);
     ++slice_id;
@@ -295,45 +316,55 @@ struct Reader {
     res.pictures.reserve(pics);
   }
 
-  void run() {
-    const AnnexB ab = split_annexb(data, size);
-    reserve_output(ab);
-    for (const NalUnit& u : ab.units) {
-      const int t = u.type;
-      if (t == 1 || t == 5) {
-        try {
-          slice(u);
-        } catch (const ParseError& e) {
-          throw ParseError(where(res.pictures.size() - (cur ? 1 : 0), cur.get(), slice_id, e.mb) + ": " + e.what(), e.mb);
-        } catch (const Unsupported& e) {
-          throw Unsupported(where(res.pictures.size() - (cur ? 1 : 0), cur.get(), -1, -1) + ": " + e.what());
-        }
-        continue;
+  // One NAL unit of data, in stream order.
+  void unit(const NalUnit& u) {
+    const int t = u.type;
+    if (t == 1 || t == 5) {
+      try {
+        slice(u);
+      } catch (const ParseError& e) {
+        throw ParseError(where(npics() - (cur ? 1 : 0), cur.get(), slice_id, e.mb) + ": " + e.what(), e.mb);
+      } catch (const Unsupported& e) {
+        throw Unsupported(where(npics() - (cur ? 1 : 0), cur.get(), -1, -1) + ": " + e.what());
       }
-      if (t >= 2 && t <= 4) throw Unsupported("data partitioning (NAL unit type " + std::to_string(t) + ")");
-      if (t == 14 || t == 15 || t == 20) throw Unsupported("SVC / MVC (NAL unit type " + std::to_string(t) + ")");
-      if (t == 7 || t == 8) {
-        nal_to_rbsp(data + u.offset, u.size, rbsp);
-        if (t == 7) parse_sps(rbsp, *ps);
-        else parse_pps(rbsp, *ps);
-      }
-      add_header_bytes(u.lead_size + u.size, u.lead_size + u.size, t >= 10 && t <= 12);
-      res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.offset + u.size);
+      return;
     }
+    if (t >= 2 && t <= 4) throw Unsupported("data partitioning (NAL unit type " + std::to_string(t) + ")");
+    if (t == 14 || t == 15 || t == 20) throw Unsupported("SVC / MVC (NAL unit type " + std::to_string(t) + ")");
+    if (t == 7 || t == 8) {
+      nal_to_rbsp(data + u.offset, u.size, rbsp);
+      if (t == 7) parse_sps(rbsp, *ps);
+      else parse_pps(rbsp, *ps);
+    }
+    const bool to_current = t >= 10 && t <= 12;
+    if (!to_current) mark(u);
+    add_header_bytes(u.lead_size + u.size, u.lead_size + u.size, to_current);
+    res.rewritten.insert(res.rewritten.end(), data + u.lead_offset, data + u.offset + u.size);
+  }
+
+  // The end of the stream: data[tail_offset, + tail_size) are the bytes after the last NAL unit.
+  void end(size_t tail_offset, size_t tail_size) {
     try {
       finish_picture();
     } catch (const ParseError& e) {
-      throw ParseError(where(res.pictures.size() - 1, cur.get(), -1, -1) + ": " + e.what(), e.mb);
+      throw ParseError(where(npics() - 1, cur.get(), -1, -1) + ": " + e.what(), e.mb);
     }
-    if (res.pictures.empty()) throw ParseError("no picture in the stream", -1);
+    if (npics() == 0) throw ParseError("no picture in the stream", -1);
     // bytes after the last NAL unit (trailing zeros) and NAL units after the last picture
     ReadPicture& last = res.pictures.back();
     take_pending(last);
-    last.bits[CAT_HEADER] += 8.0 * double(ab.tail_size);
-    last.bits_out[CAT_HEADER] += 8.0 * double(ab.tail_size);
-    last.bytes += ab.tail_size;
-    last.bytes_out += ab.tail_size;
-    res.rewritten.insert(res.rewritten.end(), data + ab.tail_offset, data + ab.tail_offset + ab.tail_size);
+    last.bits[CAT_HEADER] += 8.0 * double(tail_size);
+    last.bits_out[CAT_HEADER] += 8.0 * double(tail_size);
+    last.bytes += tail_size;
+    last.bytes_out += tail_size;
+    res.rewritten.insert(res.rewritten.end(), data + tail_offset, data + tail_offset + tail_size);
+  }
+
+  void run() {
+    const AnnexB ab = split_annexb(data, size);
+    reserve_output(ab);
+    for (const NalUnit& u : ab.units) unit(u);
+    end(ab.tail_offset, ab.tail_size);
   }
 };
 
@@ -355,6 +386,10 @@ ReadResult read_h264(const uint8_t* data, size_t size, const ReadOptions& opt) {
     if (r.res.pictures.empty()) throw;
   }
   return std::move(r.res);
+}
+
+std::unique_ptr<StreamReader> make_stream_reader_h264(const ReadOptions& opt) {
+  return std::make_unique<StreamDriver<Reader>>(opt);
 }
 
 }  // namespace h264

@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,13 @@ struct ReadPicture {         // one picture, in decoding order
   bool weighted = false;
   int wp_log2[2] = {0, 0};
   std::vector<std::array<int16_t, 6>> wp[2];
+  // Streaming (StreamReader): where this picture's access unit begins, as offsets from the start
+  // of the input and of the rewritten stream (its first non-VCL NAL unit after the previous
+  // picture's slices, else its first slice), and the stream's bound on reordering: at most this
+  // many pictures precede it in decoding order and follow it in output order (VUI
+  // max_num_reorder_frames / sps_max_num_reorder_pics; 0 for H.264 POC type 2; else 16).
+  uint64_t au_in = 0, au_out = 0;
+  int reorder = 16;
 };
 
 struct ReadResult {
@@ -65,11 +73,32 @@ struct ReadResult {
   std::vector<uint8_t> kind;
   std::vector<uint8_t> rewritten;
   std::string error;             // non-strict mode: why reading stopped early ("" when it did not)
+  // StreamReader only: per picture, the input and rewritten bytes of its access unit
+  std::vector<std::vector<uint8_t>> au_data, au_rewritten;
 };
 
 // Reads an Annex B H.264 stream. Throws ParseError (corrupt data; message names the picture and
 // macroblock) or Unsupported (features outside the reader's scope) in strict mode.
 ReadResult read_h264(const uint8_t* data, size_t size, const ReadOptions& opt);
+
+// An Annex B stream read incrementally: feed() takes chunks of any size and returns the pictures
+// completed so far (decoding order; a picture is complete once the next one begins: until then
+// header NAL units may still be charged to it), at most max_pictures (> 0) of them: the NAL units
+// not read yet stay queued for the next call (feed with no bytes drains them); finish() reads
+// the rest. The arrays and bits of every
+// picture equal read_h264's / read_hevc's; the pictures' access-unit bytes concatenate to the
+// input and to read_*'s rewritten stream. Memory: the bytes of the NAL unit being received, the
+// decoder state (parameter sets, reference pictures) and the pictures not yet returned. Strict
+// mode throws as read_* does; afterwards the reader refuses more input. Non-strict mode stops at
+// the first error: the complete pictures are returned with error set (bytes already returned
+// stay returned).
+class StreamReader {
+ public:
+  virtual ~StreamReader() = default;
+  virtual ReadResult feed(const uint8_t* data, size_t size, size_t max_pictures) = 0;
+  virtual ReadResult finish() = 0;
+};
+std::unique_ptr<StreamReader> make_stream_reader_h264(const ReadOptions& opt);
 
 }  // namespace h264
 }  // namespace mvc

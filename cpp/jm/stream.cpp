@@ -127,23 +127,64 @@ bool high_profile_syntax(int profile_idc) {
 // first start code prefix (leading_zero_8bits or garbage) are the first unit's lead; the
 // trailing zero bytes after the last payload (and bytes after a 0x000000 with no start code
 // following) are the tail. So lead + payload over all units, then tail, is the input exactly.
-AnnexB split_annexb(const uint8_t* data, size_t size) {
-  auto find_start = [&](size_t i) -> size_t {  // first 00 00 01 at or after i, or size
-    while (i + 3 <= size) {
-      if (data[i + 2] > 1) { i += 3; continue; }
-      if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1) return i;
-      ++i;
-    }
-    return size;
-  };
-  auto find_end = [&](size_t i) -> size_t {  // first 00 00 00 or 00 00 01 at or after i, or size
-    while (i + 3 <= size) {
-      if (data[i + 2] > 1) { i += 3; continue; }
-      if (data[i] == 0 && data[i + 1] == 0) return i;
-      ++i;
-    }
-    return size;
-  };
+namespace {
+
+size_t find_start(const uint8_t* data, size_t size, size_t i) {  // first 00 00 01 at or after i, or size
+  while (i + 3 <= size) {
+    if (data[i + 2] > 1) { i += 3; continue; }
+    if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1) return i;
+    ++i;
+  }
+  return size;
+}
+
+size_t find_end(const uint8_t* data, size_t size, size_t i) {  // first 00 00 00 or 00 00 01 at or after i, or size
+  while (i + 3 <= size) {
+    if (data[i + 2] > 1) { i += 3; continue; }
+    if (data[i] == 0 && data[i + 1] == 0) return i;
+    ++i;
+  }
+  return size;
+}
+
+NalUnit make_unit(const uint8_t* data, size_t lead, size_t p, size_t e, size_t index) {
+  NalUnit u;
+  u.lead_offset = lead;
+  u.lead_size = p - lead;
+  u.offset = p;
+  u.size = e - p;
+  const uint8_t h = data[p];
+  if (h & 0x80) fail("NAL unit " + std::to_string(index) + ": forbidden_zero_bit is 1");
+  u.type = h & 31;
+  u.ref_idc = (h >> 5) & 3;
+  u.index = index;
+  return u;
+}
+
+}  // namespace
+
+size_t split_annexb_complete(const uint8_t* data, size_t size, std::vector<NalUnit>& units, uint64_t base,
+                             size_t first_index) {
+  // the scans below look at most 3 bytes ahead of what they return, so a unit whose payload end
+  // and following start code both lie in data[0, size) ends there in the whole stream too
+  size_t sc = find_start(data, size, 0), lead = 0;
+  while (sc < size) {
+    const size_t p = sc + 3;
+    const size_t e = find_end(data, size, p);
+    if (e >= size) break;
+    const size_t next = find_start(data, size, e);
+    if (next >= size) break;
+    if (e == p) fail("empty NAL unit after the start code at byte " + std::to_string(base + sc));
+    units.push_back(make_unit(data, lead, p, e, first_index++));
+    lead = e;
+    sc = next;
+  }
+  return lead;
+}
+
+AnnexB split_annexb(const uint8_t* data, size_t size, uint64_t base, size_t first_index) {
+  auto find_start = [&](size_t i) { return mvc::h264::find_start(data, size, i); };
+  auto find_end = [&](size_t i) { return mvc::h264::find_end(data, size, i); };
   AnnexB out;
   size_t sc = find_start(0);
   if (sc >= size) fail("no Annex B start code (0x000001) found");
@@ -157,18 +198,8 @@ AnnexB split_annexb(const uint8_t* data, size_t size) {
       while (e > p && data[e - 1] == 0) --e;
       last = true;
     }
-    if (e == p) fail("empty NAL unit after the start code at byte " + std::to_string(sc));
-    NalUnit u;
-    u.lead_offset = lead;
-    u.lead_size = p - lead;
-    u.offset = p;
-    u.size = e - p;
-    const uint8_t h = data[p];
-    if (h & 0x80) fail("NAL unit " + std::to_string(out.units.size()) + ": forbidden_zero_bit is 1");
-    u.type = h & 31;
-    u.ref_idc = (h >> 5) & 3;
-    u.index = out.units.size();
-    out.units.push_back(u);
+    if (e == p) fail("empty NAL unit after the start code at byte " + std::to_string(base + sc));
+    out.units.push_back(make_unit(data, lead, p, e, first_index + out.units.size()));
     if (!last) {
       const size_t next = find_start(e);
       if (next < size) {

@@ -41,7 +41,15 @@ struct AnnexB {
 // before the first start code (leading zeros or garbage) are the first unit's lead; bytes
 // between a payload and the next start code prefix (trailing zeros, zero_byte, and any
 // non-conforming junk) are the next unit's lead; after the last payload, the rest is the tail.
-AnnexB split_annexb(const uint8_t* data, size_t size);
+// base / first_index: where data begins in a longer stream (offset, units before it), for the
+// units' indexes and the messages.
+AnnexB split_annexb(const uint8_t* data, size_t size, uint64_t base = 0, size_t first_index = 0);
+// The units of a stream's beginning data[0, size) that split_annexb would give the whole stream
+// identically: those followed by the next start code. Appends them to units (index counted from
+// first_index) and returns where the next unit's lead begins (0 when no unit is complete); the
+// bytes from there on are split again once more of the stream has arrived.
+size_t split_annexb_complete(const uint8_t* data, size_t size, std::vector<NalUnit>& units, uint64_t base,
+                             size_t first_index);
 // RBSP of a NAL unit payload: drops the header byte (and the 3-byte SVC/MVC extension for types
 // 14 / 20, which are rejected by the caller anyway) and the emulation_prevention_three_bytes.
 void nal_to_rbsp(const uint8_t* payload, size_t size, std::vector<uint8_t>& rbsp);

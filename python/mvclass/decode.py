@@ -19,6 +19,16 @@ DECODERS = {"h264": "h264", "hevc": "hevc"}
 STRICT = "careful+bitstream+explode"
 
 
+_BSF = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
+
+
+def _is_annexb(raw: bytes) -> bool:
+    i = 0
+    while i < len(raw) and i < 64 and raw[i] == 0:
+        i += 1
+    return i >= 2 and i < len(raw) and raw[i] == 1
+
+
 def _read(data) -> bytes:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)

@@ -22,23 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from mvclass import _core
-from mvclass.api import CATEGORIES, MOTION_CATEGORIES, EncodeResult, frame_bits_dtype
-from mvclass.decode import _EXT, sniff_codec
+from mvclass.decode import _BSF, _EXT, _is_annexb, sniff_codec
+from mvclass.result import CATEGORIES, CODECS, MOTION_CATEGORIES, EncodeResult, _check_drop, frame_bits_dtype
+from mvclass.stream import load_result, read_iter, write_frames
 from mvclass.grid import KIND_INTRA, mv_grid, mvd_grid
 
 StreamError = _core.StreamError  # corrupt or truncated stream data (a ValueError)
 KIND_DIRECT = _core.KIND_DIRECT  # B_Direct_16x16 and B_8x8 direct sub-macroblocks (B_Skip is KIND_SKIP)
 
-_BSF = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
 READ_CODECS = ("h264", "hevc")  # codecs the native readers parse
-_DROP_TYPES = set("IPB")
-
-
-def _is_annexb(raw: bytes) -> bool:
-    i = 0
-    while i < len(raw) and i < 64 and raw[i] == 0:
-        i += 1
-    return i >= 2 and i < len(raw) and raw[i] == 1
 
 
 def _demux(source, name: str) -> tuple[bytes, str, float | None]:
@@ -86,7 +78,6 @@ def load_stream(source, codec: str | None = None) -> tuple[bytes, str, float | N
     if not raw:
         raise ValueError(f"{name}: empty stream")
     if codec is not None:
-        from mvclass.api import CODECS
 
         if not isinstance(codec, str) or codec.lower() not in CODECS:
             raise ValueError(f"unknown codec {codec!r}; expected 'h264' or 'hevc'")
@@ -101,12 +92,6 @@ def load_stream(source, codec: str | None = None) -> tuple[bytes, str, float | N
     return data, found, fps, name
 
 
-def _check_drop(drop) -> str:
-    if not isinstance(drop, str) or not set(drop) <= _DROP_TYPES:
-        raise ValueError(f"drop must be a string of picture types among 'I', 'P', 'B', got {drop!r}")
-    return drop
-
-
 def _native(data: bytes, codec: str, name: str, **kw) -> dict:
     if codec not in READ_CODECS:
         raise ValueError(f"{name}: reading {codec} streams is not supported")
@@ -114,7 +99,8 @@ def _native(data: bytes, codec: str, name: str, **kw) -> dict:
 
 
 def read_stream(source, codec: str | None = None, *, drop: str = "PB", strict: bool = True,
-                fps: float | None = None, max_blocks: int | None = None) -> EncodeResult:
+                fps: float | None = None, max_blocks: int | None = None, out=None,
+                flush_every: int = 64) -> EncodeResult:
     """Motion, mvd, block kinds and per-category bits of an existing stream, frames in display order.
 
     ``source``: Annex B bytes, a ``.264``/``.h264``/``.265``/``.hevc`` file, or any container PyAV demuxes. ``codec``
@@ -129,7 +115,14 @@ def read_stream(source, codec: str | None = None, *, drop: str = "PB", strict: b
     ``ref4_l1``, ``mvd4_l1`` (list 1, ref -1 where unused), ``poc`` and ``kind4`` with
     ``KIND_DIRECT`` for direct-predicted blocks. The 8x8 grids follow the paper's rules on
     list 0 (blocks predicted from list 1 only have no list-0 vector).
+
+    ``out``: a directory to write the result into picture by picture, reading the stream
+    incrementally (:func:`mvclass.stream.read_iter`, the layout of :mod:`mvclass.stream`); the
+    result is then memory-mapped from it and memory stays bounded in the stream's length.
     """
+    if out is not None:
+        it = read_iter(source, codec, drop=drop, strict=strict, fps=fps, max_blocks=max_blocks)
+        return load_result(write_frames(it, out, flush_every=flush_every))
     drop = _check_drop(drop)
     data, codec, container_fps, name = load_stream(source, codec)
     if max_blocks is not None and (isinstance(max_blocks, bool) or not isinstance(max_blocks, int) or max_blocks < 1):

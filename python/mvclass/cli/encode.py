@@ -54,9 +54,18 @@ def run(args) -> int:
 
     if args.output:
         writable_dir(args.output)  # fail now, not after encoding
+    if args.stream_dir:
+        writable_dir(args.stream_dir)
     results = []
     for qp in args.qp:
-        r = encode_cropped(args.video, qp=qp, progress=not args.quiet, **encoder_kwargs(args))
+        out = None
+        if args.stream_dir:  # frame by frame into the directory (mvclass.stream's layout), bounded memory
+            from pathlib import Path
+
+            out = Path(args.stream_dir) / f"qp{qp}" if len(args.qp) > 1 else args.stream_dir
+        r = encode_cropped(args.video, qp=qp, progress=not args.quiet, out=out, **encoder_kwargs(args))
+        if out is not None and not args.quiet:
+            print(f"wrote {out}/ (full and cropped streams, .npy grids, meta.json)")
         results.append(r)
         if args.output:
             name = r.name if len(args.qp) == 1 else f"{r.name}_qp{qp}"
@@ -73,6 +82,8 @@ def register(sub) -> None:
     p.add_argument("video", help="video file (anything FFmpeg reads, .y4m, raw .yuv with --width/--height)")
     p.add_argument("--qp", type=int, nargs="+", default=[30], help="one or more QPs (default 30)")
     p.add_argument("-o", "--output", help="directory for <name>.264/.265, <name>.cropped.*, <name>.npz")
+    p.add_argument("--stream-dir", help="write streams, grids (.npy) and rates into this directory frame by frame "
+                   "(memory bounded in the video's length; several QPs: one qp<QP>/ each)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_encoder_arguments(p)
     p.set_defaults(func=run)

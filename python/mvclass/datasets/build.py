@@ -516,7 +516,7 @@ def build_mv_dataset(dataset, out_dir, codec: str = "h264", qp: int = 30, *, wor
     FFmpeg decoded with errors or to fewer frames than their container declares are kept, counted
     in the manifest's ``decode_errors`` / ``frames_declared`` columns and named in a warning.
     """
-    from mvclass.api import _H264_ONLY, _HEVC_ONLY, encoder_options
+    from mvclass.result import _H264_ONLY, _HEVC_ONLY, encoder_options
 
     source = encode_options.get("source", "encode")
     if source not in ("encode", "stream"):
