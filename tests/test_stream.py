@@ -50,9 +50,12 @@ def clip(boxing_clip):
     return planes([(y[40:104, 100:196], u[20:52, 50:98], v[20:52, 50:98]) for y, u, v in load_yuv(boxing_clip, 8)])
 
 
-@pytest.mark.parametrize("codec", ["h264", "hevc"])
+@pytest.mark.parametrize("codec", ["h264", "hevc", "h264-cabac"])
 def test_encode_iter_equals_encode_cropped(clip, codec):
     opts = dict(qp=30, codec=codec, intra_period=5, keep_recon=True)
+    if codec == "h264-cabac":
+        codec = opts["codec"] = "h264"
+        opts["entropy"] = "cabac"
     whole = mvclass.encode_cropped(clip, **opts)
     it = encode_iter(clip, **opts)
     assert (it.codec, it.width, it.height, it.fps, it.frames) == (codec, 96, 64, 25.0, 0)
@@ -76,6 +79,7 @@ def test_encode_iter_equals_encode_cropped(clip, codec):
     assert it.psnr_y == pytest.approx(whole.psnr_y, rel=1e-12)
     assert it.bits["cropped"] == pytest.approx(whole.bits["cropped"])
     assert_same(encode_iter(clip, **opts).collect(), whole)
+    assert whole.options.get("entropy") == opts.get("entropy", "cavlc" if codec == "h264" else None)
 
 
 @pytest.mark.parametrize("codec", ["h264", "hevc"])
